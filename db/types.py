@@ -1,0 +1,109 @@
+"""Domain values that cross the db boundary: frozen, built from rows, never ORM objects."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"  # waiting for a worker
+    RUNNING = "running"  # claimed by a worker holding a lease
+    SUCCEEDED = "succeeded"  # outputs stored
+    FAILED = "failed"  # error_code + error_message say why
+    CANCELLED = "cancelled"  # by the requester (or /forget)
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class JobKind(enum.StrEnum):
+    GENERATE = "generate"
+    REROLL = "reroll"
+    VARIATION = "variation"
+    EXTEND = "extend"
+    REMIX = "remix"
+    JAM = "jam"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  # not yet posted
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up after several tries
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What the bot asks for at enqueue. ``hum`` holds the raw uploaded bytes (or None)."""
+
+    requester_id: int
+    prompt: str
+    duration_s: float
+    kind: JobKind = JobKind.GENERATE
+    guild_id: int | None = None
+    channel_id: int | None = None
+    backend: str = "arranger"
+    seed: int | None = None  # None: the queue picks one
+    params: Mapping[str, Any] = field(default_factory=dict)  # style, key, bpm, jam part, ...
+    parent_job_id: int | None = None
+    hum: bytes | None = None
+    hum_filename: str | None = None
+    # Where to answer: the interaction token (valid 15 min) and the application id.
+    interaction_token: str | None = None
+    application_id: int | None = None
+    status_message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: JobKind
+    status: JobStatus
+    requester_id: int
+    guild_id: int | None
+    channel_id: int | None
+    prompt: str
+    params: Mapping[str, Any]
+    backend: str
+    seed: int
+    duration_s: float
+    parent_job_id: int | None
+    attempts: int
+    progress: float  # 0..1
+    stage: str | None
+    error_code: str | None
+    error_message: str | None  # user-facing
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    delivery_status: DeliveryStatus
+    delivery_attempts: int
+    delivered_message_id: int | None
+    interaction_token: str | None
+    application_id: int | None
+    status_message_id: int | None
+    has_hum: bool
+    result_meta: Mapping[str, Any]  # key, bpm, style, render seconds ... (JSON)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job held by a worker. ``lease_token`` fences every write the worker makes."""
+
+    job: Job
+    lease_token: str
+    hum: bytes | None
+    hum_filename: str | None
+
+
+@dataclass(frozen=True)
+class Output:
+    """A stored artefact of a finished job: name like "track.opus", "melody.mid", "pianoroll.png"."""
+
+    name: str
+    content_type: str
+    data: bytes

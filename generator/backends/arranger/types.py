@@ -1,0 +1,73 @@
+"""Values passed between the arranger's stages: pitch → notes → analysis → arrange → render.
+
+Each stage is a pure function from one of these to the next; nothing here does work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+@dataclass(frozen=True)
+class PitchTrack:
+    """Frame-wise f0 of the hum. ``f0_hz`` is 0 where ``voiced`` is False."""
+
+    times: npt.NDArray[np.float64]  # seconds, frame centres
+    f0_hz: npt.NDArray[np.float64]
+    confidence: npt.NDArray[np.float64]  # 0..1
+    voiced: npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Note:
+    """A sung note in seconds. ``pitch`` is a fractional MIDI number (69.0 = A4, 440 Hz)."""
+
+    start: float
+    end: float
+    pitch: float
+    velocity: int = 100
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Key:
+    tonic: int  # pitch class 0..11, 0 = C
+    mode: str  # "major" | "minor"
+
+    @property
+    def name(self) -> str:
+        return f"{PITCH_CLASSES[self.tonic]} {self.mode}"
+
+
+@dataclass(frozen=True)
+class BeatNote:
+    """A note on the beat grid: integer MIDI pitch, times in beats from the melody's start."""
+
+    start_beat: float
+    duration_beats: float
+    pitch: int
+    velocity: int = 100
+
+
+@dataclass(frozen=True)
+class Melody:
+    """The hum understood musically: what the arranger arranges.
+
+    ``notes`` are quantised and corrected to ``key``; ``raw_notes`` and ``pitch_track``
+    are kept so the piano roll can show what was heard next to what was kept.
+    """
+
+    notes: tuple[BeatNote, ...]
+    key: Key
+    bpm: float
+    beats_per_bar: int
+    raw_notes: tuple[Note, ...]
+    pitch_track: PitchTrack

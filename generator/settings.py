@@ -1,0 +1,40 @@
+"""Generator settings (env prefix ``HUMJAM_``; a ``.env`` file is read too)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_soundfont() -> Path:
+    # Debian's fluid-soundfont-gm (installed by scripts/setup.sh and the Dockerfile).
+    return Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+
+
+class GeneratorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUMJAM_", env_file=".env", extra="ignore")
+
+    backend: str = Field("arranger", description="arranger | musicgen")
+    concurrency: int = Field(1, ge=1, le=64, description="worker processes")
+    batch_size: int = Field(1, ge=1, le=64, description="jobs per render_batch (musicgen)")
+    lease_s: float = Field(60.0, gt=0, description="job lease; renewed by heartbeats")
+    heartbeat_s: float = Field(10.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+
+    # arranger
+    soundfont: Path = Field(default_factory=_default_soundfont)
+    sample_rate: int = 44100
+    target_lufs: float = -14.0
+
+    # musicgen
+    musicgen_model: str = Field(
+        "facebook/musicgen-melody", description="hub id or local directory with the weights"
+    )
+    musicgen_device: str = Field("auto", description="auto | cuda | cpu")
+    musicgen_dtype: str = Field("auto", description="auto | bfloat16 | float16 | float32")
+
+    # limits the generator enforces itself (the bot checks them first for a friendly early answer)
+    max_duration_s: float = 120.0
+    max_prompt_chars: int = 500

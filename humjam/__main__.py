@@ -1,0 +1,5 @@
+import sys
+
+from humjam.cli import main
+
+sys.exit(main())
