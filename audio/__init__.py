@@ -2,9 +2,56 @@
 
 Public API (see the modules for details)::
 
-    probe(data, filename=None, limits=IntakeLimits()) -> AudioInfo     # cheap, header-level; raises AudioRejected
-    decode(data, filename=None, limits=IntakeLimits()) -> Clip         # full decode to mono float32
-    prepare_hum(clip, target_rate=...) -> Clip                         # trim, DC/hum removal, loudness
-    encode(samples, sample_rate, fmt, bitrate=None) -> bytes           # opus | mp3 | wav | flac
+    check_size(size_bytes, limits=IntakeLimits()) -> None            # before downloading
+    probe(data, filename=None, limits=IntakeLimits()) -> AudioInfo   # headers only; cheap
+    decode(data, filename=None, limits=IntakeLimits()) -> Clip       # full decode, mono float32
+    prepare_hum(clip, target_rate=22050) -> Clip                     # trim, DC/hum, loudness
+    encode(samples, sample_rate, fmt, bitrate=None) -> bytes         # opus | mp3 | wav | flac
     encode_within(samples, sample_rate, max_bytes, preferred="opus") -> tuple[bytes, str]
+    guess_content_type(ext) -> str                                   # "opus" -> "audio/ogg"
+
+All refusals raise ``AudioRejected(code, message)``.
+
+Modules: ``errors`` (AudioRejected and its codes), ``limits`` (IntakeLimits), ``types`` (AudioInfo,
+Clip), ``intake`` (check_size, probe, decode), ``hum`` (prepare_hum), ``encoding`` (encode, encode_within).
+``prepare_hum`` needs SciPy, so it is imported on first use: the bot, which only probes, never
+pays for it.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from audio.encoding import OUTPUT_FORMATS, encode, encode_within, guess_content_type
+from audio.errors import AudioError, AudioRejected
+from audio.intake import check_size, decode, probe
+from audio.limits import IntakeLimits
+from audio.types import AudioInfo, Clip
+
+if TYPE_CHECKING:
+    from audio.hum import prepare_hum
+
+__all__ = [
+    "OUTPUT_FORMATS",
+    "AudioError",
+    "AudioInfo",
+    "AudioRejected",
+    "Clip",
+    "IntakeLimits",
+    "check_size",
+    "decode",
+    "encode",
+    "encode_within",
+    "guess_content_type",
+    "prepare_hum",
+    "probe",
+]
+
+
+def __getattr__(name: str) -> object:
+    # PEP 562 lazy import: SciPy's signal module costs ~0.7 s to import.
+    if name == "prepare_hum":
+        from audio.hum import prepare_hum
+
+        return prepare_hum
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -107,3 +107,27 @@ class Output:
     name: str
     content_type: str
     data: bytes
+
+
+@dataclass(frozen=True)
+class QueuePosition:
+    """Where a queued job stands: ``ahead`` jobs will start before it (0 = next).
+
+    ``eta_s`` estimates seconds until it is finished, from recent run times of its backend
+    (None when there is no history yet). A running job has ``ahead == 0``.
+    """
+
+    ahead: int
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    """A guild's effective limits (its overrides, else the global defaults)."""
+
+    guild_id: int
+    queue_cap: int
+    max_queued_per_user: int
+    max_duration_s: float
+    daily_quota_s: float
+    cooldown_s: float

@@ -34,6 +34,8 @@ class GeneratorSettings(BaseSettings):
     )
     musicgen_device: str = Field("auto", description="auto | cuda | cpu")
     musicgen_dtype: str = Field("auto", description="auto | bfloat16 | float16 | float32")
+    musicgen_offline: bool = Field(False, description="never contact the hub (local dir/cache)")
+    musicgen_cuda_graphs: bool = Field(True, description="replay decode steps as CUDA graphs")
 
     # limits the generator enforces itself (the bot checks them first for a friendly early answer)
     max_duration_s: float = 120.0

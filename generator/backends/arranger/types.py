@@ -5,7 +5,7 @@ Each stage is a pure function from one of these to the next; nothing here does w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,10 @@ class PitchTrack:
     f0_hz: npt.NDArray[np.float64]
     confidence: npt.NDArray[np.float64]  # 0..1
     voiced: npt.NDArray[np.bool_]
+    # Frame level in dB and spectral-flux onset strength (consonants/energy onsets split
+    # repeated notes); empty when unknown.
+    loudness_db: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    onset_strength: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass(frozen=True)

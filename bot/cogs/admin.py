@@ -1,0 +1,158 @@
+"""/config for server admins: limits, allowed channels, default backend."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import UserFacingError
+from bot.render import BRAND_COLOUR, format_seconds
+from db.types import GuildSettings
+
+if TYPE_CHECKING:
+    from bot.app import HumjamBot
+
+log = logging.getLogger(__name__)
+
+Interaction = discord.Interaction["HumjamBot"]
+
+
+def settings_embed(rules: GuildSettings) -> discord.Embed:
+    embed = discord.Embed(title="humjam settings for this server", colour=BRAND_COLOUR)
+    embed.add_field(name="Max track length", value=format_seconds(rules.max_duration_s))
+    embed.add_field(name="Queue cap", value=str(rules.queue_cap))
+    embed.add_field(name="Jobs per user", value=str(rules.max_queued_per_user))
+    embed.add_field(name="Cooldown", value=format_seconds(rules.cooldown_s))
+    embed.add_field(name="Daily quota", value=format_seconds(rules.daily_quota_s))
+    allowed = getattr(rules, "allowed_channel_ids", None)
+    embed.add_field(
+        name="Channels",
+        value=", ".join(f"<#{c}>" for c in allowed) if allowed else "any channel",
+        inline=False,
+    )
+    backend = getattr(rules, "default_backend", None)
+    embed.add_field(name="Default backend", value=backend or "bot default")
+    return embed
+
+
+class Admin(commands.Cog):
+    def __init__(self, bot: HumjamBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="config", description="Server limits and channels (admins)")
+    @app_commands.describe(
+        max_duration="Longest track in seconds",
+        queue_cap="Most jobs waiting in this server",
+        per_user="Most queued jobs per member",
+        cooldown="Seconds between a member's requests",
+        daily_quota_minutes="Minutes of audio per member per day",
+        allow_channel="Add a channel where /generate works (none set = everywhere)",
+        disallow_channel="Remove a channel from the allowed list",
+        default_backend="Backend used when /generate doesn't name one",
+    )
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def config(
+        self,
+        interaction: Interaction,
+        max_duration: app_commands.Range[float, 1, 600] | None = None,
+        queue_cap: app_commands.Range[int, 1, 1000] | None = None,
+        per_user: app_commands.Range[int, 1, 100] | None = None,
+        cooldown: app_commands.Range[float, 0, 3600] | None = None,
+        daily_quota_minutes: app_commands.Range[float, 1, 1440] | None = None,
+        allow_channel: discord.TextChannel | None = None,
+        disallow_channel: discord.TextChannel | None = None,
+        default_backend: str | None = None,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert interaction.guild_id is not None  # guild_only
+        queue = self.bot.queue
+        current = await queue.guild_settings(interaction.guild_id)
+        changes: dict[str, Any] = {}
+        if max_duration is not None:
+            if max_duration > self.bot.settings.max_duration_s:
+                raise UserFacingError(
+                    "duration_out_of_range",
+                    f"This bot renders at most {format_seconds(self.bot.settings.max_duration_s)}.",
+                )
+            changes["max_duration_s"] = float(max_duration)
+        if queue_cap is not None:
+            changes["queue_cap"] = int(queue_cap)
+        if per_user is not None:
+            changes["max_queued_per_user"] = int(per_user)
+        if cooldown is not None:
+            changes["cooldown_s"] = float(cooldown)
+        if daily_quota_minutes is not None:
+            changes["daily_quota_s"] = float(daily_quota_minutes) * 60.0
+        if allow_channel is not None or disallow_channel is not None:
+            allowed = set(getattr(current, "allowed_channel_ids", None) or ())
+            if allow_channel is not None:
+                allowed.add(allow_channel.id)
+            if disallow_channel is not None:
+                allowed.discard(disallow_channel.id)
+            changes["allowed_channel_ids"] = sorted(allowed)
+        if default_backend is not None:
+            backend = default_backend.strip().lower()
+            if backend not in self.bot.settings.backends:
+                raise UserFacingError(
+                    "unknown_backend", f"Choose one of {', '.join(self.bot.settings.backends)}."
+                )
+            changes["default_backend"] = backend
+        if changes:
+            try:
+                current = await queue.update_guild_settings(interaction.guild_id, **changes)
+            except (TypeError, ValueError):
+                raise UserFacingError(
+                    "config_unsupported", "This version can't store one of those settings yet."
+                ) from None
+            log.info(
+                "guild %s settings changed by %s: %s",
+                interaction.guild_id,
+                interaction.user.id,
+                sorted(changes),
+            )
+        await interaction.followup.send(embed=settings_embed(current), ephemeral=True)
+
+    @config.autocomplete("default_backend")
+    async def backend_autocomplete(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=b, value=b)
+            for b in self.bot.settings.backends
+            if current.lower() in b
+        ]
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: Interaction) -> None:
+        """Answer component clicks and modal submits that nothing else answered.
+
+        discord.py silently drops clicks on buttons it doesn't know (spoofed or stale
+        custom_ids, views from before a restart); the user would see "interaction failed".
+        """
+        if interaction.type not in (
+            discord.InteractionType.component,
+            discord.InteractionType.modal_submit,
+        ):
+            return
+        import asyncio
+
+        await asyncio.sleep(GRACE_S)
+        if not interaction.response.is_done():
+            await self.bot.tree.reply_error(
+                interaction,
+                "stale_component",
+                "That button or form has expired — run the command again.",
+            )
+
+
+GRACE_S = 2.5
+
+
+async def setup(bot: HumjamBot) -> None:
+    await bot.add_cog(Admin(bot))

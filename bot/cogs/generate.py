@@ -1,0 +1,379 @@
+"""/generate, the "Make a track from this hum" context menu and the result buttons' new jobs.
+
+Thin: read the interaction, validate (``bot.intake``), enqueue (``db`` queue), show the status
+line (``bot.render``). Every path acknowledges the interaction first.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import metrics
+from bot.errors import BadAttachment, UserFacingError
+from bot.intake import Hum, check_declared, fetch_hum
+from bot.ports import require_job
+from bot.render import clean_prompt, format_seconds, info_embed, status_line
+from bot.transformers import Duration, Style
+from bot.views import PromptModal
+from db.types import Job, JobKind, JobRequest
+
+if TYPE_CHECKING:
+    from bot.app import HumjamBot
+
+log = logging.getLogger(__name__)
+
+Interaction = discord.Interaction["HumjamBot"]
+VOICE_MESSAGE = 1 << 13
+EXTEND_BY_S = 15.0
+MAX_SEED = 2**31 - 1
+
+
+def pick_audio(message: discord.Message) -> discord.Attachment | None:
+    """The melody in a message: a voice message first, else the first audio-looking file."""
+    attachments = list(message.attachments)
+    if message.flags.value & VOICE_MESSAGE and attachments:
+        return attachments[0]
+    for att in attachments:
+        ctype = (att.content_type or "").lower()
+        if ctype.startswith(("audio/", "video/webm", "video/mp4", "application/ogg")):
+            return att
+        if att.filename.lower().endswith(
+            (".ogg", ".opus", ".mp3", ".m4a", ".wav", ".flac", ".webm")
+        ):
+            return att
+    return None
+
+
+class Generate(commands.Cog):
+    def __init__(self, bot: HumjamBot) -> None:
+        self.bot = bot
+        self.settings = bot.settings
+        self.menu = app_commands.ContextMenu(
+            name="Make a track from this hum", callback=self.make_from_hum
+        )
+        self.menu.guild_only = True
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    # ------------------------------------------------------------------ helpers
+
+    async def acknowledge(self, interaction: Interaction) -> None:
+        """Defer publicly at once (the "thinking" message becomes the job's status line)."""
+        response = await interaction.response.defer(thinking=True)
+        interaction.extras["public_defer"] = True
+        if response is not None and response.message_id is not None:
+            interaction.extras["status_message_id"] = response.message_id
+        metrics.ACK_SECONDS.observe(
+            max(0.0, (discord.utils.utcnow() - interaction.created_at).total_seconds())
+        )
+
+    def prompt_or_refuse(self, text: str) -> str:
+        limit = self.settings.max_prompt_chars
+        if len(text) > limit * 4:
+            raise UserFacingError(
+                "prompt_too_long",
+                f"That prompt is {len(text):,} characters; keep it under {limit}.",
+            )
+        prompt = clean_prompt(text)
+        if not prompt:
+            raise UserFacingError(
+                "prompt_empty", "Describe the sound you want, e.g. `lofi, rhodes`."
+            )
+        if len(prompt) > limit:
+            raise UserFacingError(
+                "prompt_too_long",
+                f"That prompt is {len(prompt):,} characters; keep it under {limit}.",
+            )
+        return prompt
+
+    async def enqueue(
+        self,
+        interaction: Interaction,
+        *,
+        prompt: str,
+        duration_s: float | None,
+        style: str | None = None,
+        seed: int | None = None,
+        backend: str | None = None,
+        hum: Hum | None = None,
+        kind: JobKind = JobKind.GENERATE,
+        parent: Job | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Check guild rules, enqueue, and turn the deferred message into the status line."""
+        guild_id = interaction.guild_id
+        channel_id = interaction.channel_id
+        default_backend = self.settings.default_backend
+        max_duration = self.settings.max_duration_s
+        if guild_id is not None:
+            rules = await self.bot.queue.guild_settings(guild_id)
+            allowed = getattr(rules, "allowed_channel_ids", None)
+            if allowed and channel_id not in allowed:
+                shown = ", ".join(f"<#{c}>" for c in list(allowed)[:5])
+                raise UserFacingError("channel_not_allowed", f"I only make music in {shown}.")
+            default_backend = getattr(rules, "default_backend", None) or default_backend
+            max_duration = min(max_duration, rules.max_duration_s)
+        duration = self.settings.default_duration_s if duration_s is None else duration_s
+        duration = min(duration, max_duration) if duration_s is None else duration
+        if duration > max_duration:
+            raise UserFacingError(
+                "duration_out_of_range",
+                f"This server allows tracks up to {format_seconds(max_duration)}.",
+            )
+        chosen = (backend or default_backend).strip().lower()
+        if chosen not in self.settings.backends:
+            raise UserFacingError(
+                "unknown_backend", f"Unknown backend; choose {', '.join(self.settings.backends)}."
+            )
+        if parent is not None and hum is None and parent.has_hum:
+            # Buttons reuse the parent's melody; the queue keeps the bytes (CDN links expire).
+            stored = await self.bot.queue.hum(parent.id)
+            if stored is None:
+                raise UserFacingError(
+                    "hum_expired", "The melody of that track has expired — hum it again."
+                )
+            hum = Hum(data=stored[0], filename=stored[1] or "hum", duration_s=0.0)
+        params: dict[str, Any] = dict(parent.params) if parent is not None else {}
+        params.update(extra or {})
+        if style is not None:
+            params["style"] = style
+        request = JobRequest(
+            requester_id=interaction.user.id,
+            prompt=prompt,
+            duration_s=float(duration),
+            kind=kind,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            backend=chosen,
+            seed=seed,
+            params=params,
+            parent_job_id=parent.id if parent is not None else None,
+            hum=hum.data if hum is not None else None,
+            hum_filename=hum.filename if hum is not None else None,
+            interaction_token=interaction.token,
+            application_id=interaction.application_id,
+            status_message_id=interaction.extras.get("status_message_id"),
+        )
+        job = await self.bot.queue.enqueue(request)
+        metrics.ENQUEUED.labels(kind=kind.value).inc()
+        interaction.extras["public_defer"] = False  # the message now belongs to the job
+        log.info(
+            "enqueued job %s (%s) for user %s",
+            job.id,
+            kind.value,
+            interaction.user.id,
+            extra={"job_id": job.id, "guild_id": guild_id, "backend": chosen},
+        )
+        try:
+            position = await self.bot.queue.position(job.id)
+        except Exception:
+            position = None
+        message = await interaction.edit_original_response(
+            content=f"{status_line(job, position)}\n> {prompt[:200]}",
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        if job.status_message_id is None:
+            await self.bot.queue.set_status_message(job.id, message.id)
+        return job
+
+    # ----------------------------------------------------------------- commands
+
+    @app_commands.command(name="generate", description="Turn a hummed melody into a track")
+    @app_commands.describe(
+        prompt="What it should sound like, e.g. 'lofi hip hop, rhodes and vinyl crackle'",
+        melody="Your hummed melody (voice message, ogg, mp3, m4a, wav, flac); optional",
+        duration="Length of the track, e.g. 30 or 1m30s",
+        style="Musical style (auto: picked from the prompt)",
+        seed="Same seed + same input = same track",
+        backend="Which generator renders it",
+    )
+    @app_commands.guild_only()
+    async def generate(
+        self,
+        interaction: Interaction,
+        prompt: app_commands.Range[str, 1, 1000],
+        melody: discord.Attachment | None = None,
+        duration: Duration | None = None,
+        style: Style | None = None,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        backend: str | None = None,
+    ) -> None:
+        await self.acknowledge(interaction)
+        text = self.prompt_or_refuse(str(prompt))
+        hum = None
+        if melody is not None:
+            hum = await fetch_hum(self.bot.session, melody, self.settings)
+        await self.enqueue(
+            interaction,
+            prompt=text,
+            duration_s=duration,
+            style=style,
+            seed=seed,
+            backend=backend,
+            hum=hum,
+        )
+
+    @generate.autocomplete("backend")
+    async def backend_autocomplete(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=b, value=b)
+            for b in self.settings.backends
+            if current.lower() in b
+        ]
+
+    async def make_from_hum(self, interaction: Interaction, message: discord.Message) -> None:
+        attachment = pick_audio(message)
+        if attachment is None:
+            raise BadAttachment(
+                "no_audio", "That message has no voice message or audio file to use as a melody."
+            )
+        check_declared(attachment, self.settings)
+
+        async def on_prompt(modal_interaction: Interaction, text: str) -> None:
+            await self.acknowledge(modal_interaction)
+            prompt = self.prompt_or_refuse(text)
+            hum = await fetch_hum(self.bot.session, attachment, self.settings)
+            await self.enqueue(modal_interaction, prompt=prompt, duration_s=None, hum=hum)
+
+        await interaction.response.send_modal(
+            PromptModal(
+                "Make a track from this hum", on_prompt, max_len=self.settings.max_prompt_chars
+            )
+        )
+
+    # ------------------------------------------------------------------ buttons
+
+    async def on_button(self, interaction: Interaction, action: str, job_id: int) -> None:
+        """Called by ``JobButton`` after its ownership check."""
+        if action == "info":
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            job = await require_job(self.bot.queue, job_id)
+            await interaction.followup.send(embed=info_embed(job), ephemeral=True)
+            return
+        if action == "delete":
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            if interaction.message is not None:
+                try:
+                    await interaction.message.delete()
+                except discord.NotFound:
+                    pass
+            await interaction.followup.send("🗑️ Deleted.", ephemeral=True)
+            return
+        if action == "remix":
+            parent = await require_job(self.bot.queue, job_id)
+
+            async def on_prompt(modal_interaction: Interaction, text: str) -> None:
+                await self.acknowledge(modal_interaction)
+                prompt = self.prompt_or_refuse(text)
+                await self.enqueue(
+                    modal_interaction,
+                    prompt=prompt,
+                    duration_s=parent.duration_s,
+                    backend=parent.backend,
+                    kind=JobKind.REMIX,
+                    parent=parent,
+                )
+
+            await interaction.response.send_modal(
+                PromptModal(f"Remix #{job_id}", on_prompt, max_len=self.settings.max_prompt_chars)
+            )
+            return
+        await self.acknowledge(interaction)
+        parent = await require_job(self.bot.queue, job_id)
+        if action == "reroll":
+            await self.enqueue(
+                interaction,
+                prompt=parent.prompt,
+                duration_s=parent.duration_s,
+                backend=parent.backend,
+                seed=random.SystemRandom().randrange(MAX_SEED),
+                kind=JobKind.REROLL,
+                parent=parent,
+            )
+        elif action == "variation":
+            # Same seed family: a nearby seed plus an explicit small-variation strength.
+            await self.enqueue(
+                interaction,
+                prompt=parent.prompt,
+                duration_s=parent.duration_s,
+                backend=parent.backend,
+                seed=(parent.seed + 1 + random.randrange(16)) % MAX_SEED,
+                kind=JobKind.VARIATION,
+                parent=parent,
+                extra={"variation_of_seed": parent.seed, "variation": 0.25},
+            )
+        elif action == "extend":
+            limit = self.settings.max_duration_s
+            longer = min(limit, parent.duration_s + EXTEND_BY_S)
+            if longer <= parent.duration_s:
+                raise UserFacingError(
+                    "duration_out_of_range", f"Tracks can't be longer than {format_seconds(limit)}."
+                )
+            await self.enqueue(
+                interaction,
+                prompt=parent.prompt,
+                duration_s=longer,
+                backend=parent.backend,
+                seed=parent.seed,
+                kind=JobKind.EXTEND,
+                parent=parent,
+                extra={"extend_from_job": parent.id, "extend_by_s": longer - parent.duration_s},
+            )
+
+    # ------------------------------------------------- optional plain-message path
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """``!hum <prompt>`` + an audio attachment (needs the Message Content intent)."""
+        if not self.settings.message_content_path or message.author.bot or message.guild is None:
+            return
+        trigger = self.settings.message_trigger
+        if not message.content.startswith(trigger):
+            return
+        attachment = pick_audio(message)
+        mentions = discord.AllowedMentions(users=[message.author], everyone=False, roles=False)
+        try:
+            if attachment is None:
+                raise BadAttachment("no_audio", f"Attach a hum to `{trigger} <prompt>`.")
+            prompt = self.prompt_or_refuse(message.content[len(trigger) :])
+            hum = await fetch_hum(self.bot.session, attachment, self.settings)
+            job = await self.bot.queue.enqueue(
+                JobRequest(
+                    requester_id=message.author.id,
+                    prompt=prompt,
+                    duration_s=self.settings.default_duration_s,
+                    guild_id=message.guild.id,
+                    channel_id=message.channel.id,
+                    backend=self.settings.default_backend,
+                    hum=hum.data,
+                    hum_filename=hum.filename,
+                )
+            )
+        except Exception as exc:
+            from bot.tree import to_user_facing
+
+            friendly = to_user_facing(exc)
+            if friendly is None:
+                log.exception("plain-message path failed for user %s", message.author.id)
+                text = "Sorry — something went wrong on my side."
+            else:
+                text = friendly.message
+            await message.reply(text, allowed_mentions=mentions)
+            return
+        status = await message.reply(status_line(job), allowed_mentions=mentions)
+        await self.bot.queue.set_status_message(job.id, status.id)
+
+
+async def setup(bot: HumjamBot) -> None:
+    await bot.add_cog(Generate(bot))

@@ -1,0 +1,109 @@
+"""SQLite: one file, WAL journal, writers serialised by ``BEGIN IMMEDIATE``.
+
+Because every write transaction holds SQLite's single write lock from its first statement, the
+claim can be one ``UPDATE … WHERE id = (fair candidate) RETURNING`` with no further locking, and
+admission checks are atomic for free. Wake-ups are a cheap indexed poll of ``max(updated_at)``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine, Row, Update, bindparam, event, func, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from db.dialects._common import CLAIM_COLUMNS, candidates, claim_values, reap_params, reap_values
+from db.models import jobs, user_state
+from db.types import JobStatus
+
+
+class SqliteDialect:
+    name = "sqlite"
+
+    def create_engine(self, url: str) -> Engine:
+        engine = sa.create_engine(
+            url,
+            # the async wrapper runs calls on worker threads; the pool hands out one conn at a time
+            connect_args={"check_same_thread": False, "timeout": 30.0},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Take transaction control away from pysqlite so we can say BEGIN IMMEDIATE ourselves.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable across application crashes in WAL mode (only power loss may drop
+            # the last commits), and avoids an fsync per commit.
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Writers take the write lock up front: no lock upgrade deadlocks, atomic check-then-act.
+            write = conn.get_execution_options().get("humjam_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+
+    def lock_admission(self, conn: Connection, user_id: int, guild_id: int | None) -> None:
+        """Nothing to do: BEGIN IMMEDIATE already serialises all writers."""
+
+    def upsert_user_state(self, conn: Connection, user_id: int, **values: float) -> None:
+        stmt = sqlite_insert(user_state).values(user_id=user_id, **values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_=values))
+
+    def reap_expired(self, conn: Connection, now: float, max_attempts: int) -> list[int]:
+        return [r[0] for r in conn.execute(_reap_stmt(), reap_params(now, max_attempts))]
+
+    def claim_one(self, conn: Connection, params: dict[str, Any]) -> Row[Any] | None:
+        """The claim: a single UPDATE … RETURNING of the fairest candidate, under the write lock."""
+        stmt = _claim_stmt(params.get("p_batch_key") is not None)
+        return conn.execute(stmt, params).first()
+
+    def notify(self, conn: Connection, job_ids: Sequence[int]) -> None:
+        """Pollers see the bumped updated_at; nothing to send."""
+
+    def wait_for_changes(self, engine: Engine, timeout_s: float, poll_interval_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        probe = select(func.max(jobs.c.updated_at))
+        with engine.connect() as conn:
+            start = conn.execute(probe).scalar()
+            conn.rollback()
+            while (left := deadline - time.monotonic()) > 0:
+                time.sleep(min(poll_interval_s, left))
+                if conn.execute(probe).scalar() != start:
+                    return
+                conn.rollback()
+
+    def close(self) -> None:
+        pass
+
+
+@cache
+def _reap_stmt() -> Update:
+    """Expired leases → queued again (or failed after max attempts); returns the ids."""
+    return (
+        update(jobs)
+        .where(
+            jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < bindparam("p_now")
+        )
+        .values(reap_values())
+        .returning(jobs.c.id)
+    )
+
+
+@cache
+def _claim_stmt(with_batch_key: bool) -> Update:
+    """UPDATE jobs SET running … WHERE id = (fairest candidate) RETURNING the claimed row.
+
+    Atomic because the enclosing BEGIN IMMEDIATE holds SQLite's only write lock.
+    """
+    pick = candidates(with_batch_key).with_only_columns(jobs.c.id).scalar_subquery()
+    return update(jobs).where(jobs.c.id == pick).values(claim_values()).returning(*CLAIM_COLUMNS)

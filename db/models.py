@@ -1,0 +1,232 @@
+"""SQLAlchemy tables of the queue. Times are UNIX epoch seconds (float) on both engines:
+cheap to compare and index, and free of SQLite's string-datetime parsing on the hot path.
+
+``jobs`` is the hot row (claimed, heartbeated, polled); large bytes live in ``job_hums`` and
+``job_outputs`` so that scans and updates of ``jobs`` never drag megabytes along.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; Postgres gets a 64-bit identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    requester_id: Mapped[int] = mapped_column(BigInteger)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    prompt: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    backend: Mapped[str] = mapped_column(String(32))
+    # jobs with equal backend + batch_key may render in one batch (model | duration bucket)
+    batch_key: Mapped[str] = mapped_column(String(64))
+    short: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    duration_s: Mapped[float] = mapped_column(Double)
+    parent_job_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("jobs.id", ondelete="SET NULL")
+    )
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    available_at: Mapped[float] = mapped_column(Double)  # not claimable before (retry backoff)
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    lease_expires_at: Mapped[float | None] = mapped_column(Double)
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    progress: Mapped[float] = mapped_column(Double, server_default=text("0"))
+    stage: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Double)
+    started_at: Mapped[float | None] = mapped_column(Double)
+    finished_at: Mapped[float | None] = mapped_column(Double)
+    # change feed: every write bumps updated_at and version (see JobQueue.changed_since)
+    updated_at: Mapped[float] = mapped_column(Double)
+    version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    delivery_status: Mapped[str] = mapped_column(String(16))
+    delivery_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    delivery_lease_until: Mapped[float | None] = mapped_column(Double)
+    delivered_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    interaction_token: Mapped[str | None] = mapped_column(Text)
+    application_id: Mapped[int | None] = mapped_column(BigInteger)
+    status_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    has_hum: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    result_meta: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (
+        # claim scan: queued jobs in id order
+        Index("ix_jobs_status_backend_id", "status", "backend", "id"),
+        # lease reaper
+        Index("ix_jobs_status_lease_expires_at", "status", "lease_expires_at"),
+        # per-user caps, history, /forget
+        Index("ix_jobs_requester_id_status", "requester_id", "status"),
+        # daily quota window
+        Index("ix_jobs_requester_id_created_at", "requester_id", "created_at"),
+        Index("ix_jobs_guild_id_status", "guild_id", "status"),
+        Index("ix_jobs_updated_at", "updated_at"),
+        Index("ix_jobs_delivery_status_finished_at", "delivery_status", "finished_at"),
+    )
+
+
+class HumRow(Base):
+    """The uploaded hum, stored at enqueue because Discord CDN links expire."""
+
+    __tablename__ = "job_hums"
+
+    job_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    filename: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OutputRow(Base):
+    """A finished job's artefact; (job_id, name) is unique so a result is stored once."""
+
+    __tablename__ = "job_outputs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(Id, ForeignKey("jobs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    content_type: Mapped[str] = mapped_column(String(128))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Double)
+
+    __table_args__ = (UniqueConstraint("job_id", "name"),)
+
+
+class UserStateRow(Base):
+    """Per-user bookkeeping: round-robin turn (last_served_at) and cooldown (last_enqueued_at)."""
+
+    __tablename__ = "user_state"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    last_served_at: Mapped[float] = mapped_column(Double, server_default=text("0"))
+    last_enqueued_at: Mapped[float] = mapped_column(Double, server_default=text("0"))
+
+
+class GuildSettingsRow(Base):
+    """A guild's overrides of the global limits; NULL means "use the default"."""
+
+    __tablename__ = "guild_settings"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    queue_cap: Mapped[int | None] = mapped_column(Integer)
+    max_queued_per_user: Mapped[int | None] = mapped_column(Integer)
+    max_duration_s: Mapped[float | None] = mapped_column(Double)
+    daily_quota_s: Mapped[float | None] = mapped_column(Double)
+    cooldown_s: Mapped[float | None] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+jobs = JobRow.__table__
+hums = HumRow.__table__
+outputs = OutputRow.__table__
+user_state = UserStateRow.__table__
+guild_settings = GuildSettingsRow.__table__
+
+
+# --- jam sessions (issue 6; owned by db/jam.py, migration 0002_jam_sessions) -------------------
+
+
+class JamSessionRow(Base):
+    """A jam: a thread where members add parts to one song. Limits are copied in at start."""
+
+    __tablename__ = "jam_sessions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    channel_id: Mapped[int] = mapped_column(BigInteger)  # where /jam start was used
+    thread_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    host_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(100))
+    style: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(16))  # "D minor"
+    bpm: Mapped[float] = mapped_column(Double)
+    beats_per_bar: Mapped[int] = mapped_column(Integer)
+    length_s: Mapped[float] = mapped_column(Double)
+    status: Mapped[str] = mapped_column(String(16))  # open | ended
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    max_parts: Mapped[int] = mapped_column(Integer)
+    max_members: Mapped[int] = mapped_column(Integer)
+    max_renders: Mapped[int] = mapped_column(Integer)
+    renders: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    created_at: Mapped[float] = mapped_column(Double)
+    ended_at: Mapped[float | None] = mapped_column(Double)
+
+    __table_args__ = (Index("ix_jam_sessions_guild_id_status", "guild_id", "status"),)
+
+
+class JamPartRow(Base):
+    """One take. ``notes`` (JSON, session key and beat grid) is filled in by the worker."""
+
+    __tablename__ = "jam_parts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(Id, ForeignKey("jam_sessions.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    member_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # pending | ready | failed
+    job_id: Mapped[int | None] = mapped_column(Id, ForeignKey("jobs.id", ondelete="SET NULL"))
+    # the member's voice message: a redelivered gateway event must not add the part twice
+    source_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # the bot's reply carrying the take: reactions on it are votes
+    message_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    notes: Mapped[list[Any] | None] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Double)
+
+    __table_args__ = (
+        UniqueConstraint("session_id", "source_message_id"),
+        Index("ix_jam_parts_session_id", "session_id"),
+    )
+
+
+class JamVoteRow(Base):
+    """One member's vote for one take (a reaction); the primary key makes votes idempotent."""
+
+    __tablename__ = "jam_votes"
+
+    part_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("jam_parts.id", ondelete="CASCADE"), primary_key=True
+    )
+    voter_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+jam_sessions = JamSessionRow.__table__
+jam_parts = JamPartRow.__table__
+jam_votes = JamVoteRow.__table__

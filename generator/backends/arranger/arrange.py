@@ -1,0 +1,532 @@
+"""Turn an understood hum (``Melody``) and a ``PromptSpec`` into a full arrangement (MIDI).
+
+The hummed melody is the lead; ``harmony.harmonise`` picks the chords; this module plays
+them as the style wants (voicings, comping, bass lines, drum grooves, pads, counter-lines)
+and lays out a song: intro, the melody stated and varied until the duration is filled,
+then a cadence that rings out. Deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pretty_midi
+
+from generator.backends.arranger.harmony import Chord, harmonise, scale_of
+from generator.backends.arranger.prompt import PromptSpec
+from generator.backends.arranger.styles import Groove, Style
+from generator.backends.arranger.types import BeatNote, Key, Melody
+
+__all__ = ["Layout", "arrange", "plan", "retarget_key"]
+
+DRUM_CHANNEL_NAME = "drums"
+
+# (offset in beats, duration in beats, velocity scale) cells tiled over each chord slot
+_CHORD_CELLS: dict[str, tuple[float, tuple[tuple[float, float, float], ...]]] = {
+    "sustain": (0.0, ()),  # one hit for the whole slot
+    "lazy": (2.0, ((0.0, 1.4, 0.95), (1.5, 0.45, 0.7))),
+    "eighths": (1.0, ((0.0, 0.45, 1.0), (0.5, 0.45, 0.8))),
+    "offbeat": (1.0, ((0.5, 0.3, 0.95),)),
+    "arpeggio": (1.0, ((0.0, 0.5, 0.9), (0.5, 0.5, 0.75))),
+    "charleston": (2.0, ((0.0, 0.6, 0.9), (1.5, 0.4, 0.8))),
+    "strum": (2.0, ((0.0, 0.9, 1.0), (1.0, 0.45, 0.7), (1.5, 0.45, 0.8))),
+    "arp16": (1.0, ((0.0, 0.25, 0.9), (0.25, 0.25, 0.7), (0.5, 0.25, 0.8), (0.75, 0.25, 0.7))),
+    "stabs": (2.0, ((0.0, 0.2, 1.0), (0.75, 0.2, 0.8), (1.5, 0.2, 0.9))),
+    "bossa": (2.0, ((0.0, 0.35, 0.9), (0.75, 0.35, 0.75), (1.5, 0.4, 0.8))),
+}
+_ARPEGGIATED = {"arpeggio", "arp16"}
+
+# bass cells: (offset, duration, which tone: R root, F fifth, O octave, A approach, 3 third)
+_BASS_CELLS: dict[str, tuple[float, tuple[tuple[float, float, str], ...]]] = {
+    "sustain": (0.0, ()),
+    "lofi": (2.0, ((0.0, 1.3, "R"), (1.5, 0.4, "R"))),
+    "eighths": (1.0, ((0.0, 0.45, "R"), (0.5, 0.45, "R"))),
+    "octaves": (1.0, ((0.0, 0.2, "R"), (0.5, 0.4, "O"))),
+    "walking": (4.0, ((0.0, 0.9, "R"), (1.0, 0.9, "3"), (2.0, 0.9, "F"), (3.0, 0.9, "A"))),
+    "root_fifth": (2.0, ((0.0, 0.9, "R"), (1.0, 0.9, "F"))),
+    "bouncy": (1.0, ((0.0, 0.4, "R"), (0.5, 0.4, "O"))),
+    "funk": (2.0, ((0.0, 0.4, "R"), (0.75, 0.2, "O"), (1.0, 0.2, "R"), (1.5, 0.3, "F"))),
+    "bossa": (2.0, ((0.0, 1.4, "R"), (1.5, 0.45, "F"))),
+    "pulse": (1.0, ((0.0, 0.4, "R"), (0.5, 0.4, "R"))),
+}
+
+_VELOCITY = {"x": 92, "X": 112, "o": 55}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where everything sits in time. Bars count from the track's start."""
+
+    bpm: float
+    beats_per_bar: int
+    beat_scale: float  # melody beats × beat_scale = arrangement beats (half/double time)
+    key: Key
+    swing: float
+    phrase_bars: int
+    intro_bars: int
+    statement_bars: tuple[int, ...]  # length of each statement of the melody
+    tag_bars: int  # instrumental bars after the last statement
+    final_bar: int  # the bar where the final chord lands and rings out
+    duration_s: float
+
+    @property
+    def seconds_per_beat(self) -> float:
+        return 60.0 / self.bpm
+
+    @property
+    def melody_start_s(self) -> float:
+        """When the first statement's beat 0 sounds."""
+        return self.intro_bars * self.beats_per_bar * self.seconds_per_beat
+
+    def bar_start(self, bar: int) -> float:
+        return float(bar * self.beats_per_bar)
+
+    def time(self, beat: float) -> float:
+        """Seconds for an arrangement beat, with swing on the off-beat eighths."""
+        whole = math.floor(beat)
+        frac = beat - whole
+        s = self.swing
+        if frac <= 0.5:
+            frac = frac * (0.5 + s) / 0.5
+        else:
+            frac = 0.5 + s + (frac - 0.5) * (0.5 - s) / 0.5
+        return (whole + frac) * self.seconds_per_beat
+
+
+def _scale_for_style(bpm: float, style: Style) -> float:
+    lo, hi = style.bpm_range
+    best, best_dist = 1.0, math.inf
+    for scale in (1.0, 2.0, 0.5):  # prefer the hum's own pulse on ties
+        b = bpm * scale
+        dist = 0.0 if lo <= b <= hi else min(abs(b - lo), abs(b - hi)) / b
+        if dist < best_dist - 1e-9:
+            best, best_dist = scale, dist
+    return best
+
+
+def retarget_key(notes: Sequence[BeatNote], source: Key, target: Key) -> tuple[BeatNote, ...]:
+    """Move notes from ``source`` to ``target``: nearest transposition, then scale degrees
+    are mapped when the mode changes (so a major tune in a minor key uses the minor third)."""
+    shift = (target.tonic - source.tonic) % 12
+    if shift > 6:
+        shift -= 12
+    src_scale, dst_scale = scale_of(source), scale_of(target)
+    out = []
+    for n in notes:
+        rel = (n.pitch - source.tonic) % 12
+        delta = 0
+        if source.mode != target.mode and rel in src_scale:
+            delta = dst_scale[src_scale.index(rel)] - rel
+        out.append(BeatNote(n.start_beat, n.duration_beats, n.pitch + shift + delta, n.velocity))
+    return tuple(out)
+
+
+def plan(melody: Melody, spec: PromptSpec, duration_s: float) -> Layout:
+    """Decide tempo, meter, key and the song form for ``duration_s`` seconds."""
+    style = spec.style
+    if spec.bpm is not None:
+        bpm, scale = spec.bpm, 1.0
+    else:
+        scale = _scale_for_style(melody.bpm, style)
+        bpm = melody.bpm * scale
+    bpb = spec.beats_per_bar or melody.beats_per_bar or 4
+    key = spec.key or melody.key
+    spb = 60.0 / bpm
+    bar_s = bpb * spb
+    melody_end = max((n.start_beat + n.duration_beats for n in melody.notes), default=float(bpb))
+    phrase_bars = max(1, math.ceil(melody_end * scale / bpb - 1e-6))
+
+    ring_s = min(4.0, max(1.5, 0.12 * duration_s))
+    content_bars = max(1, int((duration_s - ring_s) // bar_s))
+    if content_bars >= phrase_bars + 3 and 2 * bar_s <= 7.0:
+        intro = 2
+    elif content_bars >= phrase_bars + 2:
+        intro = 1
+    else:
+        intro = 0
+    remaining = content_bars - intro
+    statements: list[int] = [phrase_bars] * (remaining // phrase_bars)
+    rest = remaining - sum(statements)
+    tag = 0
+    if not statements:
+        statements, rest = [remaining], 0
+    elif rest >= max(2, phrase_bars // 2):
+        statements.append(rest)  # a shortened last statement
+    else:
+        tag = rest
+    return Layout(
+        bpm=bpm,
+        beats_per_bar=bpb,
+        beat_scale=scale,
+        key=key,
+        swing=style.swing,
+        phrase_bars=phrase_bars,
+        intro_bars=intro,
+        statement_bars=tuple(statements),
+        tag_bars=tag,
+        final_bar=intro + sum(statements) + tag,
+        duration_s=duration_s,
+    )
+
+
+class _Band:
+    """The tracks being written, with humanisation applied as notes are added."""
+
+    def __init__(self, layout: Layout, rng: np.random.Generator) -> None:
+        self.layout = layout
+        self.rng = rng
+        self.tracks: dict[str, pretty_midi.Instrument] = {}
+
+    def track(self, role: str, program: int, volume: int, *, drum: bool = False) -> pretty_midi.Instrument:
+        name = f"{role}:{program}"
+        inst = self.tracks.get(name)
+        if inst is None:
+            inst = pretty_midi.Instrument(program=program, is_drum=drum, name=role)
+            inst.control_changes.append(pretty_midi.ControlChange(7, volume, 0.0))
+            self.tracks[name] = inst
+        return inst
+
+    def note(
+        self,
+        inst: pretty_midi.Instrument,
+        pitch: int,
+        beat: float,
+        beats: float,
+        velocity: float,
+        *,
+        jitter_s: float = 0.006,
+        end_s: float | None = None,
+    ) -> None:
+        if not 0 <= pitch <= 127 or beats <= 0:
+            return
+        start = self.layout.time(beat) + float(self.rng.normal(0.0, jitter_s))
+        end = end_s if end_s is not None else self.layout.time(beat + beats)
+        start = max(0.0, start)
+        if end - start < 0.03:
+            end = start + 0.03
+        vel = int(np.clip(round(velocity + self.rng.normal(0.0, 5.0)), 1, 127))
+        inst.notes.append(pretty_midi.Note(velocity=vel, pitch=pitch, start=start, end=end))
+
+
+def _place(pc: int, lo: int, hi: int) -> int:
+    """The pitch of class ``pc`` closest to the middle of [lo, hi]."""
+    mid = (lo + hi) / 2
+    base = pc + 12 * round((mid - pc) / 12)
+    return int(base)
+
+
+def _voice(chord: Chord, voicing: str, previous: list[int] | None, top: int) -> list[int]:
+    if voicing == "power":
+        root = _place(chord.root, 40, 52)
+        return [root, root + 7, root + 12]
+    if voicing == "open":
+        root = _place(chord.root, 43, 55)
+        return [root, root + 7, root + 12 + (chord.third - chord.root) % 12]
+    tones = list(chord.tones if voicing == "seventh" else chord.triad)
+    lo = top - 13
+    candidates = []
+    for rotation in range(len(tones)):
+        order = tones[rotation:] + tones[:rotation]
+        for octave_base in range(lo - 12, top + 1):
+            if octave_base % 12 != order[0]:
+                continue
+            notes = [octave_base]
+            for pc in order[1:]:
+                nxt = notes[-1] + ((pc - notes[-1]) % 12 or 12)
+                notes.append(nxt)
+            if notes[0] >= lo and notes[-1] <= top:
+                candidates.append(notes)
+    if not candidates:
+        base = _place(chord.root, top - 12, top)
+        return [base + (pc - chord.root) % 12 for pc in tones]
+    if previous is None:
+        return min(candidates, key=lambda v: abs(sum(v) / len(v) - (top - 6)))
+    return min(candidates, key=lambda v: sum(min(abs(p - q) for q in previous) for p in v))
+
+
+def _bass_pitch(tone: str, chord: Chord, next_chord: Chord, key: Key) -> int:
+    root = _place(chord.root, 36, 47)
+    if tone == "R":
+        return root
+    if tone == "O":
+        return root + 12
+    if tone == "F":
+        return root + (chord.fifth - chord.root) % 12 - (12 if root > 40 else 0)
+    if tone == "3":
+        return root + (chord.third - chord.root) % 12
+    # "A": a chromatic approach into the next root from a semitone below/above
+    target = _place(next_chord.root, 36, 47)
+    return target - 1 if target > root else target + 1
+
+
+def _drum_hits(pattern: dict[int, str], bpb: int) -> list[tuple[int, float, int]]:
+    steps = bpb * 4
+    hits = []
+    for drum, line in pattern.items():
+        for step in range(steps):
+            ch = line[step % len(line)]
+            if ch in _VELOCITY:
+                hits.append((drum, step / 4.0, _VELOCITY[ch]))
+    return hits
+
+
+def arrange(melody: Melody, spec: PromptSpec, duration_s: float, seed: int) -> pretty_midi.PrettyMIDI:
+    """The full arrangement of ``melody`` in ``spec.style``, ``duration_s`` long."""
+    layout = plan(melody, spec, duration_s)
+    style = spec.style
+    rng = np.random.default_rng([seed & 0xFFFFFFFF, _melody_fingerprint(melody)])
+    bpb = layout.beats_per_bar
+    key = layout.key
+
+    notes = tuple(melody.notes)
+    if spec.key is not None and spec.key != melody.key:
+        notes = retarget_key(notes, melody.key, spec.key)
+    scale = layout.beat_scale
+    notes = tuple(
+        BeatNote(n.start_beat * scale, n.duration_beats * scale, n.pitch, n.velocity) for n in notes
+    )
+
+    programs = dict(spec.programs)
+    lead_program = programs.get("lead", style.lead)
+    alt_lead = style.alt_lead if style.alt_lead != lead_program else style.lead
+    chord_program = programs.get("chords", style.chord_program)
+    bass_program = programs.get("bass", style.bass_program)
+    pad_program = programs.get("pad", style.pad)
+    counter_program = programs.get("counter", style.counter)
+
+    # lead register: whole-octave moves only, so the hum's pitch classes are untouched
+    pitches = [n.pitch for n in notes] or [60]
+    median = float(np.median(pitches))
+    lead_shift = 12 * round((style.lead_center - median) / 12)
+    lead_low = min(pitches) + lead_shift
+    chord_top = int(min(71, max(55, lead_low - 2)))
+
+    # harmony for one phrase: half-bar chords in slow 4/4 and in jazz, else one per bar
+    slot = bpb / 2 if bpb == 4 and (layout.bpm < 96 or style.name == "jazz") else float(bpb)
+    slots_per_bar = round(bpb / slot)
+    phrase_chords = harmonise(
+        notes,
+        key,
+        slot,
+        layout.phrase_bars * slots_per_bar,
+        progression=style.progression,
+        sevenths=style.voicing == "seventh",
+        rng=rng,
+    )
+    tonic_chord = next(c for c in harmonise((), key, slot, 1))
+
+    band = _Band(layout, rng)
+    lead = band.track("lead", lead_program, 127)
+    chords_t = band.track("chords", chord_program, 78)
+    bass_t = band.track("bass", bass_program, 100)
+    drums_on = spec.drums and style.groove is not None
+    groove = style.groove
+
+    # which variation each statement gets (statement 0 is the plain one)
+    variations = ["lift", "swap", "breakdown"]
+    rng.shuffle(variations)
+
+    # -- timeline: (bar, chord) for every bar slot, and the sections -----------------
+    total_bars = layout.final_bar
+    chord_at: list[Chord] = []
+    sections: list[tuple[str, int, int, int]] = []  # (kind, first bar, bars, statement index)
+    if layout.intro_bars:
+        sections.append(("intro", 0, layout.intro_bars, -1))
+        # the intro borrows the phrase's last chords so the melody enters after a cadence
+        chord_at.extend([tonic_chord] * (layout.intro_bars * slots_per_bar))
+        if layout.intro_bars * slots_per_bar >= 2:
+            chord_at[-1] = phrase_chords[-2] if len(phrase_chords) >= 2 else tonic_chord
+    bar = layout.intro_bars
+    for index, bars in enumerate(layout.statement_bars):
+        sections.append(("statement", bar, bars, index))
+        chord_at.extend(phrase_chords[: bars * slots_per_bar])
+        bar += bars
+    if layout.tag_bars:
+        sections.append(("tag", bar, layout.tag_bars, -1))
+        chord_at.extend(phrase_chords[: layout.tag_bars * slots_per_bar])
+    chord_at.append(tonic_chord)  # the final chord
+    # a shortened last statement still cadences: dominant then home
+    dominant = next((c for c in harmonise((), key, slot, 2)[:1]), tonic_chord)
+    del dominant
+
+    slot_chords = chord_at
+
+    # -- lead --------------------------------------------------------------------------
+    legato = style.lead not in (0, 11, 24, 25, 46, 105)
+    for kind, first_bar, bars, index in sections:
+        if kind != "statement":
+            continue
+        variation = "plain" if index == 0 else variations[(index - 1) % len(variations)]
+        inst = lead
+        shift = lead_shift
+        if variation == "swap":
+            inst = band.track("lead", alt_lead, 127)
+        elif variation == "lift" and max(pitches) + lead_shift + 12 <= 88:
+            shift = lead_shift + 12
+        offset = layout.bar_start(first_bar)
+        limit = bars * bpb
+        kept = [n for n in notes if n.start_beat < limit]
+        for i, n in enumerate(kept):
+            dur = min(n.duration_beats, limit - n.start_beat)
+            if legato and i + 1 < len(kept):
+                gap = kept[i + 1].start_beat - (n.start_beat + dur)
+                if 0 < gap <= 0.5:
+                    dur += gap
+            vel = 96 + 0.2 * (n.velocity - 100)
+            if variation == "lift" and dur >= 1.0 and rng.random() < 0.35:
+                half = dur / 2
+                band.note(inst, n.pitch + shift, offset + n.start_beat, half, vel, jitter_s=0.003)
+                band.note(inst, n.pitch + shift, offset + n.start_beat + half, half, vel - 8, jitter_s=0.003)
+                continue
+            band.note(inst, n.pitch + shift, offset + n.start_beat, max(dur, 0.2), vel, jitter_s=0.003)
+
+    # -- chords, bass, pad, counter per slot ------------------------------------------------
+    previous: list[int] | None = None
+    pad_t = band.track("pad", pad_program, 62) if pad_program is not None else None
+    counter_t = band.track("counter", counter_program, 70) if counter_program is not None else None
+    kind_of_bar: dict[int, tuple[str, int, int]] = {}
+    for kind, first_bar, bars, index in sections:
+        for b in range(first_bar, first_bar + bars):
+            kind_of_bar[b] = (kind, index, first_bar + bars - 1)
+
+    final_s = layout.time(layout.bar_start(total_bars))
+    end_s = layout.duration_s
+    for s, chord in enumerate(slot_chords):
+        start = s * slot
+        b = int(start // bpb)
+        final = b >= total_bars
+        kind, index, last_bar = kind_of_bar.get(b, ("final", -1, b))
+        variation = "plain" if index <= 0 else variations[(index - 1) % len(variations)]
+        next_chord = slot_chords[s + 1] if s + 1 < len(slot_chords) else chord
+        voicing = _voice(chord, style.voicing, previous, chord_top)
+        previous = voicing
+        breakdown = variation == "breakdown" and b < last_bar - (bpb > 0) * ((last_bar - b) // 2)
+
+        if final:
+            for p in voicing:
+                band.note(chords_t, p, start, 1.0, 78, end_s=end_s)
+            band.note(bass_t, _place(chord.root, 36, 47), start, 1.0, 90, end_s=end_s)
+            if pad_t is not None:
+                for p in voicing:
+                    band.note(pad_t, p + 12, start, 1.0, 56, end_s=end_s)
+            tonic_pc = key.tonic
+            band.note(lead, _place(tonic_pc, style.lead_center - 6, style.lead_center + 5), start, 1.0, 84, end_s=end_s)
+            break
+
+        # chords
+        cell_len, cell = _CHORD_CELLS[style.chord_pattern]
+        if not cell or breakdown:
+            for p in voicing:
+                band.note(chords_t, p, start, slot, 72 if not breakdown else 60)
+        else:
+            k = 0
+            t = 0.0
+            while t < slot - 1e-6:
+                for off, dur, vscale in cell:
+                    if t + off >= slot - 1e-6:
+                        continue
+                    d = min(dur, slot - t - off)
+                    if style.chord_pattern in _ARPEGGIATED:
+                        order = [*voicing, *voicing[-2:0:-1]] if len(voicing) > 2 else voicing
+                        p = order[k % len(order)]
+                        band.note(chords_t, p, start + t + off, d * 1.6, 84 * vscale)
+                        k += 1
+                    else:
+                        spread = 0.02 if style.chord_pattern == "strum" else 0.0
+                        for v, p in enumerate(voicing):
+                            band.note(chords_t, p, start + t + off + v * spread, d, 80 * vscale)
+                t += cell_len
+
+        # bass
+        bcell_len, bcell = _BASS_CELLS[style.bass_pattern]
+        if not bcell or breakdown or kind == "intro" and b == 0:
+            if kind != "intro" or b > 0 or not bcell:
+                band.note(bass_t, _place(chord.root, 36, 47), start, slot, 92)
+        else:
+            t = 0.0
+            while t < slot - 1e-6:
+                for off, dur, tone in bcell:
+                    if t + off >= slot - 1e-6:
+                        continue
+                    pitch = _bass_pitch(tone, chord, next_chord, key)
+                    band.note(bass_t, pitch, start + t + off, min(dur, slot - t - off), 96)
+                t += bcell_len
+
+        # pad: sustained, an octave up, for everything but the plain first statement's start
+        if pad_t is not None and (kind != "statement" or variation != "plain" or style.pad in (48, 89, 90, 91)):
+            for p in voicing[-3:]:
+                band.note(pad_t, p + 12, start, slot, 50)
+
+        # counter-line: arpeggiated chord tones under the lead, in the later statements
+        if counter_t is not None and kind in ("statement", "tag") and (variation in ("lift", "swap") or kind == "tag"):
+            step = {"eighths": 0.5, "sixteenths": 0.25, "triplets": 1 / 3, "sparse": 1.0}[style.counter_pattern]
+            tones = sorted({_place(pc, lead_low - 14, lead_low - 2) for pc in chord.triad})
+            order = [*tones, tones[-1] + 12 - 12 * (tones[-1] + 12 > lead_low), *tones[::-1]]
+            n_steps = int(round(slot / step))
+            for i in range(n_steps):
+                if style.counter_pattern == "sparse" and rng.random() < 0.4:
+                    continue
+                band.note(counter_t, order[i % len(order)], start + i * step, step * 0.9, 62)
+
+    # -- drums -----------------------------------------------------------------------------
+    if drums_on and groove is not None:
+        kit = band.track(DRUM_CHANNEL_NAME, groove.kit, 100, drum=True)
+        _drums(band, kit, groove, sections, variations, bpb, total_bars)
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=layout.bpm)
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(bpb, 4, 0.0))
+    pm.key_signature_changes.append(
+        pretty_midi.KeySignature(key.tonic + (12 if key.mode == "minor" else 0), 0.0)
+    )
+    for inst in band.tracks.values():
+        if inst.notes:
+            inst.notes.sort(key=lambda n: (n.start, n.pitch))
+            pm.instruments.append(inst)
+    del final_s
+    return pm
+
+
+def _drums(
+    band: _Band,
+    kit: pretty_midi.Instrument,
+    groove: Groove,
+    sections: Sequence[tuple[str, int, int, int]],
+    variations: Sequence[str],
+    bpb: int,
+    total_bars: int,
+) -> None:
+    for kind, first_bar, bars, index in sections:
+        variation = "plain" if index <= 0 else variations[(index - 1) % len(variations)]
+        for b in range(first_bar, first_bar + bars):
+            last = b == first_bar + bars - 1
+            if kind == "intro" and b == first_bar and bars > 1:
+                pattern = {d: line for d, line in groove.verse.items() if d in (42, 44, 51, 70, 37)}
+            elif last:
+                pattern = groove.fill
+            elif variation == "breakdown" and b < first_bar + bars // 2:
+                pattern = {d: line for d, line in groove.verse.items() if d in (36, 42, 44, 51)}
+            elif kind == "statement" and variation in ("lift", "swap") or kind == "tag":
+                pattern = groove.chorus
+            else:
+                pattern = groove.verse
+            base = b * bpb
+            for drum, beat, vel in _drum_hits(pattern, bpb):
+                band.note(kit, drum, base + beat, 0.25, vel, jitter_s=0.003)
+            if b == first_bar and b > 0 and groove.crash:
+                band.note(kit, groove.crash, base, 1.0, 100, jitter_s=0.0)
+    # the final downbeat: kick and crash, then silence while the chord rings
+    base = total_bars * bpb
+    band.note(kit, 36, base, 0.5, 110, jitter_s=0.0)
+    if groove.crash:
+        band.note(kit, groove.crash, base, 2.0, 110, jitter_s=0.0)
+
+
+def _melody_fingerprint(melody: Melody) -> int:
+    """A stable integer from the notes, so different hums vary differently for one seed."""
+    acc = 0
+    for n in melody.notes:
+        acc = (acc * 1_000_003 + int(n.pitch) * 131 + int(round(n.start_beat * 8))) & 0xFFFFFFFF
+    return acc

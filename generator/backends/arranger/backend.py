@@ -1,0 +1,177 @@
+"""The arranger backend: hum → notes → arrangement → FluidSynth → mastered audio.
+
+No weights and no GPU. ``load`` opens the SoundFont once per process; ``render`` runs the
+stages in order and reports progress between them, so a cancelled job stops at the next
+stage boundary. Text-only requests get a melody composed in the requested style.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from generator.backend import Progress, RenderRequest, RenderResult, no_progress
+from generator.backends.arranger.arrange import arrange, plan
+from generator.backends.arranger.compose import compose_melody
+from generator.backends.arranger.pianoroll import draw_piano_roll, melody_time_offset
+from generator.backends.arranger.prompt import PromptSpec, parse_key, parse_prompt
+from generator.backends.arranger.render import Synthesizer, master
+from generator.backends.arranger.styles import STYLES, get_style
+from generator.backends.arranger.types import Melody
+from generator.errors import RenderRefused
+from generator.settings import GeneratorSettings
+
+__all__ = ["ArrangerBackend"]
+
+log = logging.getLogger(__name__)
+
+MIN_DURATION_S = 5.0
+MIN_HUM_S = 0.5
+
+
+class ArrangerBackend:
+    """The embedded default backend (``name = "arranger"``)."""
+
+    name = "arranger"
+    max_batch = 1
+
+    def __init__(self, settings: GeneratorSettings | None = None) -> None:
+        self.settings = settings or GeneratorSettings()
+        self._synth: Synthesizer | None = None
+
+    def load(self) -> None:
+        if self._synth is None:
+            started = time.perf_counter()
+            self._synth = Synthesizer(self.settings.soundfont, self.settings.sample_rate)
+            log.info("arranger loaded %s in %.2f s", self.settings.soundfont, time.perf_counter() - started)
+
+    def close(self) -> None:
+        if self._synth is not None:
+            self._synth.close()
+            self._synth = None
+
+    def check(self, request: RenderRequest) -> None:
+        limit = self.settings.max_duration_s
+        if not MIN_DURATION_S <= request.duration_s <= limit:
+            raise RenderRefused(
+                "bad_duration",
+                f"Tracks can be {MIN_DURATION_S:.0f} to {limit:.0f} seconds long; "
+                f"you asked for {request.duration_s:g}.",
+            )
+        style = request.style or request.options.get("style")
+        if style:
+            try:
+                get_style(str(style))
+            except KeyError:
+                names = ", ".join(s.name for s in STYLES)
+                raise RenderRefused("unknown_style", f"I don't know the style {style!r}; try one of: {names}.") from None
+        if request.melody is not None:
+            if request.melody_rate <= 0:
+                raise RenderRefused("bad_hum", "That hum has no sample rate; please send it again.")
+            if request.melody.size < MIN_HUM_S * request.melody_rate:
+                raise RenderRefused("hum_too_short", f"That hum is too short; hum at least {MIN_HUM_S:g} s.")
+
+    def spec_for(self, request: RenderRequest) -> PromptSpec:
+        """The prompt read, with explicit options (from bot parameters) taking precedence."""
+        options = request.options
+        style = request.style or options.get("style") or None
+        spec = parse_prompt(request.prompt, style=style, max_chars=self.settings.max_prompt_chars)
+        changes: dict[str, Any] = {}
+        if options.get("key"):
+            key = parse_key(str(options["key"])) or parse_key(f"in {options['key']}")
+            if key is not None:
+                changes["key"] = key
+        if options.get("bpm"):
+            changes["bpm"] = float(np.clip(float(options["bpm"]), 40.0, 220.0))
+        if options.get("beats_per_bar"):
+            changes["beats_per_bar"] = int(options["beats_per_bar"])
+        return dataclasses.replace(spec, **changes) if changes else spec
+
+    def render(self, request: RenderRequest, progress: Progress = no_progress) -> RenderResult:
+        self.check(request)
+        self.load()
+        assert self._synth is not None
+        timings: dict[str, float] = {}
+        spec = self.spec_for(request)
+
+        melody: Melody
+        clock = time.perf_counter()
+        if request.melody is not None:
+            progress(0.0, "pitch")
+            from generator.backends.arranger.analysis import analyse_hum
+
+            # the tempo asked for is the grid the hum is read on, so its rhythm survives;
+            # a key asked for is a transposition, done by the arranger
+            melody = analyse_hum(
+                request.melody,
+                request.melody_rate,
+                bpm=spec.bpm,
+                beats_per_bar=spec.beats_per_bar,
+            )
+            timings["analysis"] = time.perf_counter() - clock
+            progress(0.3, "notes")
+        else:
+            progress(0.0, "notes")
+            melody = compose_melody(spec, request.seed)
+            timings["compose"] = time.perf_counter() - clock
+        if not melody.notes:
+            raise RenderRefused("no_notes", "I couldn't hear any notes in that hum; try humming louder or longer.")
+
+        progress(0.35, "arrange")
+        clock = time.perf_counter()
+        layout = plan(melody, spec, request.duration_s)
+        midi = arrange(melody, spec, request.duration_s, request.seed)
+        timings["arrange"] = time.perf_counter() - clock
+
+        progress(0.45, "render")
+        clock = time.perf_counter()
+        rate = self.settings.sample_rate
+        raw = self._synth.render(midi, request.duration_s, reverb=spec.style.reverb, chorus=spec.style.chorus)
+        timings["render"] = time.perf_counter() - clock
+
+        progress(0.85, "master")
+        clock = time.perf_counter()
+        vinyl = spec.vinyl if spec.vinyl is not None else spec.style.vinyl
+        audio = master(
+            raw,
+            rate,
+            request.duration_s,
+            target_lufs=self.settings.target_lufs,
+            lowpass_hz=spec.style.lowpass_hz,
+            vinyl=vinyl,
+            seed=request.seed,
+        )
+        midi_buf = io.BytesIO()
+        midi.write(midi_buf)
+        png = draw_piano_roll(melody, title_extra=f"arranged as {spec.style.name}")
+        timings["master"] = time.perf_counter() - clock
+        progress(1.0, "master")
+
+        metadata: dict[str, Any] = {
+            "backend": self.name,
+            "style": spec.style.name,
+            "style_reason": spec.style_reason,
+            "key": layout.key.name,
+            "bpm": round(layout.bpm, 2),
+            "beats_per_bar": layout.beats_per_bar,
+            "duration": request.duration_s,
+            "notes_heard": len(melody.raw_notes),
+            "notes_kept": len(melody.notes),
+            "hum_key": melody.key.name,
+            "hum_bpm": round(melody.bpm, 2),
+            # where hum time 0 sounds in the output (the melody enters after the intro)
+            "hum_offset_s": round(layout.melody_start_s - melody_time_offset(melody), 4),
+            "unknown_words": list(spec.unknown_words),
+            "timings": {k: round(v, 4) for k, v in timings.items()},
+        }
+        log.info("arranged %s in %s at %.0f bpm", spec.style.name, layout.key.name, layout.bpm, extra={"timings": timings})
+        return RenderResult(audio=audio, sample_rate=rate, metadata=metadata, midi=midi_buf.getvalue(), piano_roll_png=png)
+
+    def render_batch(self, requests: Sequence[RenderRequest], progresses: Sequence[Progress]) -> list[RenderResult]:
+        return [self.render(r, p) for r, p in zip(requests, progresses, strict=True)]

@@ -1,0 +1,397 @@
+"""JobQueue behaviour on SQLite and PostgreSQL: lifecycle, fencing, leases, cancel, limits, data."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from db.errors import AdmissionRefused, JobNotFound, NotAllowed
+from db.types import DeliveryStatus, JobRequest, JobStatus, Output
+
+TRACK = Output("track.opus", "audio/ogg", b"OggS-fake-track")
+MIDI = Output("melody.mid", "audio/midi", b"MThd-fake")
+
+
+def test_enqueue_claim_complete_round_trip(queue, job_factory):
+    job = job_factory(hum=b"hum-bytes", hum_filename="hum.ogg", params={"style": "lofi"})
+    assert job.status is JobStatus.QUEUED and job.has_hum and job.attempts == 0
+    assert queue.hum(job.id) == (b"hum-bytes", "hum.ogg")
+
+    [claim] = queue.claim("w1", ["arranger"])
+    assert claim.job.id == job.id and claim.job.status is JobStatus.RUNNING
+    assert claim.job.attempts == 1 and claim.hum == b"hum-bytes" and claim.hum_filename == "hum.ogg"
+    assert queue.claim("w2", ["arranger"]) == []  # nothing else to take
+
+    assert queue.report_progress(claim, 0.5, "render")
+    mid = queue.get(job.id)
+    assert mid.progress == pytest.approx(0.5) and mid.stage == "render"
+
+    assert queue.complete(claim, [TRACK, MIDI], {"key": "D minor", "bpm": 90})
+    done = queue.get(job.id)
+    assert done.status is JobStatus.SUCCEEDED and done.progress == 1.0
+    assert done.result_meta == {"key": "D minor", "bpm": 90}
+    assert done.finished_at is not None and done.started_at is not None
+    assert queue.outputs(job.id) == [TRACK, MIDI]
+    assert queue.position(job.id) is None
+
+
+def test_claim_only_matching_backend(queue, job_factory):
+    job = job_factory(backend="musicgen")
+    assert queue.claim("w", ["arranger"]) == []
+    [claim] = queue.claim("w", ["musicgen", "arranger"])
+    assert claim.job.id == job.id
+
+
+def test_second_complete_is_fenced_and_stores_nothing(queue, job_factory):
+    job = job_factory()
+    [claim] = queue.claim("w1", ["arranger"])
+    assert queue.complete(claim, [TRACK], {})
+    assert not queue.complete(claim, [MIDI], {})
+    assert not queue.fail(claim, "boom", "no", retry=False)
+    assert queue.outputs(job.id) == [TRACK]
+    assert queue.get(job.id).status is JobStatus.SUCCEEDED
+
+
+def test_lease_expiry_reclaims_and_fences_the_old_worker(make_queue):
+    queue = make_queue(lease_s=0.2)
+    job = queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
+    [old] = queue.claim("w1", ["arranger"])
+    time.sleep(0.35)  # w1 stalls: no heartbeat
+    [new] = queue.claim("w2", ["arranger"])
+    assert new.job.id == job.id and new.job.attempts == 2
+    assert new.lease_token != old.lease_token
+    # the stale worker can do nothing any more
+    assert not queue.heartbeat(old)
+    assert not queue.report_progress(old, 0.9, "render")
+    assert not queue.complete(old, [TRACK], {})
+    assert queue.outputs(job.id) == []
+    # the new holder finishes
+    assert queue.heartbeat(new)
+    assert queue.complete(new, [MIDI], {})
+    assert queue.outputs(job.id) == [MIDI]
+
+
+def test_heartbeat_keeps_the_lease(make_queue):
+    queue = make_queue(lease_s=0.3)
+    queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
+    [claim] = queue.claim("w1", ["arranger"])
+    for _ in range(4):
+        time.sleep(0.15)
+        assert queue.heartbeat(claim)
+        assert queue.claim("w2", ["arranger"]) == []
+    assert queue.complete(claim, [], {})
+
+
+def test_max_attempts_fails_with_clear_message(make_queue):
+    queue = make_queue(lease_s=0.1, max_attempts=2)
+    job = queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
+    for attempt in (1, 2):
+        [claim] = queue.claim(f"w{attempt}", ["arranger"])
+        assert claim.job.attempts == attempt
+        time.sleep(0.2)
+    assert queue.claim("w3", ["arranger"]) == []  # reaped to failed, not requeued
+    failed = queue.get(job.id)
+    assert failed.status is JobStatus.FAILED and failed.error_code == "worker_lost"
+    assert "2 times" in failed.error_message and "try again" in failed.error_message
+
+
+def test_fail_with_retry_requeues_then_fails(make_queue):
+    queue = make_queue(max_attempts=2)
+    job = queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
+    [c1] = queue.claim("w", ["arranger"])
+    assert queue.fail(c1, "internal", "Something went wrong.", retry=True)
+    assert queue.get(job.id).status is JobStatus.QUEUED
+    [c2] = queue.claim("w", ["arranger"])
+    assert queue.fail(c2, "internal", "Something went wrong.", retry=True)
+    failed = queue.get(job.id)
+    assert failed.status is JobStatus.FAILED
+    assert (failed.error_code, failed.error_message) == ("internal", "Something went wrong.")
+
+
+def test_retry_backoff_delays_the_next_claim(make_queue):
+    queue = make_queue(retry_backoff_s=0.3)
+    queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
+    [c1] = queue.claim("w", ["arranger"])
+    queue.fail(c1, "internal", "x", retry=True)
+    assert queue.claim("w", ["arranger"]) == []
+    time.sleep(0.35)
+    assert len(queue.claim("w", ["arranger"])) == 1
+
+
+def test_fail_without_retry_stores_user_message(queue, job_factory):
+    job = job_factory()
+    [claim] = queue.claim("w", ["arranger"])
+    assert queue.fail(claim, "hum_too_quiet", "We couldn't hear a melody.", retry=False)
+    failed = queue.get(job.id)
+    assert failed.status is JobStatus.FAILED and failed.error_code == "hum_too_quiet"
+    assert failed.error_message == "We couldn't hear a melody."
+    assert [j.id for j in queue.pending_deliveries()] == [job.id]  # failures are delivered too
+
+
+def test_cancel_queued_job(queue, job_factory):
+    job = job_factory(requester_id=7)
+    with pytest.raises(NotAllowed):
+        queue.cancel(job.id, user_id=8)
+    cancelled = queue.cancel(job.id, user_id=7)
+    assert cancelled.status is JobStatus.CANCELLED
+    assert queue.claim("w", ["arranger"]) == []
+    with pytest.raises(NotAllowed):
+        queue.cancel(job.id, user_id=7)
+    with pytest.raises(JobNotFound):
+        queue.cancel(999_999, user_id=7)
+    assert queue.pending_deliveries() == []  # nothing to post for a cancelled job
+
+
+def test_cancel_running_job_stops_at_next_checkpoint(queue, job_factory):
+    job = job_factory(requester_id=7)
+    [claim] = queue.claim("w", ["arranger"])
+    assert queue.report_progress(claim, 0.2, "pitch")
+    queue.cancel(job.id, user_id=99, is_admin=True)
+    assert not queue.report_progress(claim, 0.4, "arrange")  # the worker's checkpoint says stop
+    assert not queue.complete(claim, [TRACK], {})
+    assert queue.get(job.id).status is JobStatus.CANCELLED
+    assert queue.outputs(job.id) == []
+
+
+def test_too_long_refused(make_queue):
+    queue = make_queue(max_duration_s=60)
+    with pytest.raises(AdmissionRefused) as err:
+        queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=61))
+    assert err.value.code == "too_long" and "60 s" in err.value.message
+
+
+def test_user_queue_cap(make_queue):
+    queue = make_queue(max_queued_per_user=2)
+    for _ in range(2):
+        queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
+    with pytest.raises(AdmissionRefused) as err:
+        queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
+    assert err.value.code == "user_queue_full"
+    assert "2 tracks" in err.value.message and "when one of them finishes" in err.value.message
+    queue.enqueue(JobRequest(requester_id=2, prompt="p", duration_s=5))  # others unaffected
+    [claim] = queue.claim("w", ["arranger"])
+    queue.complete(claim, [], {})
+    queue.enqueue(JobRequest(requester_id=claim.job.requester_id, prompt="p", duration_s=5))
+
+
+def test_cooldown_says_when(make_queue):
+    queue = make_queue(cooldown_s=30)
+    queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
+    with pytest.raises(AdmissionRefused) as err:
+        queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
+    assert err.value.code == "cooldown"
+    assert err.value.retry_after_s == pytest.approx(30, abs=2)
+    assert "in 30 s" in err.value.message or "in 29 s" in err.value.message
+
+
+def test_guild_queue_cap_and_override(make_queue):
+    queue = make_queue(guild_queue_cap=2)
+    for user in (1, 2):
+        queue.enqueue(JobRequest(requester_id=user, prompt="p", duration_s=5, guild_id=9))
+    with pytest.raises(AdmissionRefused) as err:
+        queue.enqueue(JobRequest(requester_id=3, prompt="p", duration_s=5, guild_id=9))
+    assert err.value.code == "guild_queue_full" and "try again in" in err.value.message
+    queue.enqueue(JobRequest(requester_id=3, prompt="p", duration_s=5, guild_id=10))
+    gs = queue.update_guild_settings(9, queue_cap=3)
+    assert gs.queue_cap == 3 and queue.guild_settings(9).queue_cap == 3
+    queue.enqueue(JobRequest(requester_id=3, prompt="p", duration_s=5, guild_id=9))
+    assert queue.queue_length(9) == 3 and queue.queue_length() == 4
+    assert queue.update_guild_settings(9, queue_cap=None).queue_cap == 2
+
+
+def test_daily_quota_says_when(make_queue):
+    queue = make_queue(daily_quota_s=60)
+    queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=40))
+    with pytest.raises(AdmissionRefused) as err:
+        queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=30))
+    assert err.value.code == "daily_quota"
+    assert err.value.retry_after_s == pytest.approx(86400, abs=60)
+    assert "20 s left" in err.value.message and "try again in 24 h" in err.value.message
+    queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=20))  # fits exactly
+
+
+def test_fairness_round_robin(make_queue):
+    """One user enqueues 50, then 5 users 1 each: all 5 start before the first user's 8th job."""
+    queue = make_queue(max_running_per_user=1)
+    flood = [queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5)) for _ in range(50)]
+    others = [queue.enqueue(JobRequest(requester_id=u, prompt="p", duration_s=5)) for u in range(2, 7)]
+    order = []
+    while claims := queue.claim("w", ["arranger"]):
+        order.append(claims[0].job.id)
+        queue.complete(claims[0], [], {})
+    assert sorted(order) == sorted(j.id for j in flood + others)
+    eighth = order.index(flood[7].id)
+    assert all(order.index(o.id) < eighth for o in others)
+
+
+def test_running_cap_per_user(make_queue):
+    queue = make_queue(max_running_per_user=1)
+    queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
+    queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
+    b = queue.enqueue(JobRequest(requester_id=2, prompt="p", duration_s=5))
+    first = queue.claim("w", ["arranger"])
+    second = queue.claim("w", ["arranger"])
+    assert second[0].job.id == b.id or first[0].job.id == b.id
+    assert queue.claim("w", ["arranger"]) == []  # user 1 already has one running
+
+
+def test_batch_claim_takes_compatible_jobs(make_queue):
+    queue = make_queue(batch_bucket_s=10)
+    a = queue.enqueue(JobRequest(requester_id=1, prompt="a", duration_s=8, backend="musicgen"))
+    queue.enqueue(JobRequest(requester_id=2, prompt="b", duration_s=28, backend="musicgen"))
+    c = queue.enqueue(JobRequest(requester_id=3, prompt="c", duration_s=9, backend="musicgen"))
+    queue.enqueue(JobRequest(requester_id=4, prompt="d", duration_s=8, backend="arranger"))
+    batch = queue.claim("gpu", ["musicgen", "arranger"], limit=4)
+    assert {cl.job.id for cl in batch} == {a.id, c.id}  # same backend, same duration bucket
+
+
+def test_short_job_lane(make_queue):
+    queue = make_queue(short_job_s=10)
+    queue.enqueue(JobRequest(requester_id=1, prompt="long", duration_s=60))
+    short = queue.enqueue(JobRequest(requester_id=2, prompt="short", duration_s=8))
+    [claim] = queue.claim("w", ["arranger"])
+    assert claim.job.id == short.id
+
+
+def test_position_and_eta(queue, job_factory):
+    first = job_factory(requester_id=1)
+    [claim] = queue.claim("w", ["arranger"])
+    time.sleep(0.05)
+    queue.complete(claim, [], {})
+    a = job_factory(requester_id=1)
+    b = job_factory(requester_id=1)
+    c = job_factory(requester_id=2)
+    # user 1 was served already, user 2 never: round robin runs c, then a, then b
+    predicted = {j.id: queue.position(j.id).ahead for j in (a, b, c)}
+    assert predicted == {c.id: 0, a.id: 1, b.id: 2}
+    eta_b, eta_c = queue.position(b.id).eta_s, queue.position(c.id).eta_s
+    assert eta_b is not None and eta_c is not None and eta_b > eta_c > 0
+    assert queue.position(first.id) is None
+    order = []
+    while claims := queue.claim("w", ["arranger"]):
+        order.append(claims[0].job.id)
+        queue.complete(claims[0], [], {})
+    assert order == sorted(predicted, key=predicted.__getitem__)
+
+
+def test_delivery_happens_once(queue, job_factory):
+    job = job_factory()
+    [claim] = queue.claim("w", ["arranger"])
+    queue.complete(claim, [TRACK], {})
+    wins = []
+    barrier = threading.Barrier(6)
+
+    def deliver() -> None:
+        barrier.wait()
+        wins.append(queue.begin_delivery(job.id))
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wins.count(True) == 1
+    assert queue.pending_deliveries() == []  # held by the winner
+    assert queue.mark_delivered(job.id, 555)
+    assert not queue.mark_delivered(job.id, 556)
+    done = queue.get(job.id)
+    assert done.delivery_status is DeliveryStatus.DELIVERED and done.delivered_message_id == 555
+
+
+def test_delivery_failure_retries_then_gives_up(make_queue):
+    queue = make_queue(max_delivery_attempts=2)
+    job = queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
+    [claim] = queue.claim("w", ["arranger"])
+    queue.complete(claim, [], {})
+    assert queue.begin_delivery(job.id)
+    queue.mark_delivery_failed(job.id, give_up=False)
+    assert queue.get(job.id).delivery_status is DeliveryStatus.PENDING
+    queue.mark_delivery_failed(job.id, give_up=False)
+    failed = queue.get(job.id)
+    assert failed.delivery_status is DeliveryStatus.FAILED and failed.delivery_attempts == 2
+
+
+def test_changed_since_sees_each_change_once(queue, job_factory):
+    _, cursor = queue.changed_since(None)
+    job = job_factory()
+    changes, cursor = queue.changed_since(cursor)
+    assert [(j.id, j.status) for j in changes] == [(job.id, JobStatus.QUEUED)]
+    again, cursor = queue.changed_since(cursor)
+    assert again == []
+    [claim] = queue.claim("w", ["arranger"])
+    queue.report_progress(claim, 0.3, "render")
+    changes, cursor = queue.changed_since(cursor)
+    assert [(j.id, j.stage) for j in changes] == [(job.id, "render")]
+
+
+def test_wait_for_changes_wakes_on_a_change(queue, job_factory):
+    woke = threading.Event()
+
+    def waiter() -> None:
+        queue.wait_for_changes(5.0)
+        woke.set()
+
+    queue.wait_for_changes(0.01)  # opens the listener (Postgres) before the change
+    t = threading.Thread(target=waiter)
+    start = time.monotonic()
+    t.start()
+    time.sleep(0.2)
+    job_factory()
+    t.join(5)
+    assert woke.is_set() and time.monotonic() - start < 3.0
+
+
+def test_history_and_user_jobs(queue, job_factory):
+    a = job_factory(requester_id=1, guild_id=1)
+    b = job_factory(requester_id=1, guild_id=2)
+    job_factory(requester_id=2)
+    [claim] = queue.claim("w", ["arranger"])
+    queue.complete(claim, [], {})
+    assert [j.id for j in queue.history(1)] == [b.id, a.id]
+    assert [j.id for j in queue.history(1, guild_id=2)] == [b.id]
+    assert [j.id for j in queue.history(1, limit=1, offset=1)] == [a.id]
+    active = {j.id for j in queue.user_jobs(1)}
+    assert active == {a.id, b.id} - {claim.job.id}
+    assert len(queue.user_jobs(1, active_only=False)) == 2
+
+
+def test_purge_removes_old_blobs_but_keeps_queued_hums(queue, job_factory):
+    done = job_factory(hum=b"old-hum")
+    [claim] = queue.claim("w", ["arranger"])
+    queue.complete(claim, [TRACK], {})
+    waiting = job_factory(hum=b"waiting-hum", requester_id=2)
+    assert queue.purge(timedelta(days=1)) == 0  # nothing old enough
+    time.sleep(0.05)
+    assert queue.purge(timedelta(seconds=0.01)) == 2  # the finished job's hum and track
+    assert queue.outputs(done.id) == [] and queue.hum(done.id) is None
+    assert not queue.get(done.id).has_hum
+    assert queue.hum(waiting.id) == (b"waiting-hum", None)
+
+
+def test_forget_user_deletes_everything_they_own(queue, job_factory):
+    mine = [job_factory(requester_id=5, hum=b"h") for _ in range(3)]
+    other = job_factory(requester_id=6, parent_job_id=mine[0].id)
+    [claim] = queue.claim("w", ["arranger"])
+    assert claim.job.requester_id == 5
+    assert queue.forget_user(5) == 3
+    assert all(queue.get(j.id) is None for j in mine)
+    assert all(queue.hum(j.id) is None for j in mine)
+    assert not queue.complete(claim, [TRACK], {})  # the worker rendering it is fenced off
+    assert queue.outputs(claim.job.id) == []
+    kept = queue.get(other.id)
+    assert kept is not None and kept.parent_job_id is None
+    assert queue.history(5) == []
+
+
+async def test_async_queue_wraps_the_sync_one(queue):
+    from db.queue import AsyncJobQueue
+
+    aq = AsyncJobQueue(queue)
+    job = await aq.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
+    assert (await aq.get(job.id)).status is JobStatus.QUEUED
+    assert (await aq.position(job.id)).ahead == 0
+    cancelled = await aq.cancel(job.id, 1)
+    assert cancelled.status is JobStatus.CANCELLED

@@ -1,0 +1,76 @@
+"""/generate and the context menu, end to end: real client ↔ fake Discord ↔ SQLite ↔ worker."""
+
+from __future__ import annotations
+
+from db.types import DeliveryStatus, JobStatus
+from tests.e2e.conftest import BotFactory, ThreadWorker
+from tests.e2e.helpers import assert_track_delivery, wait_job
+from tests.fakediscord.server import FakeDiscord
+
+ACK_DEADLINE_S = 3.0  # Discord drops interactions not acknowledged within 3 s
+
+
+async def test_generate_with_hum_delivers_playable_track(
+    fake_discord: FakeDiscord, start_bot: BotFactory, queue, worker: ThreadWorker, hums
+) -> None:
+    fake = fake_discord
+    async with start_bot():
+        att = fake.upload("hum.ogg", hums["ogg"], "audio/ogg")
+        sent = await fake.slash(
+            "generate",
+            {"prompt": "lofi hip hop, rhodes @everyone", "duration": "5", "style": "lofi"},
+            attachments={"melody": att},
+        )
+        followup = await fake.wait_until(lambda: fake.followups(sent), timeout=60)
+        assert sent.callback == {"type": 5}  # deferred, public "thinking"
+        assert sent.acked_at is not None and sent.acked_at - sent.sent_at < ACK_DEADLINE_S
+        (job,) = await queue.user_jobs(fake.alice.id, active_only=False)
+        await fake.wait_until(lambda: fake.edits(sent) and "done" in fake.edits(sent)[-1].json["content"])
+        job = await queue.get(job.id)
+        assert job is not None and job.status is JobStatus.SUCCEEDED
+        assert job.has_hum and job.duration_s == 5.0 and job.params.get("style") == "lofi"
+        assert "@everyone" not in job.prompt  # defused before it was stored
+        assert_track_delivery(followup[0], job)
+        # Recorded as delivered, with the message that carries it.
+        job = await wait_job(queue, job.id, lambda j: j.delivery_status is DeliveryStatus.DELIVERED)
+        assert job.delivered_message_id == int(followup[0].response["id"])
+        # The status line went queued/rendering → done, edited in place.
+        texts = [e.json["content"] for e in fake.edits(sent)]
+        assert texts[0].startswith("⏳") and texts[-1].startswith("✅")
+        assert len(fake.followups(sent)) == 1
+
+
+async def test_context_menu_on_voice_message(
+    fake_discord: FakeDiscord, start_bot: BotFactory, queue, worker: ThreadWorker, hums
+) -> None:
+    fake = fake_discord
+    async with start_bot():
+        att = fake.upload("voice-message.ogg", hums["ogg"], "audio/ogg", duration_secs=4.0)
+        voice = fake.post_user_message(fake.bob, attachments=[att], voice=True)
+        menu = await fake.context_menu("Make a track from this hum", voice, who=fake.bob)
+        await fake.wait_until(lambda: menu.callback is not None)
+        assert menu.callback["type"] == 9  # a modal asking for the prompt
+        modal = menu.callback["data"]
+        (field,) = [c for row in modal["components"] for c in row["components"]]
+        submit = await fake.submit_modal(
+            modal["custom_id"], {field["custom_id"]: "synthwave, neon drums"}, who=fake.bob
+        )
+        followup = await fake.wait_until(lambda: fake.followups(submit), timeout=60)
+        assert submit.callback == {"type": 5}
+        (job,) = await queue.user_jobs(fake.bob.id, active_only=False)
+        job = await queue.get(job.id)
+        assert job is not None and job.prompt == "synthwave, neon drums" and job.has_hum
+        assert_track_delivery(followup[0], job)
+
+
+async def test_text_only_generate_works(
+    fake_discord: FakeDiscord, start_bot: BotFactory, queue, worker: ThreadWorker
+) -> None:
+    fake = fake_discord
+    async with start_bot():
+        sent = await fake.slash("generate", {"prompt": "calm piano", "seed": 7, "duration": "4"})
+        followup = await fake.wait_until(lambda: fake.followups(sent), timeout=60)
+        (job,) = await queue.user_jobs(fake.alice.id, active_only=False)
+        job = await queue.get(job.id)
+        assert job is not None and job.seed == 7 and not job.has_hum
+        assert_track_delivery(followup[0], job)
