@@ -12,10 +12,10 @@ Public API (see the modules for details)::
 
 All refusals raise ``AudioRejected(code, message)``.
 
-Modules: ``errors`` (AudioRejected and its codes), ``limits`` (IntakeLimits), ``types`` (AudioInfo,
-Clip), ``intake`` (check_size, probe, decode), ``hum`` (prepare_hum), ``encoding`` (encode, encode_within).
-``prepare_hum`` needs SciPy, so it is imported on first use: the bot, which only probes, never
-pays for it.
+Modules: ``errors`` (AudioRejected and its codes), ``limits`` (IntakeLimits), ``types``
+(AudioInfo, Clip), ``intake`` (check_size, probe, decode), ``hum`` (prepare_hum), ``encoding``
+(encode, encode_within, guess_content_type). ``prepare_hum`` needs SciPy, so it is imported on
+first use: the bot, which only probes, never pays for it.
 """
 
 from __future__ import annotations

@@ -74,11 +74,15 @@ def encode(
         return _encode_sndfile(frames, sample_rate, "FLAC")
     if fmt == "opus":
         rate = _OPUS_RATE
-        return _encode_av(frames, sample_rate, "ogg", "libopus", rate, bitrate or 96_000)
+        return _encode_av(
+            frames, sample_rate, "ogg", "libopus", rate, bitrate or _DEFAULT_BITRATE[fmt]
+        )
     if fmt == "mp3":
         # LAME supports a fixed set of rates; keep the input's if it is one of them.
         rate = sample_rate if sample_rate in _MP3_RATES else 44_100
-        return _encode_av(frames, sample_rate, "mp3", "libmp3lame", rate, bitrate or 160_000)
+        return _encode_av(
+            frames, sample_rate, "mp3", "libmp3lame", rate, bitrate or _DEFAULT_BITRATE[fmt]
+        )
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
 
 

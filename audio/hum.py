@@ -35,6 +35,8 @@ _MAINS_PEAK_DB: Final = 15.0
 
 _FRAME_S: Final = 0.02
 _HOP_S: Final = 0.01
+# The voicing test is a proportion, not a pitch track: a coarser hop is plenty.
+_VOICING_HOP_S: Final = 0.02
 # Anything quieter than this everywhere is silence (16-bit dither sits near -96 dBFS).
 SILENCE_DBFS: Final = -60.0
 # Frames this far below the loudest frame count as silence when trimming.
@@ -61,6 +63,9 @@ def prepare_hum(
     limits: IntakeLimits = DEFAULT_LIMITS,
 ) -> Clip:
     """Return ``clip`` resampled to ``target_rate``, filtered, trimmed and loudness-normalised.
+
+    The result is mono float32 at ``target_rate``, at ``target_lufs`` integrated loudness unless
+    that would put a peak above -1 dBFS (then the peak wins and it is quieter).
 
     Raises :class:`AudioRejected` with ``silent`` (nothing above -60 dBFS), ``noise`` (too little
     of it is pitched) or ``too_short`` (under ``limits.min_duration_s`` once silence is trimmed).
@@ -96,17 +101,18 @@ def prepare_hum(
 
 
 def voiced_fraction(x: npt.NDArray[np.floating], sample_rate: int) -> float:
-    """Fraction of the non-silent 20 ms frames of ``x`` that are periodic in the singing range.
+    """Fraction of the non-silent frames of ``x`` (every 20 ms) that are pitched like a voice.
 
     Uses YIN's cumulative mean normalised difference (de Cheveigné & Kawahara, 2002), computed for
-    all frames at once with FFTs. White, pink and brown noise stay near 1 (aperiodic); a hum or a
-    sung vowel dips close to 0 at its period.
+    all frames at once with FFTs. For white, pink or brown noise it stays near 1 at every lag; for
+    a hum or a sung vowel it dips close to 0 at the period. Frames more than 40 dB below the
+    loudest, or under -60 dBFS, are left out.
     """
     x = np.asarray(x, dtype=np.float64)
     tau_min = max(1, int(sample_rate / _FMAX_HZ))
     tau_max = int(np.ceil(sample_rate / _FMIN_HZ))
     width = tau_max  # the integration window covers one period of the lowest note
-    hop = max(1, int(_HOP_S * sample_rate))
+    hop = max(1, int(_VOICING_HOP_S * sample_rate))
     if len(x) < width + tau_max + 1:
         return 0.0
     frames = sliding_window_view(x, width + tau_max + 1)[::hop]
@@ -115,7 +121,8 @@ def voiced_fraction(x: npt.NDArray[np.floating], sample_rate: int) -> float:
     frames = frames[active]
     if len(frames) == 0:
         return 0.0
-    n_fft = 1 << int(np.ceil(np.log2(2 * frames.shape[1])))
+    # Lags only go up to tau_max, so a circular correlation of this length never wraps.
+    n_fft = 1 << int(np.ceil(np.log2(frames.shape[1])))
     spec_head = np.fft.rfft(frames[:, :width], n_fft)
     spec_full = np.fft.rfft(frames, n_fft)
     # acf[t] = sum_j y[j] * y[j + t] over the first `width` samples
@@ -174,7 +181,8 @@ def _detect_mains_hz(x: _F64, rate: int) -> float | None:
     nperseg = min(len(x), 2 * rate)  # 0.5 Hz bins
     if nperseg < rate // 2:
         return None
-    freqs, psd = signal.welch(x, fs=rate, nperseg=nperseg)
+    # Mains hum is steady, so the first 10 s tell as much as the whole clip.
+    freqs, psd = signal.welch(x[: 10 * rate], fs=rate, nperseg=nperseg)
     for mains in _MAINS_HZ:
         line = psd[np.abs(freqs - mains) <= 1.0].max()
         near = (np.abs(freqs - mains) >= 4.0) & (np.abs(freqs - mains) <= 12.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiohttp
@@ -68,6 +69,11 @@ class HumjamBot(commands.Bot):
         self._metrics_runner: Any = None
 
     async def setup_hook(self) -> None:
+        # Few worker threads: queue calls and hum probes run there, and every extra thread
+        # competes with the event loop for the GIL, which delays interaction acks in a burst.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=self.settings.worker_threads, thread_name_prefix="bot")
+        )
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)
@@ -109,8 +115,8 @@ async def run(settings: BotSettings, queue: QueueAPI) -> None:
 
 
 def main(args: argparse.Namespace | None = None) -> int:
-    """Entry point of ``humjam bot``: token from ``HUMJAM_DISCORD_TOKEN``, DB from ``HUMJAM_DATABASE_URL``."""
-    settings = BotSettings()
+    """``humjam bot``: token from ``HUMJAM_DISCORD_TOKEN``, queue from ``HUMJAM_DATABASE_URL``."""
+    settings = BotSettings()  # type: ignore[call-arg]  # values come from the environment
     try:
         asyncio.run(_main(settings))
     except KeyboardInterrupt:

@@ -3,7 +3,7 @@
 Tree::
 
     discord.app_commands.AppCommandError
-    └── UserFacingError       bad input or a refusal; ``code`` is stable (metrics label), ``message`` is shown
+    └── UserFacingError       bad input or a refusal: stable ``code``, shown ``message``
         └── BadAttachment     the melody file was refused (type, size, duration, host)
 """
 

@@ -8,6 +8,7 @@ streamed with a hard size cap (the declared size is not trusted).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from dataclasses import dataclass
@@ -165,12 +166,20 @@ def _audio_message(exc: Exception) -> str:
 
 
 async def fetch_hum(
-    session: aiohttp.ClientSession, attachment: discord.Attachment, settings: BotSettings
+    session: aiohttp.ClientSession,
+    attachment: discord.Attachment,
+    settings: BotSettings,
+    slots: asyncio.Semaphore | None = None,
 ) -> Hum:
-    """Check, download and probe a melody attachment. Raises ``BadAttachment``."""
+    """Check, download and probe a melody attachment. Raises ``BadAttachment``.
+
+    ``slots`` bounds concurrent decodes: a burst of uploads then queues here instead of
+    decoding 100 clips at once (which costs memory and starves the event loop's acks).
+    """
     check_declared(attachment, settings)
     data = await download(session, attachment.url, settings)
     if not data:
         raise BadAttachment("empty", "That file is empty.")
-    seconds = await asyncio.to_thread(probe, data, attachment.filename, settings)
+    async with slots or contextlib.nullcontext():
+        seconds = await asyncio.to_thread(probe, data, attachment.filename, settings)
     return Hum(data=data, filename=attachment.filename[:100], duration_s=seconds)

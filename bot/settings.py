@@ -13,7 +13,7 @@ class BotSettings(BaseSettings):
     dev_guild_id: int | None = Field(None, description="sync commands to this guild only")
 
     # What /generate accepts.
-    min_duration_s: float = Field(4.0, gt=0)
+    min_duration_s: float = Field(5.0, gt=0, description="the generator renders 5 s at least")
     max_duration_s: float = Field(120.0, gt=0)
     default_duration_s: float = Field(30.0, gt=0)
     duration_presets: tuple[float, ...] = (8.0, 15.0, 30.0, 60.0, 120.0)
@@ -40,6 +40,8 @@ class BotSettings(BaseSettings):
     max_hum_s: float = Field(60.0, gt=0)
     min_hum_s: float = Field(0.5, ge=0)
     download_timeout_s: float = Field(20.0, gt=0)
+    probe_concurrency: int = Field(2, ge=1, description="hums decoded at once (CPU, memory)")
+    worker_threads: int = Field(3, ge=2, description="threads for queue calls and probes")
 
     # Live status and delivery.
     progress_edit_interval_s: float = Field(3.0, ge=0, description="min gap between edits")

@@ -20,15 +20,17 @@ if TYPE_CHECKING:
     from bot.app import HumjamBot
 
 _DURATION = re.compile(
-    r"^\s*(?:(?P<m>\d{1,3}):(?P<ms>\d{1,2})|(?:(?P<min>\d+(?:\.\d+)?)\s*m(?:in)?)?\s*"
-    r"(?:(?P<sec>\d+(?:\.\d+)?)\s*s?(?:ec)?)?)\s*$",
+    r"^\s*(?:(?P<m>\d{1,3}):(?P<ms>\d{1,2})"
+    r"|(?:(?P<min>\d+(?:\.\d+)?)\s*m(?:in)?)?\s*(?:(?P<sec>\d+(?:\.\d+)?)\s*s?(?:ec)?)?)\s*$",
     re.IGNORECASE,
 )
 
 
 def parse_duration(text: str) -> float:
-    """``"30"``, ``"30s"``, ``"1m"``, ``"1m30s"``, ``"1:30"`` → seconds; ``ValueError`` otherwise."""
-    match = _DURATION.match(text[:32])
+    """``"30"``, ``"30s"``, ``"1m30s"``, ``"1:30"`` → seconds; ``ValueError`` otherwise."""
+    if len(text) > 32:
+        raise ValueError(text[:32])
+    match = _DURATION.match(text)
     if not match or not any(match.groupdict().values()):
         raise ValueError(text)
     if match["m"] is not None:
@@ -43,7 +45,9 @@ class DurationTransformer(app_commands.Transformer):
     def type(self) -> discord.AppCommandOptionType:
         return discord.AppCommandOptionType.string
 
-    async def transform(self, interaction: discord.Interaction[HumjamBot], value: str) -> float:
+    async def transform(  # type: ignore[override]
+        self, interaction: discord.Interaction[HumjamBot], value: str
+    ) -> float:
         settings = interaction.client.settings
         try:
             seconds = parse_duration(str(value))
@@ -80,7 +84,7 @@ class StyleTransformer(app_commands.Transformer):
     def type(self) -> discord.AppCommandOptionType:
         return discord.AppCommandOptionType.string
 
-    async def transform(
+    async def transform(  # type: ignore[override]
         self, interaction: discord.Interaction[HumjamBot], value: str
     ) -> str | None:
         styles = interaction.client.settings.styles

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import discord
 from discord import app_commands
@@ -20,11 +20,11 @@ from bot.render import error_embed, format_seconds
 from db import errors as qerr
 
 if TYPE_CHECKING:
-    pass
+    from bot.app import HumjamBot
 
 log = logging.getLogger(__name__)
 
-Interaction = discord.Interaction["HumjamBot"]
+Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
 
 
 def to_user_facing(error: BaseException) -> UserFacingError | None:

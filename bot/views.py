@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import discord
 
@@ -16,7 +16,7 @@ from bot.ports import require_job
 from db.errors import JobNotFound
 
 if TYPE_CHECKING:
-    pass
+    from bot.app import HumjamBot
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
 OWNER_ONLY = frozenset({"reroll", "variation", "extend", "remix", "delete"})
 MAX_CUSTOM_ID = 100
 
-Interaction = discord.Interaction["HumjamBot"]
+Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
 
 
 def is_admin(interaction: Interaction) -> bool:
@@ -68,7 +68,7 @@ class JobButton(
     @classmethod
     async def from_custom_id(
         cls,
-        interaction: Interaction,
+        interaction: Interaction,  # type: ignore[override]
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
@@ -76,7 +76,7 @@ class JobButton(
         # No I/O here: discord.py swallows exceptions from this hook; the callback loads the job.
         return cls(match["action"], int(match["job_id"]))
 
-    async def interaction_check(self, interaction: Interaction) -> bool:
+    async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
         if self.action not in OWNER_ONLY:
             return True
         try:
@@ -98,7 +98,7 @@ class JobButton(
         )
         return False
 
-    async def callback(self, interaction: Interaction) -> None:
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         from bot.cogs.generate import Generate
 
         cog = interaction.client.get_cog("Generate")
@@ -137,11 +137,15 @@ class HistoryPage(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+        cls,
+        interaction: Interaction,  # type: ignore[override]
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
     ) -> HistoryPage:
         return cls(int(match["user_id"]), int(match["page"]), match["dir"])
 
-    async def interaction_check(self, interaction: Interaction) -> bool:
+    async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
         if interaction.user.id == self.user_id:
             return True
         await interaction.client.tree.reply_error(
@@ -149,7 +153,7 @@ class HistoryPage(
         )
         return False
 
-    async def callback(self, interaction: Interaction) -> None:
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         from bot.cogs.jobs import Jobs
 
         cog = interaction.client.get_cog("Jobs")

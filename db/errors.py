@@ -3,7 +3,8 @@
 Tree::
 
     QueueError                 anything the queue could not do
-    ├── AdmissionRefused       enqueue refused by a cap, quota or cooldown (code, message, retry_after_s)
+    ├── AdmissionRefused       enqueue refused by a cap, quota or cooldown
+    │                          (code, message, retry_after_s)
     ├── JobNotFound            no job with that id (or it was forgotten)
     ├── NotAllowed             the caller may not do this to that job (not theirs, already finished)
     └── DatabaseUnavailable    the database could not be reached or answered with an error

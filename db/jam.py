@@ -21,14 +21,13 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, select, update
 
-from db import migrate
+from db import migrate, models
 from db.dialects import for_url
 from db.errors import QueueError, translate_driver_errors
-from db.models import jam_parts, jam_sessions, jam_votes
 
 __all__ = [
     "ROLES",
@@ -45,6 +44,11 @@ __all__ = [
     "PartStatus",
     "normalise_key",
 ]
+
+# Declarative ``__table__`` is typed as a FromClause; these are Tables.
+jam_sessions = cast(Table, models.jam_sessions)
+jam_parts = cast(Table, models.jam_parts)
+jam_votes = cast(Table, models.jam_votes)
 
 #: the roles a part can take (generator.jam.parts.Role has the same values)
 ROLES = ("melody", "counter-melody", "bass line", "chorus", "verse", "bridge")

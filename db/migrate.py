@@ -1,4 +1,4 @@
-"""Schema migrations: run Alembic (``db/migrations``) to head from the installed package, no ini file.
+"""Schema migrations: Alembic (``db/migrations``) to head from the installed package, no ini.
 
 ``upgrade(engine)`` is cheap when the schema is current (one SELECT), and safe when many processes
 start at once: the upgrade runs under an exclusive lock (SQLite write lock, Postgres advisory lock)

@@ -93,6 +93,39 @@ def _admission_facts() -> Any:
 
 
 _ADMISSION_FACTS = _admission_facts()
+#: WHERE clause of every worker write: still running, still this lease (the fencing token)
+_FENCED = and_(
+    jobs.c.id == bindparam("p_id"),
+    jobs.c.lease_token == bindparam("p_token"),
+    jobs.c.status == JobStatus.RUNNING.value,
+)
+_HEARTBEAT = update(jobs).where(_FENCED).values(lease_expires_at=bindparam("p_expires"))
+_PROGRESS = (
+    update(jobs)
+    .where(_FENCED)
+    .values(
+        progress=bindparam("p_progress"),
+        stage=bindparam("p_stage"),
+        lease_expires_at=bindparam("p_expires"),
+        updated_at=bindparam("p_now"),
+        version=jobs.c.version + 1,
+    )
+)
+_COMPLETE = (
+    update(jobs)
+    .where(_FENCED)
+    .values(
+        status=JobStatus.SUCCEEDED.value,
+        progress=1.0,
+        stage="done",
+        finished_at=bindparam("p_now"),
+        updated_at=bindparam("p_now"),
+        version=jobs.c.version + 1,
+        lease_token=None,
+        lease_expires_at=None,
+        result_meta=bindparam("p_meta", type_=jobs.c.result_meta.type),
+    )
+)
 _HUMS_OF = select(hums.c.job_id, hums.c.data, hums.c.filename).where(
     hums.c.job_id.in_(bindparam("p_ids", expanding=True))
 )
@@ -169,7 +202,7 @@ class JobQueue:
 
     @classmethod
     def connect(cls, url: str | None = None, settings: QueueSettings | None = None) -> JobQueue:
-        """Open the database at ``url`` (default ``settings.database_url``) and migrate it to head."""
+        """Open the database at ``url`` (default: ``settings.database_url``), migrated to head."""
         settings = settings or QueueSettings()
         queue = cls(url or settings.database_url, settings)
         with translate_driver_errors():
@@ -559,21 +592,16 @@ class JobQueue:
             )
         return result
 
-    def _fenced(self, claim: Claim) -> Any:
-        """WHERE clause of every worker write: still running, still our lease."""
-        return and_(
-            jobs.c.id == claim.job.id,
-            jobs.c.lease_token == claim.lease_token,
-            jobs.c.status == JobStatus.RUNNING.value,
-        )
+    @staticmethod
+    def _fence(claim: Claim) -> dict[str, Any]:
+        return {"p_id": claim.job.id, "p_token": claim.lease_token}
 
     def heartbeat(self, claim: Claim) -> bool:
         """Extend the lease; False means the lease is lost (or the job cancelled): stop work."""
         with self._write() as conn:
+            self._dialect.relax_durability(conn)
             res = conn.execute(
-                update(jobs)
-                .where(self._fenced(claim))
-                .values(lease_expires_at=time.time() + self.settings.lease_s)
+                _HEARTBEAT, {**self._fence(claim), "p_expires": time.time() + self.settings.lease_s}
             )
         return res.rowcount == 1
 
@@ -581,16 +609,16 @@ class JobQueue:
         """Record progress (and extend the lease); False = cancelled or lease lost: stop work."""
         now = time.time()
         with self._write() as conn:
+            self._dialect.relax_durability(conn)
             res = conn.execute(
-                update(jobs)
-                .where(self._fenced(claim))
-                .values(
-                    progress=min(1.0, max(0.0, float(fraction))),
-                    stage=stage[:64],
-                    lease_expires_at=now + self.settings.lease_s,
-                    updated_at=now,
-                    version=jobs.c.version + 1,
-                )
+                _PROGRESS,
+                {
+                    **self._fence(claim),
+                    "p_progress": min(1.0, max(0.0, float(fraction))),
+                    "p_stage": stage[:64],
+                    "p_expires": now + self.settings.lease_s,
+                    "p_now": now,
+                },
             )
             if res.rowcount == 1:
                 self._changed(conn, claim.job.id)
@@ -603,19 +631,7 @@ class JobQueue:
         now = time.time()
         with self._write() as conn:
             res = conn.execute(
-                update(jobs)
-                .where(self._fenced(claim))
-                .values(
-                    status=JobStatus.SUCCEEDED.value,
-                    progress=1.0,
-                    stage="done",
-                    finished_at=now,
-                    updated_at=now,
-                    version=jobs.c.version + 1,
-                    lease_token=None,
-                    lease_expires_at=None,
-                    result_meta=dict(result_meta),
-                )
+                _COMPLETE, {**self._fence(claim), "p_now": now, "p_meta": dict(result_meta)}
             )
             if res.rowcount != 1:
                 conn.rollback()
@@ -666,7 +682,7 @@ class JobQueue:
             version=jobs.c.version + 1,
         )
         with self._write() as conn:
-            res = conn.execute(update(jobs).where(self._fenced(claim)).values(values))
+            res = conn.execute(update(jobs).where(_FENCED).values(values), self._fence(claim))
             if res.rowcount == 1:
                 self._changed(conn, claim.job.id)
         return res.rowcount == 1
@@ -678,7 +694,7 @@ class JobQueue:
         with self._write() as conn:
             res = conn.execute(
                 update(jobs)
-                .where(self._fenced(claim))
+                .where(_FENCED)
                 .values(
                     status=JobStatus.QUEUED.value,
                     attempts=jobs.c.attempts - 1,
@@ -691,7 +707,8 @@ class JobQueue:
                     stage="queued",
                     updated_at=now,
                     version=jobs.c.version + 1,
-                )
+                ),
+                self._fence(claim),
             )
             if res.rowcount == 1:
                 self._changed(conn, claim.job.id)

@@ -1,4 +1,4 @@
-"""Queue settings (env prefix ``HUMJAM_``; a ``.env`` file is read too): limits, leases, retention."""
+"""Queue settings (env prefix ``HUMJAM_``; ``.env`` is read too): limits, leases, retention."""
 
 from __future__ import annotations
 

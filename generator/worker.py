@@ -79,7 +79,7 @@ def encode_outputs(result: RenderResult) -> list[Output]:
 
 
 class Worker:
-    """Claims and renders jobs until stopped (or, with ``run(once=True)``, until the queue is empty).
+    """Claims and renders jobs until stopped (``run(once=True)``: until the queue is empty).
 
     ``encode`` turns a ``RenderResult`` into stored files (tests pass a cheap one).
     """
@@ -119,7 +119,7 @@ class Worker:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def stop(self, *, hand_back: bool = False) -> None:
-        """Stop claiming; with ``hand_back`` also give the current jobs back at the next checkpoint."""
+        """Stop claiming; ``hand_back`` also returns the current jobs at their next checkpoint."""
         self.stop_event.set()
         if hand_back:
             self.hand_back.set()
@@ -140,7 +140,9 @@ class Worker:
         self.backend.load()
         beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         beat.start()
-        log.info("worker started", extra={"worker_id": self.worker_id, "backend": self.backend.name})
+        log.info(
+            "worker started", extra={"worker_id": self.worker_id, "backend": self.backend.name}
+        )
         try:
             while not self.stop_event.is_set():
                 try:
@@ -249,8 +251,8 @@ class Worker:
             log.info("jobs handed back", extra={"job_ids": [c.job.id for c in claims]})
             return
         except RenderCancelled:
-            log.info("render stopped: cancelled or lease lost",
-                     extra={"job_ids": [c.job.id for c in claims], "backend": self.backend.name})  # fmt: skip
+            ids = [c.job.id for c in claims]
+            log.info("render stopped: cancelled or lease lost", extra={"job_ids": ids})
             return
         except RenderRefused as exc:
             for c in claims:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import discord
 from discord import app_commands
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Interaction = discord.Interaction["HumjamBot"]
+Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
 
 
 def settings_embed(rules: GuildSettings) -> discord.Embed:

@@ -22,7 +22,7 @@ from discord.ext import commands
 from bot import metrics
 from bot.render import filename, result_embed, status_line
 from bot.views import result_view
-from db.types import Job, JobStatus, Output
+from db.types import Job, JobKind, JobStatus, Output
 
 if TYPE_CHECKING:
     from bot.app import HumjamBot
@@ -67,9 +67,7 @@ def split_outputs(
     return post, master, roll, midi
 
 
-def fit_audio(
-    out: Output, master: Output | None, budget: int
-) -> tuple[bytes, str, str | None]:
+def fit_audio(out: Output, master: Output | None, budget: int) -> tuple[bytes, str, str | None]:
     """The audio bytes (and extension) within ``budget``; re-encoded lower when needed.
 
     Runs in a thread: decoding and encoding are CPU work (``audio`` package, no torch).
@@ -242,6 +240,11 @@ class Delivery(commands.Cog):
                 metrics.RENDER_SECONDS.observe(
                     max(0.0, (_aware(job.finished_at) - _aware(job.started_at)).total_seconds())
                 )
+        jam = self.bot.get_cog("jam")
+        if job.kind is JobKind.JAM and jam is not None:
+            # Jam parts, mixes and recaps go to their thread in the jam's shape (bot/cogs/jam.py).
+            await self._edit_status(job, status_line(job), force=True)
+            return int(await jam.deliver(job, self))  # type: ignore[attr-defined]
         attachments = await self._attachments(job)
         await self._edit_status(job, status_line(job), force=True)
         return await self._post(
@@ -265,7 +268,9 @@ class Delivery(commands.Cog):
         files: list[discord.File] = []
         note = None
         if audio_out is not None:
-            data, ext, note = await asyncio.to_thread(fit_audio, audio_out, master, max(budget, 64 * 1024))
+            data, ext, note = await asyncio.to_thread(
+                fit_audio, audio_out, master, max(budget, 64 * 1024)
+            )
             files.append(discord.File(io.BytesIO(data), filename=filename(job, ext)))
         if roll is not None:
             files.append(discord.File(io.BytesIO(roll.data), filename=filename(job, "png")))
@@ -288,6 +293,7 @@ class Delivery(commands.Cog):
             kwargs["embed"] = embed
         if view is not None:
             kwargs["view"] = view
+        message: discord.Message
         if self._token_fresh(job):
             try:
                 message = await self._webhook(job).send(wait=True, files=_rewind(files), **kwargs)

@@ -6,10 +6,11 @@ line (``bot.render``). Every path acknowledges the interaction first.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import discord
 from discord import app_commands
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Interaction = discord.Interaction["HumjamBot"]
+Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
 VOICE_MESSAGE = 1 << 13
 EXTEND_BY_S = 15.0
 MAX_SEED = 2**31 - 1
@@ -55,6 +56,7 @@ class Generate(commands.Cog):
     def __init__(self, bot: HumjamBot) -> None:
         self.bot = bot
         self.settings = bot.settings
+        self.probe_slots = asyncio.Semaphore(self.settings.probe_concurrency)
         self.menu = app_commands.ContextMenu(
             name="Make a track from this hum", callback=self.make_from_hum
         )
@@ -208,10 +210,15 @@ class Generate(commands.Cog):
         backend: str | None = None,
     ) -> None:
         await self.acknowledge(interaction)
+        # Discord enforces the option types and ranges; a modified client does not.
+        if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_SEED):
+            raise UserFacingError(
+                "bad_seed", f"The seed must be a whole number from 0 to {MAX_SEED}."
+            )
         text = self.prompt_or_refuse(str(prompt))
         hum = None
         if melody is not None:
-            hum = await fetch_hum(self.bot.session, melody, self.settings)
+            hum = await fetch_hum(self.bot.session, melody, self.settings, self.probe_slots)
         await self.enqueue(
             interaction,
             prompt=text,
@@ -243,7 +250,7 @@ class Generate(commands.Cog):
         async def on_prompt(modal_interaction: Interaction, text: str) -> None:
             await self.acknowledge(modal_interaction)
             prompt = self.prompt_or_refuse(text)
-            hum = await fetch_hum(self.bot.session, attachment, self.settings)
+            hum = await fetch_hum(self.bot.session, attachment, self.settings, self.probe_slots)
             await self.enqueue(modal_interaction, prompt=prompt, duration_s=None, hum=hum)
 
         await interaction.response.send_modal(
@@ -347,7 +354,7 @@ class Generate(commands.Cog):
             if attachment is None:
                 raise BadAttachment("no_audio", f"Attach a hum to `{trigger} <prompt>`.")
             prompt = self.prompt_or_refuse(message.content[len(trigger) :])
-            hum = await fetch_hum(self.bot.session, attachment, self.settings)
+            hum = await fetch_hum(self.bot.session, attachment, self.settings, self.probe_slots)
             job = await self.bot.queue.enqueue(
                 JobRequest(
                     requester_id=message.author.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import discord
 from discord import app_commands
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Interaction = discord.Interaction["HumjamBot"]
+Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
 PAGE_SIZE = 5
 MAX_PAGES = 200
 _JOB_ID = re.compile(r"^\s*#?\s*(\d{1,18})\s*$")

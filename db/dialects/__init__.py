@@ -1,7 +1,7 @@
 """What differs between database engines, one module per engine behind ``Dialect``.
 
-``for_url(url)`` picks the module: ``sqlite`` (WAL, ``BEGIN IMMEDIATE`` writes, single-statement claim,
-polled change feed) or ``postgres`` (``FOR UPDATE SKIP LOCKED`` claim, advisory admission locks,
+``for_url(url)`` picks the module: ``sqlite`` (WAL, ``BEGIN IMMEDIATE`` writes, one-statement
+claim, polled change feed) or ``postgres`` (``FOR UPDATE SKIP LOCKED`` claim, advisory admission locks,
 LISTEN/NOTIFY wake-ups).
 """
 
@@ -35,6 +35,10 @@ class Dialect(Protocol):
         ``params`` binds ``p_now``, ``p_backends``, ``p_running_cap``, ``p_token``, ``p_expires``,
         ``p_worker`` and ``p_batch_key`` (None: any batch).
         """
+        ...
+
+    def relax_durability(self, conn: Connection) -> None:
+        """This transaction may be lost in a crash (heartbeats, progress): skip waiting for it."""
         ...
 
     def notify(self, conn: Connection, job_ids: Sequence[int]) -> None:

@@ -1,6 +1,7 @@
 """Statements shared by both engines: the fair-order candidate query and the lease reaper values.
 
-Statements are built once with bind parameters (named ``p_*``: SQLAlchemy reserves column names) so the hot path pays neither construction nor cache-key costs per claim.
+Statements are built once with bind parameters (named ``p_*``: SQLAlchemy reserves column
+names), so the hot path pays no construction cost per claim.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ The claim picks the fairest candidate with ``FOR UPDATE … SKIP LOCKED`` (worke
 other's rows), then locks the requester's ``user_state`` row and re-counts their running jobs so the
 per-user running cap holds even when two workers pick the same user at once. Enqueues take
 transaction-scoped advisory locks per user and guild so caps are checked atomically.
-Every change is announced with ``NOTIFY humjam_jobs`` (sent on commit); ``wait_for_changes`` LISTENs.
+Every change is announced with ``NOTIFY humjam_jobs`` (sent on commit);
+``wait_for_changes`` LISTENs.
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ class PostgresDialect:
             return conn.execute(_claim_stmt(), {**params, "p_id": job_id}).first()
         return None
 
+    def relax_durability(self, conn: Connection) -> None:
+        # A lost heartbeat or progress value is harmless; not waiting for the WAL flush is ~ms.
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+
     def notify(self, conn: Connection, job_ids: Sequence[int]) -> None:
         if job_ids:
             payload = ",".join(str(i) for i in job_ids[:50])
@@ -142,7 +147,7 @@ def _reap_stmt() -> Update:
 
 @cache
 def _pick_stmt(with_batch_key: bool) -> Select[Any]:
-    """The fairest candidate, row-locked; rows other workers are claiming are skipped, not waited on."""
+    """The fairest candidate, row-locked; rows other workers hold are skipped, not waited on."""
     return candidates(with_batch_key).with_for_update(of=jobs, skip_locked=True)
 
 

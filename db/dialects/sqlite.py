@@ -46,7 +46,8 @@ class SqliteDialect:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            # Writers take the write lock up front: no lock upgrade deadlocks, atomic check-then-act.
+            # Writers take the write lock up front: no lock-upgrade deadlocks; check-then-act
+            # is atomic.
             write = conn.get_execution_options().get("humjam_write", False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
@@ -66,6 +67,9 @@ class SqliteDialect:
         """The claim: a single UPDATE … RETURNING of the fairest candidate, under the write lock."""
         stmt = _claim_stmt(params.get("p_batch_key") is not None)
         return conn.execute(stmt, params).first()
+
+    def relax_durability(self, conn: Connection) -> None:
+        """Nothing to do: WAL + synchronous=NORMAL already commits without fsync."""
 
     def notify(self, conn: Connection, job_ids: Sequence[int]) -> None:
         """Pollers see the bumped updated_at; nothing to send."""

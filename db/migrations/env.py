@@ -1,5 +1,5 @@
-"""Alembic environment: runs on the connection handed over in ``config.attributes`` (see db.migrate),
-or, for the ``alembic`` CLI, on ``HUMJAM_DATABASE_URL`` / ``sqlalchemy.url``."""
+"""Alembic environment: runs on the connection handed over in ``config.attributes``
+(see db.migrate), or, for the ``alembic`` CLI, on ``HUMJAM_DATABASE_URL`` / ``sqlalchemy.url``."""
 
 from __future__ import annotations
 

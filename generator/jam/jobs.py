@@ -17,6 +17,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from audio.errors import AudioRejected
 from db.jam import JamPartInfo, JamSession, JamStore, PartStatus
 from db.types import Job
 from generator.backend import Progress, RenderResult, no_progress
@@ -60,6 +61,11 @@ def render_jam_job(
     if action not in ACTIONS or not isinstance(session_id, int):
         raise RenderRefused("jam_bad_job", "This jam request is incomplete; please try again.")
     session = store.get(session_id)
+    if session.length_s > settings.max_duration_s:
+        raise RenderRefused(
+            "bad_duration",
+            f"Jam tracks can be up to {settings.max_duration_s:g} seconds long on this server.",
+        )
     key = parse_key(session.key)
     if action == "part":
         return _render_part(job, hum, hum_filename, session, key, store, settings, progress)
@@ -109,7 +115,11 @@ def _render_part(
     role = Role(info.role)
     progress(0.1, "listening")
     if hum is not None:
-        notes = _hear(hum, hum_filename, session, key, settings)
+        try:
+            notes = _hear(hum, hum_filename, session, key, settings)
+        except (RenderRefused, AudioRejected) as exc:
+            store.fail_part(part_id)  # this take will never be playable: keep it out of mixes
+            raise RenderRefused(exc.code, exc.message) from exc
         if len(notes) < 2:
             store.fail_part(part_id)
             raise RenderRefused(
@@ -198,7 +208,7 @@ def _render_mix(
         "bpm": session.bpm,
         "style": session.style,
         "length_s": session.length_s,
-        "sections": [[s.name, s.bars, s.lead] for s in plan.sections],
+        "sections": [[s.name, s.bars, s.lead, list(s.layers)] for s in plan.sections],
         "dropped": list(plan.dropped),
         "credits": credits,
         "credit_lines": format_credits(out.credits),

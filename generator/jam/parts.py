@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from db.jam import normalise_key
+from generator.backends.arranger.analysis import transpose_to_key
 from generator.backends.arranger.types import PITCH_CLASSES, BeatNote, Key, Melody
 
 __all__ = [
@@ -79,18 +80,6 @@ def parse_key(text: str) -> Key:
     return Key(PITCH_CLASSES.index(tonic), mode)
 
 
-def _transpose_interval(from_key: Key, to_key: Key) -> int:
-    """Semitones that move ``from_key`` onto ``to_key`` by the smallest interval (-6..+5).
-
-    When the modes differ we aim at the relative key (C major → A minor is 0 semitones), so
-    every diatonic note lands in the session's scale instead of its parallel mode.
-    """
-    target = to_key.tonic
-    if from_key.mode != to_key.mode:
-        target = (to_key.tonic + 3) % 12 if to_key.mode == "minor" else (to_key.tonic - 3) % 12
-    return (target - from_key.tonic + 6) % 12 - 6
-
-
 def _snap_to_scale(pitch: int, scale: frozenset[int]) -> int:
     """Nearest pitch in ``scale``; ties go down (a chromatic passing note resolves down)."""
     for delta in (0, -1, 1, -2, 2):
@@ -120,21 +109,26 @@ def conform_notes(
 ) -> tuple[BeatNote, ...]:
     """Transpose ``notes`` into ``session_key``, snap them to its scale and to the grid.
 
+    Notes outside the session's natural scale (chromatic passing notes, a minor tune's
+    leading tone) move to the nearest scale note, so every take shares one set of chords.
+
     The take is moved so it starts on its first bar line (a pickup keeps its offset within
     the bar) and overlapping notes are trimmed, so each part is a clean monophonic line.
     """
     if not notes:
         return ()
-    shift = _transpose_interval(from_key, session_key)
+    # The arranger's transposition: smallest interval, scale degrees remapped across modes
+    # (a major tune in a minor session really sounds minor).
+    moved = transpose_to_key(notes, from_key, session_key) if from_key != session_key else notes
     scale = scale_pitch_classes(session_key)
-    ordered = sorted(notes, key=lambda n: n.start_beat)
+    ordered = sorted(moved, key=lambda n: n.start_beat)
     first = ordered[0].start_beat * tempo_factor
     origin = math.floor(first / beats_per_bar) * beats_per_bar
     placed: list[BeatNote] = []
     for n in ordered:
         start = round((n.start_beat * tempo_factor - origin) / GRID_BEATS) * GRID_BEATS
         length = max(GRID_BEATS, round(n.duration_beats * tempo_factor / GRID_BEATS) * GRID_BEATS)
-        pitch = _snap_to_scale(min(127, max(0, n.pitch + shift)), scale)
+        pitch = _snap_to_scale(min(127, max(0, n.pitch)), scale)
         if placed and placed[-1].start_beat >= start:
             continue  # two notes on one grid step: keep the first, it was sung first
         if placed and placed[-1].start_beat + placed[-1].duration_beats > start:

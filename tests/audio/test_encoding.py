@@ -7,7 +7,7 @@ import pytest
 
 import audio
 from audio import AudioRejected
-from tests.audio.conftest import HUM_S, NOTES_HZ, note_pitches, synth_hum
+from tests.audio.synth import HUM_S, NOTES_HZ, note_pitches, synth_hum
 
 
 def _music(seconds: float, rate: int = 44100) -> np.ndarray:

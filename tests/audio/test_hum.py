@@ -12,7 +12,7 @@ from scipy import signal
 
 import audio
 from audio import AudioRejected, Clip
-from tests.audio.conftest import HUM_S, NOTES_HZ, note_pitches, synth_hum
+from tests.audio.synth import HUM_S, NOTES_HZ, note_pitches, synth_hum
 
 VOCADITO = sorted((Path(__file__).parents[1] / "data" / "vocadito").glob("*.wav"))
 RATE = 22050

@@ -11,7 +11,7 @@ import pytest
 
 import audio
 from audio import AudioRejected, IntakeLimits
-from tests.audio.conftest import (
+from tests.audio.synth import (
     HUM_FILE_NAMES,
     HUM_S,
     NOTES_HZ,
@@ -284,3 +284,21 @@ def test_webm_without_duration_header_is_measured() -> None:
     with av.open(io.BytesIO(data), mode="r") as container:
         assert container.duration is None  # so probe must add up the packets
     assert audio.probe(data).duration_s == pytest.approx(HUM_S, abs=DURATION_TOLERANCE_S)
+
+
+def test_channel_layout_change_midway_is_decoded() -> None:
+    # Two MP3s joined end to end, mono then stereo: the decoder's layout changes mid-stream.
+    mono = av_encode(synth_hum(44100), 44100, "mp3", "libmp3lame")
+    stereo = av_encode(synth_hum(44100, channels=2), 44100, "mp3", "libmp3lame")
+    clip = audio.decode(mono + stereo)
+    assert clip.duration_s == pytest.approx(2 * HUM_S, abs=0.1)
+    second = clip.samples[int(HUM_S * 44100) :]
+    assert note_pitches(second, 44100, offset_s=0.05)[1] == pytest.approx(NOTES_HZ[1], rel=0.01)
+
+
+def test_badly_encoded_tags_do_not_sink_an_upload(hum_files: dict[str, HumFile]) -> None:
+    # An ID3v2.3 title frame that claims UTF-8 but holds bytes that aren't.
+    frame = b"TIT2" + (6).to_bytes(4, "big") + b"\x00\x00" + b"\x03\xff\xfe\xe9a\x00"
+    tag = b"ID3\x03\x00\x00" + bytes([0, 0, 0, len(frame)]) + frame
+    info = audio.probe(tag + hum_files["hum.mp3"].data)
+    assert info.duration_s == pytest.approx(HUM_S, abs=DURATION_TOLERANCE_S)

@@ -3,8 +3,6 @@ limits, votes, ending — and that the migration builds exactly the jam models."
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -24,45 +22,14 @@ from db.jam import (
 )
 from db.migrate import upgrade
 
-PG_URL = os.environ.get(
-    "HUMJAM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
-
-def _pg_engine() -> Iterator[Engine]:
-    """A throwaway database of our own, so parallel test runs never see each other's tables."""
-    try:
-        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            name = f"jam_{uuid.uuid4().hex[:12]}"
-            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError:
-        pytest.skip("PostgreSQL is not reachable")
-    url = sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    engine = for_url(url).create_engine(url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/jam.db"
-        eng = for_url(url).create_engine(url)
-        upgrade(eng)
-        yield eng
-        eng.dispose()
-    else:
-        gen = _pg_engine()
-        eng = next(gen)
-        upgrade(eng)
-        yield eng
-        gen.close()
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated database: SQLite, and PostgreSQL when it answers (``tests/conftest.py``)."""
+    eng = for_url(database_url).create_engine(database_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
 
 
 @pytest.fixture

@@ -217,7 +217,9 @@ def test_fairness_round_robin(make_queue):
     """One user enqueues 50, then 5 users 1 each: all 5 start before the first user's 8th job."""
     queue = make_queue(max_running_per_user=1)
     flood = [queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5)) for _ in range(50)]
-    others = [queue.enqueue(JobRequest(requester_id=u, prompt="p", duration_s=5)) for u in range(2, 7)]
+    others = [
+        queue.enqueue(JobRequest(requester_id=u, prompt="p", duration_s=5)) for u in range(2, 7)
+    ]
     order = []
     while claims := queue.claim("w", ["arranger"]):
         order.append(claims[0].job.id)

@@ -61,8 +61,8 @@ def bot_settings(fake_discord: FakeDiscord) -> BotSettings:
         discord_token="fake-bot-token",  # type: ignore[arg-type]
         cdn_hosts=(fake_discord.cdn_host,),
         cdn_schemes=("http",),
-        min_duration_s=2.0,
-        default_duration_s=4.0,
+        min_duration_s=5.0,
+        default_duration_s=5.0,
         max_duration_s=30.0,
         progress_edit_interval_s=0.2,
         change_wait_s=0.1,

@@ -25,7 +25,9 @@ async def test_generate_with_hum_delivers_playable_track(
         assert sent.callback == {"type": 5}  # deferred, public "thinking"
         assert sent.acked_at is not None and sent.acked_at - sent.sent_at < ACK_DEADLINE_S
         (job,) = await queue.user_jobs(fake.alice.id, active_only=False)
-        await fake.wait_until(lambda: fake.edits(sent) and "done" in fake.edits(sent)[-1].json["content"])
+        await fake.wait_until(
+            lambda: fake.edits(sent) and "done" in fake.edits(sent)[-1].json["content"]
+        )
         job = await queue.get(job.id)
         assert job is not None and job.status is JobStatus.SUCCEEDED
         assert job.has_hum and job.duration_s == 5.0 and job.params.get("style") == "lofi"
@@ -60,6 +62,7 @@ async def test_context_menu_on_voice_message(
         (job,) = await queue.user_jobs(fake.bob.id, active_only=False)
         job = await queue.get(job.id)
         assert job is not None and job.prompt == "synthwave, neon drums" and job.has_hum
+        assert job.status is JobStatus.SUCCEEDED, (job.error_code, job.error_message)
         assert_track_delivery(followup[0], job)
 
 
@@ -68,7 +71,7 @@ async def test_text_only_generate_works(
 ) -> None:
     fake = fake_discord
     async with start_bot():
-        sent = await fake.slash("generate", {"prompt": "calm piano", "seed": 7, "duration": "4"})
+        sent = await fake.slash("generate", {"prompt": "calm piano", "seed": 7, "duration": "5"})
         followup = await fake.wait_until(lambda: fake.followups(sent), timeout=60)
         (job,) = await queue.user_jobs(fake.alice.id, active_only=False)
         job = await queue.get(job.id)

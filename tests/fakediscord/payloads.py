@@ -22,6 +22,8 @@ PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2,
 CHAT_INPUT, USER_COMMAND, MESSAGE_COMMAND = 1, 2, 3
 VOICE_MESSAGE_FLAG = 1 << 13
 ADMINISTRATOR = 1 << 3
+# Discord sends administrators every permission bit (computed permissions).
+ALL_PERMISSIONS = (1 << 51) - 1
 # Everything a normal member may do (send, attach, read history, use app commands ...).
 MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 31)
 

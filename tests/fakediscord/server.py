@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-
 import yarl
 from aiohttp import WSMsgType, web
 
@@ -372,7 +371,7 @@ class FakeDiscord:
         channel_id: int | None = None,
     ) -> SentInteraction:
         channel = self.channel_payload(channel_id)
-        perms = (p.MEMBER_PERMISSIONS | p.ADMINISTRATOR) if who.admin else p.MEMBER_PERMISSIONS
+        perms = p.ALL_PERMISSIONS if who.admin else p.MEMBER_PERMISSIONS
         payload = p.interaction(
             kind=kind,
             application_id=self.application_id,
@@ -614,6 +613,9 @@ class FakeDiscord:
                 return self._edit_message(int(cid), int(mid), rec)
             case ("DELETE", ["channels", cid, "messages", mid]):
                 return self._delete_message(int(cid), int(mid))
+            case ("GET", ["users", uid]) if uid.isdigit():
+                who = self.users.get(int(uid))
+                return _json(who.payload) if who else _error(404, 10013, "Unknown User")
             case ("POST", ["users", "@me", "channels"]):
                 return self._open_dm(int((rec.json or {})["recipient_id"]))
             case ("GET", ["guilds", gid]):

@@ -64,7 +64,9 @@ def test_worker_renders_and_stores_results(queue):
         assert done.result_meta["seed"] == job.seed and done.result_meta["backend"] == "fake"
         assert set(done.result_meta["timings"]) == {"render_s", "encode_s"}
         files = {o.name: o.data for o in queue.outputs(job.id)}
-        assert np.array_equal(np.frombuffer(files["track.raw"], np.float32), expected_audio(job.seed))
+        assert np.array_equal(
+            np.frombuffer(files["track.raw"], np.float32), expected_audio(job.seed)
+        )
         assert files["melody.mid"].startswith(b"MThd")
 
 
@@ -182,7 +184,9 @@ def test_encode_outputs_makes_discord_and_master_files():
     )
     files = {o.name: o for o in encode_outputs(result)}
     assert set(files) == {"track.opus", "track.flac", "melody.mid", "pianoroll.png"}
-    assert files["track.opus"].data[:4] == b"OggS" and files["track.opus"].content_type == "audio/ogg"
+    assert (
+        files["track.opus"].data[:4] == b"OggS" and files["track.opus"].content_type == "audio/ogg"
+    )
     assert files["track.flac"].data[:4] == b"fLaC"
     import io
 

@@ -69,7 +69,7 @@ MIN_NOTES = 3
 MIN_SUNG_S = 0.4
 # Fraction of voiced frames that must sit within half a semitone of their note's pitch:
 # singing holds pitches, speech glides through them.
-MIN_STEADINESS = 0.5
+MIN_STEADINESS = 0.6
 
 
 def analyse_hum(
@@ -229,9 +229,7 @@ def snap_to_key(notes: Sequence[Note], key: Key) -> list[Note]:
     return out
 
 
-def transpose_to_key(
-    notes: Sequence[BeatNote], from_key: Key, to_key: Key
-) -> list[BeatNote]:
+def transpose_to_key(notes: Sequence[BeatNote], from_key: Key, to_key: Key) -> list[BeatNote]:
     """Move a tune from ``from_key`` to ``to_key``.
 
     The tonic moves by the smallest interval (-5..+6 semitones). When the mode changes, scale
@@ -264,9 +262,9 @@ def estimate_tempo(notes: Sequence[Note]) -> float:
         return 100.0
     tempos = np.arange(TEMPO_MIN, TEMPO_MAX + TEMPO_STEP / 2, TEMPO_STEP)
     fit = np.array([_grid_fit(onsets, weights, 60.0 / t)[0] for t in tempos])
-    octaves_out = np.maximum(
-        np.log2(PREFERRED_MIN / tempos), np.log2(tempos / PREFERRED_MAX)
-    ).clip(min=0.0)
+    octaves_out = np.maximum(np.log2(PREFERRED_MIN / tempos), np.log2(tempos / PREFERRED_MAX)).clip(
+        min=0.0
+    )
     prior = np.exp(-0.5 * (octaves_out / PRIOR_WIDTH_OCTAVES) ** 2)
     return float(tempos[int(np.argmax(fit * prior))])
 
@@ -353,14 +351,15 @@ def _grid_fit(
 
 
 def _reading_tempo(pulse: float, bpm: float) -> float:
-    """Tempo to read the hum at when the user asked for ``bpm``.
+    """Tempo to count the hum's beats at when the user asked for ``bpm``.
 
-    If the hum's pulse is (a multiple of) ``bpm`` give or take rubato, read it at exactly that;
-    otherwise read it at its own pulse (the melody is then stretched to ``bpm``).
+    The hum's pulse is only known up to a factor of two, so its octave closest to ``bpm`` is
+    used; if that is ``bpm`` give or take rubato, the hum *is* at ``bpm`` (e.g. a jam member
+    humming along) and is read at exactly that. Otherwise it is read at its own pulse and the
+    melody is stretched to ``bpm``.
     """
-    readings = [bpm * r for r in (0.5, 1.0, 2.0)]
-    closest = min(readings, key=lambda r: abs(math.log(r / pulse)))
-    return closest if abs(math.log(closest / pulse)) < math.log(SAME_TEMPO_RATIO) else pulse
+    closest = min((pulse * r for r in (0.5, 1.0, 2.0)), key=lambda r: abs(math.log(r / bpm)))
+    return bpm if abs(math.log(closest / bpm)) < math.log(SAME_TEMPO_RATIO) else closest
 
 
 def _downbeat(notes: Sequence[Note], bpm: float, meter: int) -> float:

@@ -180,7 +180,9 @@ class _Band:
         self.rng = rng
         self.tracks: dict[str, pretty_midi.Instrument] = {}
 
-    def track(self, role: str, program: int, volume: int, *, drum: bool = False) -> pretty_midi.Instrument:
+    def track(
+        self, role: str, program: int, volume: int, *, drum: bool = False
+    ) -> pretty_midi.Instrument:
         name = f"{role}:{program}"
         inst = self.tracks.get(name)
         if inst is None:
@@ -273,7 +275,9 @@ def _drum_hits(pattern: dict[int, str], bpb: int) -> list[tuple[int, float, int]
     return hits
 
 
-def arrange(melody: Melody, spec: PromptSpec, duration_s: float, seed: int) -> pretty_midi.PrettyMIDI:
+def arrange(
+    melody: Melody, spec: PromptSpec, duration_s: float, seed: int
+) -> pretty_midi.PrettyMIDI:
     """The full arrangement of ``melody`` in ``spec.style``, ``duration_s`` long."""
     layout = plan(melody, spec, duration_s)
     style = spec.style
@@ -379,9 +383,18 @@ def arrange(melody: Melody, spec: PromptSpec, duration_s: float, seed: int) -> p
             if variation == "lift" and dur >= 1.0 and rng.random() < 0.35:
                 half = dur / 2
                 band.note(inst, n.pitch + shift, offset + n.start_beat, half, vel, jitter_s=0.003)
-                band.note(inst, n.pitch + shift, offset + n.start_beat + half, half, vel - 8, jitter_s=0.003)
+                band.note(
+                    inst,
+                    n.pitch + shift,
+                    offset + n.start_beat + half,
+                    half,
+                    vel - 8,
+                    jitter_s=0.003,
+                )
                 continue
-            band.note(inst, n.pitch + shift, offset + n.start_beat, max(dur, 0.2), vel, jitter_s=0.003)
+            band.note(
+                inst, n.pitch + shift, offset + n.start_beat, max(dur, 0.2), vel, jitter_s=0.003
+            )
 
     # -- chords, bass, pad, counter per slot ------------------------------------------------
     previous: list[int] | None = None
@@ -413,7 +426,14 @@ def arrange(melody: Melody, spec: PromptSpec, duration_s: float, seed: int) -> p
                 for p in voicing:
                     band.note(pad_t, p + 12, start, 1.0, 56, end_s=end_s)
             tonic_pc = key.tonic
-            band.note(lead, _place(tonic_pc, style.lead_center - 6, style.lead_center + 5), start, 1.0, 84, end_s=end_s)
+            band.note(
+                lead,
+                _place(tonic_pc, style.lead_center - 6, style.lead_center + 5),
+                start,
+                1.0,
+                84,
+                end_s=end_s,
+            )
             break
 
         # chords
@@ -442,7 +462,7 @@ def arrange(melody: Melody, spec: PromptSpec, duration_s: float, seed: int) -> p
 
         # bass
         bcell_len, bcell = _BASS_CELLS[style.bass_pattern]
-        if not bcell or breakdown or kind == "intro" and b == 0:
+        if not bcell or breakdown or (kind == "intro" and b == 0):
             if kind != "intro" or b > 0 or not bcell:
                 band.note(bass_t, _place(chord.root, 36, 47), start, slot, 92)
         else:
@@ -456,16 +476,24 @@ def arrange(melody: Melody, spec: PromptSpec, duration_s: float, seed: int) -> p
                 t += bcell_len
 
         # pad: sustained, an octave up, for everything but the plain first statement's start
-        if pad_t is not None and (kind != "statement" or variation != "plain" or style.pad in (48, 89, 90, 91)):
+        if pad_t is not None and (
+            kind != "statement" or variation != "plain" or style.pad in (48, 89, 90, 91)
+        ):
             for p in voicing[-3:]:
                 band.note(pad_t, p + 12, start, slot, 50)
 
         # counter-line: arpeggiated chord tones under the lead, in the later statements
-        if counter_t is not None and kind in ("statement", "tag") and (variation in ("lift", "swap") or kind == "tag"):
-            step = {"eighths": 0.5, "sixteenths": 0.25, "triplets": 1 / 3, "sparse": 1.0}[style.counter_pattern]
+        if (
+            counter_t is not None
+            and kind in ("statement", "tag")
+            and (variation in ("lift", "swap") or kind == "tag")
+        ):
+            step = {"eighths": 0.5, "sixteenths": 0.25, "triplets": 1 / 3, "sparse": 1.0}[
+                style.counter_pattern
+            ]
             tones = sorted({_place(pc, lead_low - 14, lead_low - 2) for pc in chord.triad})
             order = [*tones, tones[-1] + 12 - 12 * (tones[-1] + 12 > lead_low), *tones[::-1]]
-            n_steps = int(round(slot / step))
+            n_steps = round(slot / step)
             for i in range(n_steps):
                 if style.counter_pattern == "sparse" and rng.random() < 0.4:
                     continue
@@ -508,7 +536,7 @@ def _drums(
                 pattern = groove.fill
             elif variation == "breakdown" and b < first_bar + bars // 2:
                 pattern = {d: line for d, line in groove.verse.items() if d in (36, 42, 44, 51)}
-            elif kind == "statement" and variation in ("lift", "swap") or kind == "tag":
+            elif (kind == "statement" and variation in ("lift", "swap")) or kind == "tag":
                 pattern = groove.chorus
             else:
                 pattern = groove.verse
@@ -528,5 +556,5 @@ def _melody_fingerprint(melody: Melody) -> int:
     """A stable integer from the notes, so different hums vary differently for one seed."""
     acc = 0
     for n in melody.notes:
-        acc = (acc * 1_000_003 + int(n.pitch) * 131 + int(round(n.start_beat * 8))) & 0xFFFFFFFF
+        acc = (acc * 1_000_003 + int(n.pitch) * 131 + round(n.start_beat * 8)) & 0xFFFFFFFF
     return acc

@@ -49,7 +49,11 @@ class ArrangerBackend:
         if self._synth is None:
             started = time.perf_counter()
             self._synth = Synthesizer(self.settings.soundfont, self.settings.sample_rate)
-            log.info("arranger loaded %s in %.2f s", self.settings.soundfont, time.perf_counter() - started)
+            log.info(
+                "arranger loaded %s in %.2f s",
+                self.settings.soundfont,
+                time.perf_counter() - started,
+            )
 
     def close(self) -> None:
         if self._synth is not None:
@@ -70,12 +74,16 @@ class ArrangerBackend:
                 get_style(str(style))
             except KeyError:
                 names = ", ".join(s.name for s in STYLES)
-                raise RenderRefused("unknown_style", f"I don't know the style {style!r}; try one of: {names}.") from None
+                raise RenderRefused(
+                    "unknown_style", f"I don't know the style {style!r}; try one of: {names}."
+                ) from None
         if request.melody is not None:
             if request.melody_rate <= 0:
                 raise RenderRefused("bad_hum", "That hum has no sample rate; please send it again.")
             if request.melody.size < MIN_HUM_S * request.melody_rate:
-                raise RenderRefused("hum_too_short", f"That hum is too short; hum at least {MIN_HUM_S:g} s.")
+                raise RenderRefused(
+                    "hum_too_short", f"That hum is too short; hum at least {MIN_HUM_S:g} s."
+                )
 
     def spec_for(self, request: RenderRequest) -> PromptSpec:
         """The prompt read, with explicit options (from bot parameters) taking precedence."""
@@ -121,7 +129,9 @@ class ArrangerBackend:
             melody = compose_melody(spec, request.seed)
             timings["compose"] = time.perf_counter() - clock
         if not melody.notes:
-            raise RenderRefused("no_notes", "I couldn't hear any notes in that hum; try humming louder or longer.")
+            raise RenderRefused(
+                "no_notes", "I couldn't hear any notes in that hum; try humming louder or longer."
+            )
 
         progress(0.35, "arrange")
         clock = time.perf_counter()
@@ -132,7 +142,9 @@ class ArrangerBackend:
         progress(0.45, "render")
         clock = time.perf_counter()
         rate = self.settings.sample_rate
-        raw = self._synth.render(midi, request.duration_s, reverb=spec.style.reverb, chorus=spec.style.chorus)
+        raw = self._synth.render(
+            midi, request.duration_s, reverb=spec.style.reverb, chorus=spec.style.chorus
+        )
         timings["render"] = time.perf_counter() - clock
 
         progress(0.85, "master")
@@ -170,8 +182,22 @@ class ArrangerBackend:
             "unknown_words": list(spec.unknown_words),
             "timings": {k: round(v, 4) for k, v in timings.items()},
         }
-        log.info("arranged %s in %s at %.0f bpm", spec.style.name, layout.key.name, layout.bpm, extra={"timings": timings})
-        return RenderResult(audio=audio, sample_rate=rate, metadata=metadata, midi=midi_buf.getvalue(), piano_roll_png=png)
+        log.info(
+            "arranged %s in %s at %.0f bpm",
+            spec.style.name,
+            layout.key.name,
+            layout.bpm,
+            extra={"timings": timings},
+        )
+        return RenderResult(
+            audio=audio,
+            sample_rate=rate,
+            metadata=metadata,
+            midi=midi_buf.getvalue(),
+            piano_roll_png=png,
+        )
 
-    def render_batch(self, requests: Sequence[RenderRequest], progresses: Sequence[Progress]) -> list[RenderResult]:
+    def render_batch(
+        self, requests: Sequence[RenderRequest], progresses: Sequence[Progress]
+    ) -> list[RenderResult]:
         return [self.render(r, p) for r, p in zip(requests, progresses, strict=True)]

@@ -49,6 +49,9 @@ ONSET_CAP = 1.5
 # Peaks are local maxima within ±48 ms; strengths are relative to the clip's 99th percentile.
 ONSET_PEAK_RADIUS_S = 0.048
 ONSET_SCALE_PERCENTILE = 99.0
+# ... but never below this flux (mean dB rise per mel band): a clip with no consonants at
+# all, one long vibrato note say, must not have its vibrato wobble read as syllable onsets.
+ONSET_SCALE_FLOOR = 8.0
 # A peak at least this strong splits a note (two syllables on one pitch) ...
 SPLIT_ONSET = 0.7
 # ... when both parts last at least this long.
@@ -175,19 +178,21 @@ def _split_repeats(
     return out
 
 
-def _onset_peaks(strength: npt.NDArray[np.float64], n: int, period: float) -> npt.NDArray[np.float64]:
+def _onset_peaks(
+    strength: npt.NDArray[np.float64], n: int, period: float
+) -> npt.NDArray[np.float64]:
     """Onset strength at its local peaks (0 elsewhere), relative to the clip's loud onsets."""
     envelope = _array_or_zeros(strength, n)
-    scale = float(np.percentile(envelope, ONSET_SCALE_PERCENTILE)) if n else 0.0
-    if scale <= 0:
-        return np.zeros(n)
+    scale = max(float(np.percentile(envelope, ONSET_SCALE_PERCENTILE)), ONSET_SCALE_FLOOR)
     envelope = envelope / scale
     radius = max(1, round(ONSET_PEAK_RADIUS_S / period))
     is_peak = (envelope == ndi.maximum_filter1d(envelope, 2 * radius + 1)) & (envelope > 0)
     return np.where(is_peak, envelope, 0.0)
 
 
-def _quiet_cost(loudness_db: npt.NDArray[np.float64], n: int, period: float) -> npt.NDArray[np.float64]:
+def _quiet_cost(
+    loudness_db: npt.NDArray[np.float64], n: int, period: float
+) -> npt.NDArray[np.float64]:
     """dB by which each frame sits under the louder of its two sides (a dip), beyond QUIET_DB."""
     level = _array_or_zeros(loudness_db, n)
     radius = max(1, round(QUIET_RADIUS_S / period))

@@ -24,12 +24,14 @@ def melody_time_offset(melody: Melody) -> float:
     if pairs == 0:
         return 0.0
     # pair each kept note with the nearest heard note in order; robust to a few merges
-    diffs = [melody.raw_notes[i].start - melody.notes[i].start_beat * spb for i in range(min(pairs, 4))]
+    diffs = [
+        melody.raw_notes[i].start - melody.notes[i].start_beat * spb for i in range(min(pairs, 4))
+    ]
     return float(np.median(diffs))
 
 
 def draw_piano_roll(melody: Melody, *, title_extra: str = "") -> bytes:
-    """PNG bytes: f0 in MIDI units, heard notes (grey), kept notes (colour); key/tempo in the title."""
+    """PNG bytes: f0 in MIDI units, notes heard (grey) and kept (colour); key/tempo in the title."""
     fig = Figure(figsize=(10, 4), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
@@ -43,12 +45,12 @@ def draw_piano_roll(melody: Melody, *, title_extra: str = "") -> bytes:
             Rectangle((note.start, note.pitch - 0.4), note.duration, 0.8, color="0.75", zorder=1)
         )
         pitches.append(note.pitch)
-    for note in melody.notes:
-        start = t0 + note.start_beat * spb
+    for kept in melody.notes:
+        start = t0 + kept.start_beat * spb
         ax.add_patch(
             Rectangle(
-                (start, note.pitch - 0.25),
-                note.duration_beats * spb,
+                (start, kept.pitch - 0.25),
+                kept.duration_beats * spb,
                 0.5,
                 facecolor="tab:orange",
                 edgecolor="tab:red",
@@ -56,7 +58,7 @@ def draw_piano_roll(melody: Melody, *, title_extra: str = "") -> bytes:
                 zorder=2,
             )
         )
-        pitches.append(note.pitch)
+        pitches.append(kept.pitch)
     if track.times.size and track.voiced.any():
         f0 = np.where(track.voiced & (track.f0_hz > 0), track.f0_hz, np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -66,9 +66,10 @@ def track_pitch(samples: npt.NDArray[np.float32], sample_rate: int) -> PitchTrac
         raise ValueError(f"track_pitch wants mono audio, got shape {audio.shape}")
     if sample_rate != SAMPLE_RATE:
         audio = soxr.resample(audio, sample_rate, SAMPLE_RATE).astype(np.float32, copy=False)
-    # Pad very short input so both trackers have at least one full frame.
-    if len(audio) < YIN_FRAME:
-        audio = np.pad(audio, (0, YIN_FRAME - len(audio)))
+    # Pad very short input so every analysis has at least one full frame.
+    shortest = max(YIN_FRAME, ONSET_FFT)
+    if len(audio) < shortest:
+        audio = np.pad(audio, (0, shortest - len(audio)))
 
     raw = _detector().detect(audio, SAMPLE_RATE, fmin=FMIN_HZ, fmax=FMAX_HZ)
     n = len(raw.pitch_hz)

@@ -72,14 +72,74 @@ INSTRUMENT_WORDS: dict[str, tuple[str, int]] = {
 _EFFECT_WORDS = {"vinyl", "crackle", "tape", "dusty", "lo-fi"}
 _NO_DRUMS = re.compile(r"\b(?:no|without)\s+(?:drums|percussion|beat)\b")
 _MAJOR_MOOD = {"happy", "bright", "uplifting", "cheerful", "joyful", "sunny", "upbeat", "hopeful"}
-_MINOR_MOOD = {"sad", "dark", "moody", "melancholic", "gloomy", "sombre", "somber", "eerie", "spooky"}
+_MINOR_MOOD = {
+    "sad",
+    "dark",
+    "moody",
+    "melancholic",
+    "gloomy",
+    "sombre",
+    "somber",
+    "eerie",
+    "spooky",
+}
 # words that carry no musical meaning for us and should not be reported as "not understood"
 _STOPWORDS = {
-    "a", "an", "the", "and", "with", "in", "of", "on", "for", "to", "some", "style", "vibe",
-    "vibes", "feel", "beat", "beats", "track", "song", "music", "tune", "please", "make", "it",
-    "like", "very", "bit", "little", "soft", "slow", "fast", "bpm", "key", "major", "minor",
-    "time", "tempo", "sound", "sounding", "by", "at", "but", "more", "less", "lots", "plus",
-    "instrumental", "version", "drums", "percussion", "no", "without", "mood", "type", "kind",
+    "a",
+    "an",
+    "the",
+    "and",
+    "with",
+    "in",
+    "of",
+    "on",
+    "for",
+    "to",
+    "some",
+    "style",
+    "vibe",
+    "vibes",
+    "feel",
+    "beat",
+    "beats",
+    "track",
+    "song",
+    "music",
+    "tune",
+    "please",
+    "make",
+    "it",
+    "like",
+    "very",
+    "bit",
+    "little",
+    "soft",
+    "slow",
+    "fast",
+    "bpm",
+    "key",
+    "major",
+    "minor",
+    "time",
+    "tempo",
+    "sound",
+    "sounding",
+    "by",
+    "at",
+    "but",
+    "more",
+    "less",
+    "lots",
+    "plus",
+    "instrumental",
+    "version",
+    "drums",
+    "percussion",
+    "no",
+    "without",
+    "mood",
+    "type",
+    "kind",
 }
 
 _BPM = re.compile(r"\b(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute)\b")
@@ -136,7 +196,9 @@ def parse_key(text: str) -> Key | None:
     if accidental:
         acc = accidental.strip(" -").lower()
         tonic += 1 if acc in ("#", "♯", "sharp") else -1
-    mode = "minor" if mode_word is not None and mode_word.lower() in ("minor", "min", "m") else "major"
+    mode = (
+        "minor" if mode_word is not None and mode_word.lower() in ("minor", "min", "m") else "major"
+    )
     if mode_word == "M":  # "CM" conventionally means C major
         mode = "major"
     return Key(tonic % 12, mode)
@@ -185,7 +247,9 @@ def _pick_style(words: list[str], text: str) -> tuple[Style, str]:
         if best is None or rank > (best[0], -best[1], -STYLES.index(best[2])):
             best = (score, first, style)
     if best is None:
-        return get_style(DEFAULT_STYLE), f"no genre word recognised; using the default style ({DEFAULT_STYLE})"
+        return get_style(
+            DEFAULT_STYLE
+        ), f"no genre word recognised; using the default style ({DEFAULT_STYLE})"
     style = best[2]
     return style, f"picked {style.name} from: {', '.join(hits[style.name])}"
 

@@ -31,19 +31,42 @@ FloatArray = npt.NDArray[np.float32]
 _DRUM_CHANNEL = 9
 
 # pyfluidsynth only wraps the 16-bit writer (which dithers with noise); bind the float one
-# on our own handle to the same library so its argument types are ours to declare.
+# and the SoundFont-sharing calls on our own handle to the same library, with declared types.
 _lib = ctypes.CDLL(fluidsynth.lib)
 _write_float = _lib.fluid_synth_write_float
 _write_float.argtypes = [
-    ctypes.c_void_p, ctypes.c_int,
-    ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
-    ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+    ctypes.c_void_p,
+    ctypes.c_int,
+    ctypes.c_void_p,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_void_p,
+    ctypes.c_int,
+    ctypes.c_int,
 ]
 _write_float.restype = ctypes.c_int
+_get_sfont = _lib.fluid_synth_get_sfont_by_id
+_get_sfont.argtypes = [ctypes.c_void_p, ctypes.c_int]
+_get_sfont.restype = ctypes.c_void_p
+_add_sfont = _lib.fluid_synth_add_sfont
+_add_sfont.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+_add_sfont.restype = ctypes.c_int
+_remove_sfont = _lib.fluid_synth_remove_sfont
+_remove_sfont.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+_remove_sfont.restype = ctypes.c_int
+_set_log = _lib.fluid_set_log_function
+_set_log.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+_set_log.restype = ctypes.c_void_p
+_FLUID_WARN = 2
 
 
 class Synthesizer:
-    """A FluidSynth instance with one SoundFont, rendering whole arrangements offline."""
+    """A loaded SoundFont, rendering whole arrangements offline.
+
+    The SoundFont (148 MB) is loaded once into an owner synth; each render gets a fresh
+    synth that borrows it. A fresh synth per render is what makes renders repeatable:
+    FluidSynth keeps chorus/reverb/LFO state that ``system_reset`` does not clear.
+    """
 
     def __init__(self, soundfont: Path, sample_rate: int = 44100) -> None:
         if not Path(soundfont).is_file():
@@ -52,24 +75,47 @@ class Synthesizer:
                 "(apt-get install fluid-soundfont-gm) or set HUMJAM_SOUNDFONT"
             )
         self.sample_rate = sample_rate
-        # one core, no audio driver: we pull samples ourselves
-        self._synth = fluidsynth.Synth(gain=0.5, samplerate=float(sample_rate))
-        self._synth.setting("synth.cpu-cores", 1)
-        self._synth.setting("synth.polyphony", 256)
-        self._sfid = self._synth.sfload(str(soundfont))
-        if self._sfid < 0:
+        # "no preset on channel N" warnings fire while a synth has no font yet: expected
+        _set_log(_FLUID_WARN, None, None)
+        self._owner = fluidsynth.Synth(gain=0.5, samplerate=float(sample_rate), channels=16)
+        sfid = self._owner.sfload(str(soundfont))
+        if sfid < 0:
             raise BackendUnavailable(f"FluidSynth could not load the SoundFont {soundfont}")
+        self._sfont = _get_sfont(self._owner.synth, sfid)
 
     def close(self) -> None:
-        self._synth.delete()
+        self._owner.delete()
 
     def render(
-        self, midi: pretty_midi.PrettyMIDI, duration_s: float, *, reverb: float = 0.4, chorus: float = 0.2
+        self,
+        midi: pretty_midi.PrettyMIDI,
+        duration_s: float,
+        *,
+        reverb: float = 0.4,
+        chorus: float = 0.2,
     ) -> FloatArray:
         """Mono float32 audio of ``midi``, exactly ``duration_s`` long (events after are cut)."""
-        synth = self._synth
-        synth.system_reset()  # clears voices and the reverb/chorus tails of the last render
-        synth.set_reverb(roomsize=0.2 + 0.6 * reverb, damping=0.4, width=0.8, level=min(1.0, reverb))
+        synth = fluidsynth.Synth(gain=0.5, samplerate=float(self.sample_rate), channels=16)
+        synth.setting("synth.cpu-cores", 1)
+        sfid = _add_sfont(synth.synth, self._sfont)
+        try:
+            return self._play(synth, sfid, midi, duration_s, reverb, chorus)
+        finally:
+            _remove_sfont(synth.synth, self._sfont)  # borrowed: the owner frees it
+            synth.delete()
+
+    def _play(
+        self,
+        synth: fluidsynth.Synth,
+        sfid: int,
+        midi: pretty_midi.PrettyMIDI,
+        duration_s: float,
+        reverb: float,
+        chorus: float,
+    ) -> FloatArray:
+        synth.set_reverb(
+            roomsize=0.2 + 0.6 * reverb, damping=0.4, width=0.8, level=min(1.0, reverb)
+        )
         synth.set_chorus(nr=3, level=2.0 * chorus, speed=0.4, depth=8.0, type=0)
 
         events: list[tuple[int, int, int, int, int]] = []  # (sample, order, channel, a, b)
@@ -77,13 +123,13 @@ class Synthesizer:
         for inst in midi.instruments:
             if inst.is_drum:
                 ch = _DRUM_CHANNEL
-                synth.program_select(ch, self._sfid, 128, inst.program)
+                synth.program_select(ch, sfid, 128, inst.program)
             else:
                 if channel == _DRUM_CHANNEL:
                     channel += 1
-                ch = channel
+                ch = min(channel, 15)
                 channel += 1
-                synth.program_select(ch, self._sfid, 0, inst.program)
+                synth.program_select(ch, sfid, 0, inst.program)
             for cc in inst.control_changes:
                 synth.cc(ch, cc.number, cc.value)
             synth.cc(ch, 91, int(127 * min(1.0, 0.6 + reverb)))
@@ -96,14 +142,14 @@ class Synthesizer:
                 events.append((off, 0, ch, note.pitch, 0))
         events.sort()
 
-        total = int(round(duration_s * self.sample_rate))
+        total = round(duration_s * self.sample_rate)
         left = np.zeros(total, dtype=np.float32)
         right = np.zeros(total, dtype=np.float32)
         pos = 0
         for when, kind, ch, pitch, velocity in events:
             when = min(when, total)
             if when > pos:
-                self._write(left, right, pos, when)
+                _write(synth, left, right, pos, when)
                 pos = when
             if pos >= total:
                 break
@@ -112,15 +158,17 @@ class Synthesizer:
             else:
                 synth.noteoff(ch, pitch)
         if pos < total:
-            self._write(left, right, pos, total)
+            _write(synth, left, right, pos, total)
         return (0.5 * (left + right)).astype(np.float32)
 
-    def _write(self, left: FloatArray, right: FloatArray, start: int, stop: int) -> None:
-        n = stop - start
-        lp = left[start:stop].ctypes.data_as(ctypes.c_void_p)
-        rp = right[start:stop].ctypes.data_as(ctypes.c_void_p)
-        # float output: no dithering noise, so renders are bit-for-bit repeatable
-        _write_float(self._synth.synth, n, lp, 0, 1, rp, 0, 1)
+
+def _write(
+    synth: fluidsynth.Synth, left: FloatArray, right: FloatArray, start: int, stop: int
+) -> None:
+    lp = left[start:stop].ctypes.data_as(ctypes.c_void_p)
+    rp = right[start:stop].ctypes.data_as(ctypes.c_void_p)
+    # float output: no dithering noise, so renders are bit-for-bit repeatable
+    _write_float(synth.synth, stop - start, lp, 0, 1, rp, 0, 1)
 
 
 def _vinyl(n: int, sample_rate: int, rng: np.random.Generator) -> FloatArray:
@@ -131,13 +179,17 @@ def _vinyl(n: int, sample_rate: int, rng: np.random.Generator) -> FloatArray:
     clicks = np.zeros(n, dtype=np.float32)
     count = int(n / sample_rate * 9)
     where = rng.integers(0, n, count)
-    clicks[where] = rng.uniform(-1.0, 1.0, count).astype(np.float32) * rng.uniform(0.02, 0.12, count).astype(np.float32)
+    clicks[where] = rng.uniform(-1.0, 1.0, count).astype(np.float32) * rng.uniform(
+        0.02, 0.12, count
+    ).astype(np.float32)
     click_sos = signal.butter(2, 2500.0, btype="highpass", fs=sample_rate, output="sos")
     clicks = signal.sosfilt(click_sos, clicks).astype(np.float32)
     return (hiss + clicks).astype(np.float32)
 
 
-def _compress(x: FloatArray, sample_rate: int, threshold_db: float = -20.0, ratio: float = 2.0) -> FloatArray:
+def _compress(
+    x: FloatArray, sample_rate: int, threshold_db: float = -20.0, ratio: float = 2.0
+) -> FloatArray:
     """Gentle RMS compression (2:1 over -20 dBFS, ~60 ms smoothing)."""
     hop = 256
     n = len(x)
@@ -178,7 +230,7 @@ def master(
     fade_s: float = 2.5,
 ) -> FloatArray:
     """Release-ready mono audio: exactly ``duration_s`` long, ~``target_lufs``, peaks ≤ ceiling."""
-    total = int(round(duration_s * sample_rate))
+    total = round(duration_s * sample_rate)
     x = np.zeros(total, dtype=np.float32)
     x[: min(total, len(audio))] = audio[:total]
     x -= float(np.mean(x))

@@ -120,12 +120,21 @@ def melody_config() -> Any:
     )
 
 
-def build_random_model(config: Any, seed: int = 0, dtype: torch.dtype = torch.float32) -> Any:
-    """A randomly initialised MusicgenMelodyForConditionalGeneration in eval mode."""
+def build_random_model(
+    config: Any, seed: int = 0, dtype: torch.dtype = torch.float32, device: str = "cpu"
+) -> Any:
+    """A randomly initialised MusicgenMelodyForConditionalGeneration in eval mode.
+
+    Built directly on ``device`` (initialising 1.5 B parameters on a CPU takes minutes);
+    EnCodec stays float32 as ``load_model`` keeps it.
+    """
     from transformers import MusicgenMelodyForConditionalGeneration
 
     torch.manual_seed(seed)
-    model = MusicgenMelodyForConditionalGeneration(config).to(dtype)
+    with torch.device(device):
+        model = MusicgenMelodyForConditionalGeneration(config)
+    model = model.to(dtype)
+    model.audio_encoder.to(torch.float32)
     model.generation_config.pad_token_id = config.decoder.pad_token_id
     model.generation_config.decoder_start_token_id = config.decoder.bos_token_id
     model.generation_config.bos_token_id = config.decoder.bos_token_id

@@ -11,7 +11,12 @@ __all__ = ["DEFAULT_STYLE", "STYLES", "DrumPattern", "Groove", "Style", "get_sty
 DEFAULT_STYLE = "lofi"
 
 _BY_NAME = {s.name: s for s in STYLES}
-_ALIASES = {"ballad": "piano ballad", "piano": "piano ballad", "bossa": "bossa nova", "lo-fi": "lofi"}
+_ALIASES = {
+    "ballad": "piano ballad",
+    "piano": "piano ballad",
+    "bossa": "bossa nova",
+    "lo-fi": "lofi",
+}
 
 
 def get_style(name: str) -> Style:

@@ -1,0 +1,153 @@
+"""Melody-fidelity metrics for tests and benchmarks (numpy/librosa/mir_eval only, no torch).
+
+- ``chroma_cosine``: does the output follow the hum? audiocraft's melody metric
+  (``ChromaCosineSimilarityMetric`` with its ``ChromaExtractor``): both signals at 32 kHz,
+  power STFT with n_fft = window = 16384 and hop 4096 (centred), librosa's chroma filter bank,
+  each frame ∞-normalised and reduced to a one-hot of its strongest pitch class, cosine per
+  frame over the frames both have, averaged. With one-hot frames this is the share of
+  frames whose dominant pitch class agrees.
+- ``pitch_accuracy``: frame-wise f0 against a reference (``mir_eval.melody``).
+- ``note_scores`` / ``note_f1``: notes against reference notes (``mir_eval.transcription``:
+  ±50 cents, ±100 ms onset tolerance, offsets ignored).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import librosa
+import mir_eval
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+from generator.backends.arranger.types import Note
+
+__all__ = ["chroma_cosine", "chroma_frames", "note_f1", "note_scores", "pitch_accuracy"]
+
+CHROMA_RATE = 32000
+CHROMA_FFT = 2**14
+CHROMA_HOP = CHROMA_FFT // 4
+
+
+@functools.cache
+def _chroma_bank() -> npt.NDArray[np.float64]:
+    # tuning=0 as audiocraft: no tuning estimation, A440 bins.
+    bank = librosa.filters.chroma(sr=CHROMA_RATE, n_fft=CHROMA_FFT, tuning=0.0, n_chroma=12)
+    return np.asarray(bank, dtype=np.float64)
+
+
+def chroma_frames(audio: npt.NDArray[np.floating], sample_rate: int) -> npt.NDArray[np.float64]:
+    """One-hot argmax chroma, shape (frames, 12), as audiocraft's ``ChromaExtractor``."""
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim == 2:  # (samples, channels) → mono
+        x = x.mean(axis=1)
+    if sample_rate != CHROMA_RATE:
+        x = soxr.resample(x, sample_rate, CHROMA_RATE)
+    if len(x) < CHROMA_FFT:  # audiocraft pads short clips symmetrically to one window
+        pad = CHROMA_FFT - len(x)
+        x = np.pad(x, (pad // 2, pad - pad // 2))
+    # torchaudio's Spectrogram: periodic Hann, centred with reflect padding, power 2.
+    spec = (
+        np.abs(
+            librosa.stft(
+                x.astype(np.float64),
+                n_fft=CHROMA_FFT,
+                hop_length=CHROMA_HOP,
+                win_length=CHROMA_FFT,
+                window="hann",
+                center=True,
+                pad_mode="reflect",
+            )
+        )
+        ** 2
+    )
+    chroma = _chroma_bank() @ spec  # (12, frames)
+    peak = np.maximum(np.abs(chroma).max(axis=0, keepdims=True), 1e-6)
+    chroma = chroma / peak
+    one_hot = np.zeros_like(chroma.T)
+    one_hot[np.arange(chroma.shape[1]), chroma.argmax(axis=0)] = 1.0
+    return one_hot
+
+
+def chroma_cosine(
+    reference: npt.NDArray[np.floating],
+    ref_rate: int,
+    output: npt.NDArray[np.floating],
+    out_rate: int,
+) -> float:
+    """Mean frame-wise cosine of argmax chroma over the frames both signals cover (0..1)."""
+    ref = chroma_frames(reference, ref_rate)
+    out = chroma_frames(output, out_rate)
+    frames = min(len(ref), len(out))
+    if frames == 0:
+        return 0.0
+    a, b = ref[:frames], out[:frames]
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    cosine = (a * b).sum(axis=1) / np.maximum(norms, 1e-8)
+    return float(cosine.mean())
+
+
+def pitch_accuracy(
+    ref_times: npt.NDArray[np.floating],
+    ref_f0: npt.NDArray[np.floating],
+    est_times: npt.NDArray[np.floating],
+    est_f0: npt.NDArray[np.floating],
+) -> dict[str, float]:
+    """mir_eval.melody scores; f0 = 0 (or negative, MIREX style) marks unvoiced frames.
+
+    Keys: raw_pitch_accuracy, raw_chroma_accuracy, overall_accuracy, voicing_recall,
+    voicing_false_alarm.
+    """
+    scores = mir_eval.melody.evaluate(
+        np.asarray(ref_times, dtype=np.float64),
+        np.asarray(ref_f0, dtype=np.float64),
+        np.asarray(est_times, dtype=np.float64),
+        np.asarray(est_f0, dtype=np.float64),
+    )
+    names = {
+        "Raw Pitch Accuracy": "raw_pitch_accuracy",
+        "Raw Chroma Accuracy": "raw_chroma_accuracy",
+        "Overall Accuracy": "overall_accuracy",
+        "Voicing Recall": "voicing_recall",
+        "Voicing False Alarm": "voicing_false_alarm",
+    }
+    return {names[k]: float(v) for k, v in scores.items() if k in names}
+
+
+def note_scores(
+    reference: Sequence[Note],
+    estimate: Sequence[Note],
+    *,
+    onset_tolerance: float = 0.1,
+    pitch_tolerance_cents: float = 50.0,
+) -> dict[str, float]:
+    """Note precision/recall/F1: onset within ``onset_tolerance`` s, pitch within the cents,
+    offsets ignored. Empty lists score 0 (1 when both are empty)."""
+    if not reference or not estimate:
+        value = 1.0 if not reference and not estimate else 0.0
+        return {"precision": value, "recall": value, "f1": value}
+    precision, recall, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(
+        _intervals(reference),
+        _hz(reference),
+        _intervals(estimate),
+        _hz(estimate),
+        onset_tolerance=onset_tolerance,
+        pitch_tolerance=pitch_tolerance_cents,
+        offset_ratio=None,
+    )
+    return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
+
+
+def note_f1(reference: Sequence[Note], estimate: Sequence[Note]) -> float:
+    """Note F1 (50 cents, 100 ms onsets, offsets ignored)."""
+    return note_scores(reference, estimate)["f1"]
+
+
+def _intervals(notes: Sequence[Note]) -> npt.NDArray[np.float64]:
+    return np.array([[n.start, max(n.end, n.start + 1e-3)] for n in notes], dtype=np.float64)
+
+
+def _hz(notes: Sequence[Note]) -> npt.NDArray[np.float64]:
+    return 440.0 * 2.0 ** ((np.array([n.pitch for n in notes], dtype=np.float64) - 69.0) / 12.0)

@@ -1,0 +1,263 @@
+"""A whole jam session on the real discord.py client ↔ fake Discord ↔ SQLite ↔ worker (arranger).
+
+Four people (host "owner", alice, bob, carol): five parts from voice messages and ``/jam add``,
+votes as reactions, ``/jam mix``, a bot restart in the middle, ``/jam end``. We check the recap's
+credits, that the final audio decodes and is as long as asked, and that every part's notes are
+in the session MIDI — in the member's own track, at the planned beat, in the session key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pretty_midi
+import pytest
+
+import audio
+from db.jam import JamPartInfo, JamStore, PartStatus
+from db.queue import JobQueue
+from db.settings import QueueSettings
+from db.types import JobKind, JobStatus
+from generator.jam.parts import notes_from_json, parse_key, scale_pitch_classes
+from tests.e2e.conftest import BotFactory
+from tests.e2e.jam_fake import JamFakeDiscord
+from tests.generator.hum_synth import RATE, sing
+
+pytestmark = pytest.mark.timeout(240)
+
+_TUNE = [60, 62, 64, 65, 67, 67, 65, 64, 62, 64, 60, 60]
+_BEATS = [1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 2, 2]
+LENGTH_S = 20
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[JamFakeDiscord]:
+    """This module's fake also speaks threads, pins and reactions."""
+    fake = JamFakeDiscord()
+    await fake.start()
+    fake.patch_client()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+class _Worker:
+    """The real generator worker with the arranger backend, in a thread."""
+
+    def __init__(self, settings: QueueSettings) -> None:
+        from generator.backends import get_backend
+        from generator.settings import GeneratorSettings
+        from generator.worker import Worker
+
+        gen = GeneratorSettings(_env_file=None, heartbeat_s=0.5, sample_rate=22050)  # type: ignore[call-arg]
+        self.queue = JobQueue.connect(settings.database_url, settings)
+        self.worker = Worker(
+            self.queue, get_backend("arranger", gen), gen, idle_wait_s=0.05, progress_interval_s=0.2
+        )
+        self.thread = threading.Thread(target=self.worker.run, name="jam-worker", daemon=True)
+
+    def stop(self) -> None:
+        self.worker.stop()
+        if self.thread.is_alive():
+            self.thread.join(timeout=60)
+        self.queue.close()
+
+
+@pytest.fixture
+def jam_worker(queue_settings: QueueSettings) -> Iterator[_Worker]:
+    w = _Worker(queue_settings)
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+@pytest.fixture
+def store(queue_settings: QueueSettings) -> Iterator[JamStore]:
+    s = JamStore.connect(queue_settings.database_url)
+    yield s
+    s.close()
+
+
+def _hum(shift: int, fmt: str, seed: int) -> bytes:
+    return audio.encode(sing([p + shift for p in _TUNE], _BEATS, 100.0, seed=seed), RATE, fmt)
+
+
+async def _until(check: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
+    """Poll a (blocking, cheap) check off the event loop until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await asyncio.to_thread(check)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.05)
+
+
+async def _voice_message(
+    fake: JamFakeDiscord, who: Any, thread: int, data: bytes, caption: str
+) -> None:
+    att = fake.upload("voice-message.ogg", data, "audio/ogg", duration_secs=4.0)
+    msg = fake.post_user_message(
+        who, content=caption, attachments=[att], voice=True, channel_id=thread
+    )
+    await fake.dispatch_message(msg)
+
+
+def _delivered(store: JamStore, sid: int, n: int) -> list[JamPartInfo] | None:
+    parts = store.parts(sid)
+    return parts if len(parts) == n and all(p.message_id for p in parts) else None
+
+
+def _message_with(fake: JamFakeDiscord, title: str) -> tuple[dict[str, Any], list[Any]] | None:
+    for mid, msg in fake.messages.items():
+        if any(str(e.get("title", "")).startswith(title) for e in msg.get("embeds") or []):
+            files = fake.message_files.get(mid) or []
+            if files:
+                return msg, files
+    return None
+
+
+async def test_a_jam_session_from_start_to_recap(
+    fake_discord: JamFakeDiscord,
+    start_bot: BotFactory,
+    queue_settings: QueueSettings,
+    jam_worker: _Worker,
+    store: JamStore,
+) -> None:
+    fake = fake_discord
+    members = {"owner": fake.owner, "alice": fake.alice, "bob": fake.bob, "carol": fake.carol}
+
+    async with start_bot(jam_audio_messages=True, max_duration_s=60.0):
+        await fake.slash(
+            "jam",
+            {"name": "friday jam", "style": "lofi", "key": "Dm", "bpm": 100, "length": LENGTH_S},
+            subcommand="start",
+            who=fake.owner,
+        )
+        await fake.wait_until(lambda: fake.thread_ids and fake.pins, timeout=15)
+        thread = fake.thread_ids[0]
+        session = store.by_thread(thread)
+        assert session is not None and session.key == "D minor" and session.card_message_id
+        assert (thread, session.card_message_id) in fake.pins
+
+        # 1: alice's voice message (the caption picks the role), in C major
+        await _voice_message(fake, fake.alice, thread, _hum(0, "opus", 1), "here's my verse")
+        # 2: bob's /jam add with a hum a whole tone higher, as the chorus
+        bob_hum = fake.upload("bob.wav", _hum(2, "wav", 2), "audio/wav")
+        await fake.slash(
+            "jam",
+            {"role": "chorus"},
+            attachments={"melody": bob_hum},
+            subcommand="add",
+            who=fake.bob,
+            channel_id=thread,
+        )
+        # 3: the host asks for a bass line without humming
+        await fake.slash(
+            "jam", {"role": "bass line"}, subcommand="add", who=fake.owner, channel_id=thread
+        )
+        await _until(
+            lambda: len([p for p in store.parts(session.id) if p.job_id]) == 3, what="3 parts"
+        )
+    # --- the bot goes down with three parts queued; the worker renders meanwhile -------------
+    jam_worker.thread.start()
+    await _until(
+        lambda: all(
+            jam_worker.queue.get(p.job_id).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
+            for p in store.parts(session.id)
+            if p.job_id
+        ),
+        what="parts rendered while the bot was down",
+    )
+    async with start_bot(jam_audio_messages=True, max_duration_s=60.0):
+        await _until(lambda: _delivered(store, session.id, 3), what="3 parts delivered")
+        # 4: carol's counter-melody (voice message, a tone lower); 5: alice's bridge (/jam add)
+        await _voice_message(fake, fake.carol, thread, _hum(-2, "opus", 4), "counter melody")
+        alice_bridge = fake.upload("bridge.mp3", _hum(5, "mp3", 5), "audio/mpeg")
+        await fake.slash(
+            "jam",
+            {"role": "bridge", "prompt": "a lift"},
+            attachments={"melody": alice_bridge},
+            subcommand="add",
+            who=fake.alice,
+            channel_id=thread,
+        )
+        parts = await _until(lambda: _delivered(store, session.id, 5), what="5 parts delivered")
+        assert all(p.status is PartStatus.READY for p in parts)
+        # every part reply carries its audio and piano roll, in the thread
+        for p in parts:
+            assert p.message_id is not None
+            names = [f.filename for f in fake.message_files[p.message_id]]
+            assert any(n.endswith((".opus", ".ogg", ".mp3")) for n in names)
+            assert any(n.endswith(".png") for n in names)
+
+        # votes: two for bob's chorus, one for alice's verse; own votes don't count
+        chorus = next(p for p in parts if p.role == "chorus")
+        verse = next(p for p in parts if p.role == "verse")
+        for who in (fake.alice, fake.carol, fake.bob):
+            await fake.react(who, thread, chorus.message_id)  # type: ignore[arg-type]
+        await fake.react(fake.owner, thread, verse.message_id)  # type: ignore[arg-type]
+        await _until(
+            lambda: store.part(chorus.id).votes == 2 and store.part(verse.id).votes == 1,
+            what="votes",
+        )
+
+        await fake.slash("jam", {}, subcommand="mix", who=fake.alice, channel_id=thread)
+        await _until(lambda: _message_with(fake, "🎚️ Mix"), what="the mix")
+        await fake.slash("jam", {}, subcommand="end", who=fake.owner, channel_id=thread)
+        recap, files = await _until(lambda: _message_with(fake, "🏁 Recap"), what="the recap")
+
+    # --- the recap -----------------------------------------------------------------------------
+    assert store.get(session.id).status == "ended"
+    embed = recap["embeds"][0]
+    credits = next(f["value"] for f in embed["fields"] if f["name"] == "Credits")
+    for name in members:
+        assert name in credits
+    assert "bass line" in credits and "counter-melody" in credits and "bridge" in credits
+
+    audio_file = next(f for f in files if f.filename.endswith((".opus", ".ogg", ".mp3")))
+    clip = audio.decode(audio_file.data, audio_file.filename)
+    assert abs(clip.samples.size / clip.sample_rate - LENGTH_S) < 0.1
+    assert float(abs(clip.samples).max()) > 0.05
+    assert any(f.filename.endswith(".png") for f in files)
+    midi_file = next(f for f in files if f.filename.endswith(".mid"))
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(midi_file.data))
+    tracks = {i.name: i for i in pm.instruments if not i.name.startswith("band: ")}
+    assert set(tracks) == set(members)
+
+    end_job = next(
+        j
+        for j in jam_worker.queue.history(fake.owner.id, limit=50)
+        if j.kind is JobKind.JAM and j.params.get("jam_action") == "end"
+    )
+    sections = end_job.result_meta["sections"]
+    key = parse_key(session.key)
+    scale = scale_pitch_classes(key)
+    beat_s = 60.0 / session.bpm
+    bar_beats = session.beats_per_bar
+    for p in store.parts(session.id):
+        track = tracks[p.member_name]
+        assert all(n.pitch % 12 in scale for n in track.notes), p.member_name
+        # the first section that plays this take: its notes, at that section's bars
+        start_bar = 0
+        for _name, bars, lead, layers in sections:
+            if lead == p.id or p.id in layers:
+                break
+            start_bar += bars
+        else:
+            raise AssertionError(f"part {p.id} ({p.role}) is not in the song: {sections}")
+        played = {(round(n.start / beat_s, 2), n.pitch) for n in track.notes}
+        for n in notes_from_json(p.notes or []):
+            if n.start_beat < bars * bar_beats:
+                assert (round(start_bar * bar_beats + n.start_beat, 2), n.pitch) in played
+    # the best-voted chorus is the one the song returns to
+    chorus_leads = [lead for name, _b, lead, _l in sections if name.startswith("chorus")]
+    assert chorus_leads and chorus_leads[0] == chorus.id

@@ -1,0 +1,234 @@
+"""Hum analysis: key, tempo, metre, quantisation, tuning correction, overrides, refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from generator.backends.arranger.analysis import (
+    analyse_hum,
+    estimate_key,
+    estimate_tempo,
+    quantise,
+    scale_pitch_classes,
+    snap_to_key,
+    transpose_to_key,
+)
+from generator.backends.arranger.types import BeatNote, Key, Note
+from generator.errors import RenderRefused
+from tests.generator import vocadito
+from tests.generator.hum_synth import RATE, sing
+
+D_MINOR = Key(2, "minor")
+B_FLAT_MAJOR = Key(10, "major")
+C_MAJOR = Key(0, "major")
+
+# Tunes in known keys (MIDI pitches, durations in beats).
+D_MINOR_TUNE = (
+    [62, 65, 69, 74, 69, 65, 62, 64, 65, 67, 69, 70, 72, 74, 62],
+    [1, 1, 1, 2, 1, 1, 2, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 1, 2],
+)
+B_FLAT_TUNE = (
+    [70, 72, 74, 75, 77, 79, 81, 82, 77, 74, 70, 65, 70],
+    [1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 3],
+)
+WALTZ_TUNE = (  # A major, long note on every downbeat of 3/4
+    [69, 73, 76, 74, 71, 74, 73, 69, 73, 76, 73, 69],
+    [2, 0.5, 0.5, 2, 0.5, 0.5, 2, 0.5, 0.5, 2, 0.5, 0.5],
+)
+
+
+def _notes(pitches: list[float], beats: list[float], bpm: float = 100.0) -> list[Note]:
+    starts = np.concatenate([[0.0], np.cumsum(beats)[:-1]]) * 60 / bpm
+    return [
+        Note(float(s), float(s + b * 60 / bpm * 0.9), float(p))
+        for s, b, p in zip(starts, beats, pitches, strict=True)
+    ]
+
+
+# --- key ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tune", "key"), [(D_MINOR_TUNE, D_MINOR), (B_FLAT_TUNE, B_FLAT_MAJOR)], ids=["Dm", "Bb"]
+)
+def test_key_of_sung_tune(tune: tuple[list[int], list[float]], key: Key) -> None:
+    melody = analyse_hum(sing(*tune, 100), RATE)
+    assert melody.key == key
+    assert [n.pitch for n in melody.notes] == tune[0]
+
+
+def test_key_of_arpeggios() -> None:
+    d_minor_arpeggio = _notes([62, 65, 69, 74, 69, 65, 62], [1, 1, 1, 1, 1, 1, 2])
+    b_flat_arpeggio = _notes([58, 62, 65, 70, 65, 62, 58], [1, 1, 1, 1, 1, 1, 2])
+    assert estimate_key(d_minor_arpeggio) == D_MINOR
+    assert estimate_key(b_flat_arpeggio) == B_FLAT_MAJOR
+
+
+def test_vocadito_keys_are_stable_under_transposition() -> None:
+    # The same clip pitched up 3 semitones must be heard 3 semitones higher.
+    samples, rate = vocadito.audio("vocadito_14")
+    melody = analyse_hum(samples, rate)
+    shifted = [Note(n.start, n.end, n.pitch + 3) for n in melody.raw_notes]
+    tuned = [Note(n.start, n.end, n.pitch) for n in melody.raw_notes]
+    assert (estimate_key(shifted).tonic - estimate_key(tuned).tonic) % 12 == 3
+
+
+# --- tuning correction ---------------------------------------------------------------------
+
+
+def test_out_of_tune_hum_snaps_to_the_key() -> None:
+    pitches, beats = D_MINOR_TUNE
+    rng = np.random.default_rng(7)
+    detune = rng.uniform(-0.3, 0.3, len(pitches))
+    detune[np.argmax(np.abs(detune))] = 0.3  # at least one note a full 30 cents off
+    melody = analyse_hum(sing(list(np.add(pitches, detune)), beats, 100), RATE)
+
+    assert melody.key == D_MINOR
+    assert [n.pitch for n in melody.notes] == pitches
+    raw_error = [abs(r.pitch - p) for r, p in zip(melody.raw_notes, pitches, strict=True)]
+    assert max(raw_error) > 0.2  # it really was sung out of tune
+
+
+def test_hum_sung_sharp_throughout_is_retuned() -> None:
+    pitches, beats = B_FLAT_TUNE
+    melody = analyse_hum(sing([p + 0.45 for p in pitches], beats, 100), RATE)
+    assert melody.key == B_FLAT_MAJOR
+    assert [n.pitch for n in melody.notes] == pitches
+
+
+def test_snap_keeps_the_contour() -> None:
+    # In C major, 63.4 is nearer E (64) but was sung *below* the 64.0 before it: stays a step down.
+    notes = _notes([64.0, 63.4, 62.0], [1, 1, 1])
+    assert [n.pitch for n in snap_to_key(notes, C_MAJOR)] == [64.0, 62.0, 62.0]
+    # Off-scale notes go to the nearer scale tone; every result is in the scale.
+    snapped = snap_to_key(_notes([60.8, 66.2, 70.4], [1, 1, 1]), C_MAJOR)
+    assert [n.pitch for n in snapped] == [60.0, 67.0, 71.0]
+
+
+def test_minor_keeps_the_leading_tone() -> None:
+    assert 1 in scale_pitch_classes(D_MINOR)  # C# in D minor
+    assert snap_to_key(_notes([61.1], [1]), D_MINOR)[0].pitch == 61.0
+
+
+# --- tempo, metre, grid -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bpm", [76.0, 96.0, 120.0, 132.0])
+def test_tempo_of_sung_tune(bpm: float) -> None:
+    melody = analyse_hum(sing(*D_MINOR_TUNE, bpm), RATE)
+    assert melody.bpm == pytest.approx(bpm, rel=0.03)
+    # On the grid: every note starts where it was sung, in beats from the first downbeat.
+    starts = np.array([n.start_beat for n in melody.notes])
+    expected = np.concatenate([[0.0], np.cumsum(D_MINOR_TUNE[1])[:-1]])
+    offset = starts[0] - expected[0]
+    assert np.allclose(starts - offset, expected)
+
+
+def test_tempo_prefers_70_to_140() -> None:
+    quarters = _notes([60] * 16, [1] * 16, bpm=160.0)  # fits 160 and 80; 80 is preferred
+    assert estimate_tempo(quarters) == pytest.approx(80.0, rel=0.03)
+    slow = _notes([60] * 8, [1] * 8, bpm=50.0)  # fits 50 and 100; 100 is preferred
+    assert estimate_tempo(slow) == pytest.approx(100.0, rel=0.03)
+
+
+def test_meter() -> None:
+    assert analyse_hum(sing(*WALTZ_TUNE, 84), RATE).beats_per_bar == 3
+    assert analyse_hum(sing(*B_FLAT_TUNE, 110), RATE).beats_per_bar == 4
+
+
+def test_quantise_grid_and_overlaps() -> None:
+    beat = 0.5  # 120 bpm
+    notes = [
+        Note(0.02, 0.48, 60.2),  # beat 0, one beat
+        Note(0.49, 0.70, 62.0),  # beat 1, a half
+        Note(0.74, 0.76, 61.0),  # grace note on the same slot as the next, shorter: dropped
+        Note(0.76, 1.40, 64.0),  # beat 1.5, ends at beat 3 (rounded from 2.8)
+    ]
+    out = quantise(notes, 120.0, grid_beats=0.5)
+    assert out == [
+        BeatNote(0.0, 1.0, 60, 100),
+        BeatNote(1.0, 0.5, 62, 100),
+        BeatNote(1.5, 1.5, 64, 100),
+    ]
+    assert all(n.duration_beats >= 0.5 for n in out)
+    assert beat == 60 / 120
+
+
+# --- overrides ------------------------------------------------------------------------------
+
+
+def test_transpose_by_the_smallest_interval() -> None:
+    tune = [BeatNote(0, 1, 60), BeatNote(1, 1, 64), BeatNote(2, 1, 67)]
+    assert [n.pitch for n in transpose_to_key(tune, C_MAJOR, Key(11, "major"))] == [59, 63, 66]
+    assert [n.pitch for n in transpose_to_key(tune, C_MAJOR, Key(5, "major"))] == [65, 69, 72]
+    assert [n.pitch for n in transpose_to_key(tune, C_MAJOR, Key(6, "major"))] == [66, 70, 73]
+    # Major → minor: the third (E) becomes a minor third; rhythm untouched.
+    minor = transpose_to_key(tune, C_MAJOR, D_MINOR)
+    assert [n.pitch for n in minor] == [62, 65, 69]
+    assert [(n.start_beat, n.duration_beats) for n in minor] == [(0, 1), (1, 1), (2, 1)]
+
+
+def test_key_override_transposes_the_hum() -> None:
+    pitches, beats = B_FLAT_TUNE
+    hum = sing(pitches, beats, 100)
+    heard = analyse_hum(hum, RATE)
+    moved = analyse_hum(hum, RATE, key=Key(0, "major"))  # Bb → C: up 2
+
+    assert moved.key == Key(0, "major")
+    assert [n.pitch for n in moved.notes] == [p + 2 for p in pitches]
+    assert [n.start_beat for n in moved.notes] == [n.start_beat for n in heard.notes]
+
+
+def test_bpm_override() -> None:
+    hum = sing(*B_FLAT_TUNE, 120)
+    heard = analyse_hum(hum, RATE)
+    slower = analyse_hum(hum, RATE, bpm=90.0)  # not the hum's pulse: the tune is stretched
+    halved = analyse_hum(hum, RATE, bpm=60.0, beats_per_bar=3)  # the hum's pulse, half time
+
+    assert slower.bpm == 90.0
+    assert [n.start_beat for n in slower.notes] == [n.start_beat for n in heard.notes]
+    assert halved.bpm == 60.0 and halved.beats_per_bar == 3
+    assert [2 * n.duration_beats for n in halved.notes] == [n.duration_beats for n in heard.notes]
+
+
+# --- refusals and real singing --------------------------------------------------------------
+
+
+def test_silence_is_refused() -> None:
+    quiet = np.random.default_rng(0).normal(0, 1e-4, RATE * 3).astype(np.float32)
+    with pytest.raises(RenderRefused) as caught:
+        analyse_hum(quiet, RATE)
+    assert caught.value.code == "no_melody"
+    assert "tune" in caught.value.message
+
+
+def test_speech_like_gliding_voice_is_refused() -> None:
+    rng = np.random.default_rng(3)
+    parts = []
+    for _ in range(20):  # syllables whose pitch keeps sliding, as in speech
+        t = np.arange(int(rng.uniform(0.12, 0.3) * RATE)) / RATE
+        f0 = 130 * 2 ** ((rng.uniform(-2, 3) - rng.uniform(2, 5) * t / t[-1]) / 12)
+        phase = 2 * np.pi * np.cumsum(f0) / RATE
+        syllable = sum(np.sin(k * phase) / k for k in range(1, 10)) * np.sin(np.pi * t / t[-1])
+        parts += [0.3 * syllable, np.zeros(int(rng.uniform(0.03, 0.12) * RATE))]
+    with pytest.raises(RenderRefused) as caught:
+        analyse_hum(np.concatenate(parts).astype(np.float32), RATE)
+    assert caught.value.code == "no_melody"
+
+
+@pytest.mark.parametrize("clip", vocadito.CLIPS)
+def test_vocadito_is_heard_as_a_tune(clip: str) -> None:
+    samples, rate = vocadito.audio(clip)
+    melody = analyse_hum(samples, rate)
+    assert 70 <= melody.bpm <= 140
+    assert len(melody.notes) >= 15
+    allowed = set(scale_pitch_classes(melody.key))
+    assert all(n.pitch % 12 in allowed for n in melody.notes)
+    starts = [n.start_beat for n in melody.notes]
+    assert starts == sorted(starts) and starts[0] >= 0
+    assert all(
+        a.start_beat + a.duration_beats <= b.start_beat + 1e-9
+        for a, b in zip(melody.notes, melody.notes[1:], strict=False)
+    )
+    assert len(melody.raw_notes) >= len(melody.notes)
