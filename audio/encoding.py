@@ -73,16 +73,13 @@ def encode(
     if fmt == "flac":
         return _encode_sndfile(frames, sample_rate, "FLAC")
     if fmt == "opus":
-        rate = _OPUS_RATE
-        return _encode_av(
-            frames, sample_rate, "ogg", "libopus", rate, bitrate or _DEFAULT_BITRATE[fmt]
-        )
+        bitrate = bitrate or _DEFAULT_BITRATE[fmt]
+        return _encode_av(frames, sample_rate, "ogg", "libopus", _OPUS_RATE, bitrate)
     if fmt == "mp3":
+        bitrate = bitrate or _DEFAULT_BITRATE[fmt]
         # LAME supports a fixed set of rates; keep the input's if it is one of them.
         rate = sample_rate if sample_rate in _MP3_RATES else 44_100
-        return _encode_av(
-            frames, sample_rate, "mp3", "libmp3lame", rate, bitrate or _DEFAULT_BITRATE[fmt]
-        )
+        return _encode_av(frames, sample_rate, "mp3", "libmp3lame", rate, bitrate)
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
 
 

@@ -7,7 +7,7 @@ cheap to compare and index, and free of SQLite's string-datetime parsing on the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -152,11 +153,12 @@ class GuildSettingsRow(Base):
     updated_at: Mapped[float] = mapped_column(Double)
 
 
-jobs = JobRow.__table__
-hums = HumRow.__table__
-outputs = OutputRow.__table__
-user_state = UserStateRow.__table__
-guild_settings = GuildSettingsRow.__table__
+# Core handles on the tables (``__table__`` is typed as a FromClause; these are Tables).
+jobs = cast(Table, JobRow.__table__)
+hums = cast(Table, HumRow.__table__)
+outputs = cast(Table, OutputRow.__table__)
+user_state = cast(Table, UserStateRow.__table__)
+guild_settings = cast(Table, GuildSettingsRow.__table__)
 
 
 # --- jam sessions (issue 6; owned by db/jam.py, migration 0002_jam_sessions) -------------------

@@ -73,7 +73,8 @@ def _admission_facts() -> Any:
 
     Binds ``p_user``, ``p_guild`` (NULL matches nothing), ``p_day_ago``.
     """
-    uid, gid = bindparam("p_user"), bindparam("p_guild")
+    uid: Any = bindparam("p_user")
+    gid: Any = bindparam("p_guild")
     last = select(user_state.c.last_enqueued_at).where(user_state.c.user_id == uid)
     active = select(func.count()).where(jobs.c.requester_id == uid, jobs.c.status.in_(_ACTIVE))
     used = select(func.coalesce(func.sum(jobs.c.duration_s), 0.0)).where(
@@ -246,7 +247,7 @@ class JobQueue:
             row = conn.execute(
                 select(guild_settings).where(guild_settings.c.guild_id == guild_id)
             ).first()
-        m: Mapping[str, Any] = row._mapping if row is not None else {}
+        m: Mapping[str, Any] = dict(row._mapping) if row is not None else {}
 
         def pick(name: str, default: Any) -> Any:
             value = m.get(name)

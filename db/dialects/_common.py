@@ -65,7 +65,7 @@ def reap_values() -> dict[str, Any]:
     Binds: ``p_now``, ``p_max_attempts``, ``p_lost_message``.
     """
     exhausted = jobs.c.attempts >= bindparam("p_max_attempts")
-    now = bindparam("p_now")
+    now: Any = bindparam("p_now")
     return {
         "status": case(
             (exhausted, literal(JobStatus.FAILED.value)), else_=literal(JobStatus.QUEUED.value)
@@ -131,7 +131,7 @@ CLAIM_COLUMNS = [*JOB_COLUMNS, jobs.c.lease_token, jobs.c.batch_key]
 
 def claim_values() -> dict[str, Any]:
     """SET clause of a claim. Binds: ``p_now``, ``p_token``, ``p_expires``, ``p_worker``."""
-    now = bindparam("p_now")
+    now: Any = bindparam("p_now")
     return {
         "status": JobStatus.RUNNING.value,
         "attempts": jobs.c.attempts + 1,

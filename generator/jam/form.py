@@ -173,6 +173,8 @@ def plan_song(
             pair.append(("verse", verses[rounds % len(verses)], True))
         if choruses:
             pair.append(("chorus", choruses[0], True))
+        if not pair:
+            break  # only bridges: they play once; the outro takes the rest
         if used() + sum(bars(p) for _, p, _ in pair) > budget:
             pair = pair[-1:]  # just the hook, unless it would play twice in a row
             if used() + bars(pair[0][1]) > budget or body[at - 1][1] is pair[0][1]:

@@ -63,7 +63,9 @@ def attachment(**kw: object) -> SimpleNamespace:
         ({"duration": 3600.0}, "too_long"),
     ],
 )
-def test_declared_facts_refuse_early(kw: dict[str, object], code: str, settings: BotSettings) -> None:
+def test_declared_facts_refuse_early(
+    kw: dict[str, object], code: str, settings: BotSettings
+) -> None:
     with pytest.raises(BadAttachment) as err:
         check_declared(attachment(**kw), settings)  # type: ignore[arg-type]
     assert err.value.code == code
@@ -85,7 +87,8 @@ def test_probe_refuses_silence_and_accepts_a_tone(settings: BotSettings) -> None
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("30", 30), ("45s", 45), ("1m", 60), ("1m30s", 90), ("1:30", 90), (" 2.5 ", 2.5)]
+    ("text", "seconds"),
+    [("30", 30), ("45s", 45), ("1m", 60), ("1m30s", 90), ("1:30", 90), (" 2.5 ", 2.5)],
 )
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
@@ -104,7 +107,12 @@ def test_audio_is_reencoded_to_fit_a_small_upload_limit() -> None:
     master = Output("track.flac", "audio/flac", audio.encode(music, rate, "flac"))
     track = Output("track.opus", "audio/ogg", audio.encode(music, rate, "opus", bitrate=256_000))
     post, lossless, roll, midi = split_outputs(
-        [master, track, Output("melody.mid", "audio/midi", b"MThd"), Output("p.png", "image/png", b"x")]
+        [
+            master,
+            track,
+            Output("melody.mid", "audio/midi", b"MThd"),
+            Output("p.png", "image/png", b"x"),
+        ]
     )
     assert post is track and lossless is master and roll is not None and midi is not None
     budget = len(track.data) // 3

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 
 import aiohttp
@@ -40,7 +41,7 @@ async def test_owner_buttons_progress_and_presence(
         edits = fake.edits(sent)
         assert any("rendering" in e.json["content"] for e in edits)
         progress = [e for e in edits if "rendering" in e.json["content"]]
-        gaps = [b.at - a.at for a, b in zip(progress, progress[1:], strict=False)]
+        gaps = [b.at - a.at for a, b in itertools.pairwise(progress)]
         assert all(g >= 0.19 for g in gaps), gaps
 
         # Variation: same seed family (nearby seed), a new job from the same melody.

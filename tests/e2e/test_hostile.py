@@ -384,7 +384,9 @@ async def test_hostile_corpus(
             before = len(await queue.user_jobs(fake.alice.id, active_only=False))
             sent = await case.action(ctx)
             try:
-                text, private, footer = await fake.wait_until(lambda: reply(fake, sent), timeout=10)
+                text, private, footer = await fake.wait_until(
+                    lambda sent=sent: reply(fake, sent), timeout=10
+                )
             except TimeoutError:
                 failures.append(f"{case.id}: no reply")
                 continue

@@ -404,7 +404,7 @@ class FakeDiscord:
         subcommand: str | None = None,
         channel_id: int | None = None,
     ) -> SentInteraction:
-        """Invoke ``/name`` with ``options`` (str/int/float/bool values; attachments by option name)."""
+        """Invoke ``/name`` with ``options`` (str/int/float/bool); attachments by option name."""
         opts: list[JSON] = []
         resolved: JSON = {}
         for key, value in (options or {}).items():
@@ -871,5 +871,4 @@ __all__ = [
     "RecordedRequest",
     "SentInteraction",
     "UploadedFile",
-    "discord",
 ]

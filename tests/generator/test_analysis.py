@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -229,6 +231,6 @@ def test_vocadito_is_heard_as_a_tune(clip: str) -> None:
     assert starts == sorted(starts) and starts[0] >= 0
     assert all(
         a.start_beat + a.duration_beats <= b.start_beat + 1e-9
-        for a, b in zip(melody.notes, melody.notes[1:], strict=False)
+        for a, b in itertools.pairwise(melody.notes)
     )
     assert len(melody.raw_notes) >= len(melody.notes)

@@ -235,3 +235,14 @@ def test_hums_a_whole_tone_apart_end_up_in_the_session_key() -> None:
     low, high = takes
     assert [n.pitch % 12 for n in low] == [n.pitch % 12 for n in high]
     assert [n.start_beat for n in low] == [n.start_beat for n in high]
+
+
+@pytest.mark.parametrize("roles", [[r] for r in Role] + [[Role.BRIDGE, Role.BASS_LINE]])
+def test_plan_fills_the_length_whatever_roles_were_hummed(roles: list[Role]) -> None:
+    tune = conform_notes(_scale_tune(D_MINOR, n=8), D_MINOR, D_MINOR)
+    parts = [JamPart(i + 1, i, f"m{i}", role, tune) for i, role in enumerate(roles)]
+    for length in (4.0, 20.0, 60.0):
+        plan = plan_song(parts, length, key=D_MINOR, bpm=120.0)
+        assert plan.total_bars == round(length / 2.0)
+        heard = {s.lead for s in plan.sections} | {p for s in plan.sections for p in s.layers}
+        assert {p.id for p in parts} <= heard | set(plan.dropped)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -40,7 +42,7 @@ def test_clean_melody_notes_onsets_and_pitches() -> None:
     assert [round(n.pitch) for n in notes] == pitches
     expected = 0.3 + np.concatenate([[0.0], np.cumsum(beats)[:-1]]) * 60 / bpm
     assert np.allclose([n.start for n in notes], expected, atol=0.04)
-    assert all(a.end <= b.start for a, b in zip(notes, notes[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(notes))
     assert all(abs(n.pitch - round(n.pitch)) < 0.2 for n in notes)
 
 
