@@ -27,13 +27,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generator.backend import RenderRequest  # noqa: E402
-from generator.backends.musicgen import testing  # noqa: E402
-from generator.backends.musicgen.backend import MusicgenBackend  # noqa: E402
-from generator.backends.musicgen.chroma import melody_chroma  # noqa: E402
-from generator.backends.musicgen.decode import Sampling, WindowRow  # noqa: E402
-from generator.backends.musicgen.model import LoadedModel, pick_device, pick_dtype  # noqa: E402
-from generator.settings import GeneratorSettings  # noqa: E402
+from generator.backend import RenderRequest
+from generator.backends.musicgen import testing
+from generator.backends.musicgen.backend import MusicgenBackend
+from generator.backends.musicgen.chroma import melody_chroma
+from generator.backends.musicgen.decode import Sampling, WindowRow
+from generator.backends.musicgen.model import LoadedModel, pick_device, pick_dtype
+from generator.settings import GeneratorSettings
 
 PROMPTS = [
     "lofi hip hop beat with mellow piano",
@@ -62,7 +62,9 @@ def hum(i: int, seconds: float = 8.0, rate: int = 32000) -> np.ndarray:
 
 def requests(n: int, seconds: float) -> list[RenderRequest]:
     return [
-        RenderRequest(PROMPTS[i % len(PROMPTS)], seconds, 1000 + i, melody=hum(i), melody_rate=32000)
+        RenderRequest(
+            PROMPTS[i % len(PROMPTS)], seconds, 1000 + i, melody=hum(i), melody_rate=32000
+        )
         for i in range(n)
     ]
 
@@ -134,7 +136,8 @@ def main() -> None:
     t0 = time.perf_counter()
     model = testing.build_random_model(config, dtype=dtype, device=str(device))
     lm = LoadedModel(model, testing.make_tokenizer(), device, dtype, f"random:{args.config}")
-    print(f"built {args.config} on {device} {dtype} in {time.perf_counter() - t0:.1f} s", flush=True)
+    built_s = time.perf_counter() - t0
+    print(f"built {args.config} on {device} {dtype} in {built_s:.1f} s", flush=True)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     dec_bytes = sum(p.numel() * p.element_size() for p in model.decoder.parameters())
     bw = hbm_bandwidth(device)
@@ -177,8 +180,10 @@ def main() -> None:
             progress = [lambda f, s: None] * n
             try:
                 be.render_batch(batch, progress)  # warm-up: kernels, graphs, allocator
-                wall, _ = timed(device, lambda b=batch, p=progress: be.render_batch(b, p))
-                dec_wall, _ = timed(device, lambda b=batch, p=progress: be.generate_codes(b, p))
+                wall, _ = timed(device, lambda e=be, b=batch, p=progress: e.render_batch(b, p))
+                dec_wall, _ = timed(
+                    device, lambda e=be, b=batch, p=progress: e.generate_codes(b, p)
+                )
             except Exception as exc:  # record what broke on this device and go on
                 results.setdefault("errors", []).append(f"{tag} batch {n}: {exc!r}")
                 print("FAILED", tag, n, repr(exc), flush=True)

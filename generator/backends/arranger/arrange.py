@@ -352,10 +352,6 @@ def arrange(
         sections.append(("tag", bar, layout.tag_bars, -1))
         chord_at.extend(phrase_chords[: layout.tag_bars * slots_per_bar])
     chord_at.append(tonic_chord)  # the final chord
-    # a shortened last statement still cadences: dominant then home
-    dominant = next((c for c in harmonise((), key, slot, 2)[:1]), tonic_chord)
-    del dominant
-
     slot_chords = chord_at
 
     # -- lead --------------------------------------------------------------------------
@@ -405,7 +401,6 @@ def arrange(
         for b in range(first_bar, first_bar + bars):
             kind_of_bar[b] = (kind, index, first_bar + bars - 1)
 
-    final_s = layout.time(layout.bar_start(total_bars))
     end_s = layout.duration_s
     for s, chord in enumerate(slot_chords):
         start = s * slot
@@ -513,7 +508,6 @@ def arrange(
         if inst.notes:
             inst.notes.sort(key=lambda n: (n.start, n.pitch))
             pm.instruments.append(inst)
-    del final_s
     return pm
 
 

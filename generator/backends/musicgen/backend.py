@@ -249,7 +249,12 @@ class MusicgenBackend:
                     )
                 )
 
-            def on_chunk(done: int, total: int, active: list[_Row] = active) -> None:
+            def on_chunk(
+                done: int,
+                total: int,
+                active: list[_Row] = active,
+                window_rows: list[WindowRow] = window_rows,
+            ) -> None:
                 for r, w in zip(active, window_rows, strict=True):
                     before = sum(c.shape[-1] for c in r.codes) - r.prompt_frames
                     made = before + (w.frames - w.prompt.shape[-1]) * done / max(total, 1)
@@ -350,9 +355,7 @@ def _fit_length(audio: np.ndarray, n: int) -> np.ndarray:
     return np.pad(audio, (0, n - audio.shape[0]))
 
 
-def _check_audio(
-    audio: Any, rate: int, what: str, min_s: float, max_s: float | None
-) -> None:
+def _check_audio(audio: Any, rate: int, what: str, min_s: float, max_s: float | None) -> None:
     arr = np.asarray(audio)
     code = f"{what}_invalid"
     if rate <= 0:

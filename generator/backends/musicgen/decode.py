@@ -23,13 +23,12 @@ depend on which other requests share the batch.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch.nn import functional as F  # noqa: N812
+from torch.nn import functional as F
 
 from generator.backends.musicgen.chroma import null_chroma
 
@@ -155,10 +154,7 @@ class Decoder:
         text = text * mask[..., None].to(text.dtype)
         frames = self.chroma_length
         chroma = torch.cat(
-            [
-                (c if c is not None else null_chroma(frames)[0])[None, :frames]
-                for c in chromas
-            ]
+            [(c if c is not None else null_chroma(frames)[0])[None, :frames] for c in chromas]
         ).to(dev, self.dtype)
         if chroma.shape[1] != frames:
             raise ValueError(f"chroma must have {frames} frames, got {chroma.shape[1]}")
@@ -243,10 +239,7 @@ class Decoder:
         b = len(rows)
         kq = self.num_codebooks
         dev = self.device
-        sp = self.sampling
-        prefix, valid, lengths = self.conditions(
-            [r.text for r in rows], [r.chroma for r in rows]
-        )
+        prefix, valid, lengths = self.conditions([r.text for r in rows], [r.chroma for r in rows])
         n, p_max, _ = prefix.shape
         reps = n // b
         if max(r.frames for r in rows) > self.max_frames:
@@ -427,7 +420,3 @@ class Decoder:
 def window_seed(seed: int, window: int) -> int:
     """A row's noise seed for window ``window``: independent of batch-mates, stable per request."""
     return (int(seed) * 1_000_003 + window * 7919) % (2**63 - 1)
-
-
-def frames_for(seconds: float, frame_rate: int) -> int:
-    return max(1, int(math.floor(seconds * frame_rate + 1e-6)))

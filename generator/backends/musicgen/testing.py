@@ -87,9 +87,7 @@ def melody_config() -> Any:
         MusicgenMelodyDecoderConfig,
     )
 
-    text = T5Config(
-        vocab_size=32128, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12
-    )
+    text = T5Config(vocab_size=32128, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12)
     audio = EncodecConfig(
         sampling_rate=32000,
         upsampling_ratios=[8, 5, 4, 4],

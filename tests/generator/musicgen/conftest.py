@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import torch  # noqa: E402
+import torch
 
-from generator.backends.musicgen import testing  # noqa: E402
+from generator.backends.musicgen import testing
 
 
 @pytest.fixture(autouse=True)

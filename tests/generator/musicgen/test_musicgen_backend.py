@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,9 @@ def test_bad_dtype_is_unavailable(tiny_dir: Path) -> None:
         ({"options": {"continue_audio": np.zeros(RATE, np.float32)}}, "continue_audio_invalid"),
     ],
 )
-def test_check_refuses_with_the_limit(tiny_dir: Path, request_kw: dict[str, Any], code: str) -> None:
+def test_check_refuses_with_the_limit(
+    tiny_dir: Path, request_kw: dict[str, Any], code: str
+) -> None:
     be = MusicgenBackend(settings(tiny_dir))  # not loaded: check is cheap
     req = RenderRequest(**({"prompt": "pop", "duration_s": 5.0, "seed": 0} | request_kw))
     with pytest.raises(RenderRefused) as err:
@@ -119,7 +122,7 @@ def test_seventy_seconds_in_windows(backend: MusicgenBackend, tone: Any) -> None
     windows = rows[0].windows
     # audiocraft: 30 s windows, stride 18 s → 0-30, 18-48, 36-66, 54-70 s
     assert [w.shape[-1] for w in windows] == [1500, 1500, 1500, 800]
-    for prev, nxt in zip(windows, windows[1:]):
+    for prev, nxt in itertools.pairwise(windows):
         assert torch.equal(nxt[:, :600], prev[:, 900:1500])  # last 12 s prompt the next window
     assert rows[0].codes.shape == (4, 3500)
     res = backend.render(req)

@@ -12,7 +12,7 @@ import soundfile as sf
 
 pytest.importorskip("torch")
 
-from generator.backends.musicgen import chroma  # noqa: E402
+from generator.backends.musicgen import chroma
 
 pytestmark = pytest.mark.musicgen
 
@@ -30,7 +30,12 @@ def reference_chroma(y32: np.ndarray) -> np.ndarray:
         y = np.pad(y, (pad // 2, pad // 2 + pad % 2))
     window = librosa.filters.get_window("hann", chroma.N_FFT, fftbins=True)
     spec = librosa.stft(
-        y, n_fft=16384, hop_length=4096, win_length=16384, window="hann", center=True,
+        y,
+        n_fft=16384,
+        hop_length=4096,
+        win_length=16384,
+        window="hann",
+        center=True,
         pad_mode="reflect",
     )
     power = np.abs(spec) ** 2 / np.sum(window**2)
