@@ -124,6 +124,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8, help="concurrent requests")
     ap.add_argument("--stock-runs", type=int, default=2, help="stock generate() runs to average")
     ap.add_argument("--eager", action="store_true", help="also time our loop without CUDA graphs")
+    ap.add_argument("--long", type=float, default=0.0, help="also render --batch × this many s")
+    ap.add_argument(
+        "--fp32-check", action="store_true", help="greedy batched vs alone in float32 too"
+    )
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     args = ap.parse_args()
 
@@ -194,6 +198,36 @@ def main() -> None:
         avg_len = p.chroma_length + 16 + steps / 2
         kv_per_row = len(p.layers) * 2 * p.heads * p.head_dim * avg_len * 2  # bf16 bytes
         results["kv_mb_per_step_per_request"] = kv_per_row * 2 / 1e6  # ×2: CFG rows
+        if graphs:
+            # the captured forward alone (largest KV bucket), without sampling / bookkeeping
+            for (rows_n, end), entry in sorted(p._graphs.items()):
+                if end != max(e for (r, e) in p._graphs if r == rows_n):
+                    continue
+                entry["graph"].replay()
+                wall, _ = timed(device, lambda g=entry["graph"]: [g.replay() for _ in range(50)])
+                print(
+                    f"graph replay rows={rows_n} end={end}: {1000 * wall / 50:.2f} ms", flush=True
+                )
+        if args.long and graphs == modes[0]:
+            long_reqs = requests(args.batch, args.long)
+            progress = [lambda f, s: None] * args.batch
+            try:
+                wall, out = timed(
+                    device, lambda e=be, r=long_reqs, p=progress: e.render_batch(r, p)
+                )
+                lengths = sorted({o.audio.shape[0] / o.sample_rate for o in out})
+                results["long"] = {
+                    "seconds": args.long,
+                    "requests": args.batch,
+                    "wall_s": wall,
+                    "x_realtime": args.batch * args.long / wall,
+                    "windows": out[0].metadata["windows"],
+                    "output_seconds": lengths,
+                }
+                print("long", json.dumps(results["long"]), flush=True)
+            except Exception as exc:
+                results.setdefault("errors", []).append(f"long: {exc!r}")
+                print("FAILED long", repr(exc), flush=True)
         be.close()
 
     # correctness on this device: greedy batched vs alone, ours vs stock (first window)
@@ -223,11 +257,32 @@ def main() -> None:
             results.setdefault("errors", []).append(f"graph check: {exc!r}")
             print("FAILED graph check", repr(exc), flush=True)
     check.close()
+    if args.fp32_check:
+        try:
+            m32 = testing.build_random_model(config, dtype=torch.float32, device=str(device))
+            lm32 = LoadedModel(m32, lm.tokenizer, device, torch.float32, "random fp32")
+            c32 = MusicgenBackend(
+                GeneratorSettings(batch_size=args.batch, musicgen_cuda_graphs=False),
+                loaded=lm32,
+                sampling=Sampling(temperature=0.0),
+            )
+            d32 = c32.decoder
+            together = d32.generate(wrows)
+            alone = [d32.generate([w])[0] for w in wrows]
+            agree = [float((a == b).float().mean()) for a, b in zip(together, alone, strict=True)]
+            results["greedy_batched_vs_alone_token_agreement_fp32"] = agree
+            print("fp32 greedy batched vs alone agreement", agree, flush=True)
+            del m32, lm32, c32, d32
+            torch.cuda.empty_cache()
+        except Exception as exc:
+            results.setdefault("errors", []).append(f"fp32 check: {exc!r}")
+            print("FAILED fp32 check", repr(exc), flush=True)
 
     stock = []
-    for i in range(args.stock_runs + 1):
+    for i in range(args.stock_runs + 1 if args.stock_runs else 0):
         try:
-            wall = stock_generate(lm, reqs[i % len(reqs)], frames)
+            # the first run warms up on 1 s of audio; timed runs use the full length
+            wall = stock_generate(lm, reqs[i % len(reqs)], frames if i else lm.frame_rate)
         except Exception as exc:
             results.setdefault("errors", []).append(f"stock generate: {exc!r}")
             print("FAILED stock", repr(exc), flush=True)

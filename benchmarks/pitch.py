@@ -28,6 +28,8 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this folder is sys.path[0]; its queue.py would shadow the stdlib module.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 sys.path.insert(0, str(ROOT))
 
 import librosa  # noqa: E402
@@ -86,17 +88,23 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|")
     for clip in vocadito.CLIPS:
         a1, a2 = vocadito.notes(clip, "A1"), vocadito.notes(clip, "A2")
-        print(f"| {clip} | A2 as estimate (annotator agreement) | {len(a2)} "
-              f"| {note_f1(a1, a2):.3f} | - | - |")
+        print(
+            f"| {clip} | A2 as estimate (annotator agreement) | {len(a2)} "
+            f"| {note_f1(a1, a2):.3f} | - | - |"
+        )
         raw = tracks[clip, "swift"]
         ms, found = best_of(args.runs, lambda raw=raw: swift_f0.segment_notes(raw))
         shelf = [Note(n.start, n.end, 69 + 12 * np.log2(n.pitch_hz / 440)) for n in found]
-        print(f"| {clip} | swift_f0.segment_notes | {len(shelf)} | {note_f1(a1, shelf):.3f} "
-              f"| {note_f1(a2, shelf):.3f} | {ms:.1f} |")
+        print(
+            f"| {clip} | swift_f0.segment_notes | {len(shelf)} | {note_f1(a1, shelf):.3f} "
+            f"| {note_f1(a2, shelf):.3f} | {ms:.1f} |"
+        )
         track = tracks[clip, "ours"]
         ms, ours = best_of(args.runs, lambda track=track: notes.segment_notes(track))
-        print(f"| {clip} | ours (segment_notes) | {len(ours)} | {note_f1(a1, ours):.3f} "
-              f"| {note_f1(a2, ours):.3f} | {ms:.1f} |")
+        print(
+            f"| {clip} | ours (segment_notes) | {len(ours)} | {note_f1(a1, ours):.3f} "
+            f"| {note_f1(a2, ours):.3f} | {ms:.1f} |"
+        )
 
     print()
     print("| clip | analyse_hum ms (pitch + notes + key/tempo/grid) | key | bpm | meter |")
@@ -104,22 +112,17 @@ def main() -> None:
     for clip in vocadito.CLIPS:
         samples, rate = vocadito.audio(clip)
         ms, melody = best_of(args.runs, lambda s=samples, r=rate: analysis.analyse_hum(s, r))
-        print(f"| {clip} | {ms:.0f} | {melody.key.name} | {melody.bpm:.1f} "
-              f"| {melody.beats_per_bar} |")
+        print(
+            f"| {clip} | {ms:.0f} | {melody.key.name} | {melody.bpm:.1f} | {melody.beats_per_bar} |"
+        )
 
     samples, rate = vocadito.audio("vocadito_14")
     audio16 = soxr.resample(samples, rate, pitch.SAMPLE_RATE)
     parts = {
         "resample to 16 kHz": lambda: soxr.resample(samples, rate, pitch.SAMPLE_RATE),
         "SwiftF0 (ONNX, 1 thread)": lambda: detector.detect(audio16, pitch.SAMPLE_RATE),
-        "YIN refinement": lambda: librosa.yin(
-            audio16, fmin=pitch.FMIN_HZ, fmax=pitch.FMAX_HZ, sr=pitch.SAMPLE_RATE,
-            frame_length=pitch.YIN_FRAME, hop_length=pitch.HOP,
-        ),
-        "onset strength": lambda: librosa.onset.onset_strength(
-            y=audio16, sr=pitch.SAMPLE_RATE, hop_length=pitch.HOP, n_fft=pitch.ONSET_FFT,
-            n_mels=pitch.ONSET_MELS,
-        ),
+        "YIN refinement (numpy)": lambda: pitch._yin(audio16),
+        "onset strength (numpy)": lambda: pitch._onset_strength(audio16),
         "track_pitch total": lambda: pitch.track_pitch(samples, rate),
     }
     print()
@@ -144,8 +147,12 @@ def _pyin(samples: Any, rate: int) -> tuple[Any, Any, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         f0, voiced, _ = librosa.pyin(
-            audio16, fmin=pitch.FMIN_HZ, fmax=pitch.FMAX_HZ, sr=pitch.SAMPLE_RATE,
-            frame_length=1024, hop_length=pitch.HOP,
+            audio16,
+            fmin=pitch.FMIN_HZ,
+            fmax=pitch.FMAX_HZ,
+            sr=pitch.SAMPLE_RATE,
+            frame_length=1024,
+            hop_length=pitch.HOP,
         )
     times = librosa.times_like(f0, sr=pitch.SAMPLE_RATE, hop_length=pitch.HOP)
     return times, np.where(voiced, np.nan_to_num(f0), 0.0), None

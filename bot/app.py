@@ -117,6 +117,9 @@ async def run(settings: BotSettings, queue: QueueAPI) -> None:
 def main(args: argparse.Namespace | None = None) -> int:
     """``humjam bot``: token from ``HUMJAM_DISCORD_TOKEN``, queue from ``HUMJAM_DATABASE_URL``."""
     settings = BotSettings()  # type: ignore[call-arg]  # values come from the environment
+    if not settings.discord_token.get_secret_value():
+        log.error("HUMJAM_DISCORD_TOKEN is not set; the bot can't log in")
+        return 2
     try:
         asyncio.run(_main(settings))
     except KeyboardInterrupt:

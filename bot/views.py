@@ -55,7 +55,7 @@ class JobButton(
 ):
     """One of the buttons under a finished track."""
 
-    def __init__(self, action: str, job_id: int, requester_id: int | None = None) -> None:
+    def __init__(self, action: str, job_id: int) -> None:
         label, emoji, style = ACTIONS[action]
         custom_id = f"humjam:{action}:{job_id}"
         assert len(custom_id) <= MAX_CUSTOM_ID
@@ -110,10 +110,10 @@ class JobButton(
         await guarded(interaction, lambda: cog.on_button(interaction, self.action, self.job_id))
 
 
-def result_view(job_id: int, requester_id: int | None = None) -> discord.ui.View:
+def result_view(job_id: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for action in ACTIONS:
-        view.add_item(JobButton(action, job_id, requester_id))
+        view.add_item(JobButton(action, job_id))
     return view
 
 

@@ -427,6 +427,25 @@ class JamStore:
             ).first()
             return self._part(conn, row.id) if row is not None else None
 
+    def forget_member(self, user_id: int) -> int:
+        """/forget: delete the member's takes and votes; sessions they host lose their host
+        (admins can still end them). Returns the number of takes deleted."""
+        with self._write() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    select(jam_parts.c.id).where(jam_parts.c.member_id == user_id)
+                )
+            ]
+            if ids:  # votes first: SQLite connections without FK enforcement must not orphan them
+                conn.execute(delete(jam_votes).where(jam_votes.c.part_id.in_(ids)))
+                conn.execute(delete(jam_parts).where(jam_parts.c.id.in_(ids)))
+            conn.execute(delete(jam_votes).where(jam_votes.c.voter_id == user_id))
+            conn.execute(
+                update(jam_sessions).where(jam_sessions.c.host_id == user_id).values(host_id=0)
+            )
+        return len(ids)
+
     # -- votes ---------------------------------------------------------------------------------
 
     def vote(self, part_id: int, voter_id: int) -> int:
@@ -512,6 +531,9 @@ class AsyncJamStore:
 
     async def vote(self, part_id: int, voter_id: int) -> int:
         return await asyncio.to_thread(self.sync.vote, part_id, voter_id)
+
+    async def forget_member(self, user_id: int) -> int:
+        return await asyncio.to_thread(self.sync.forget_member, user_id)
 
     async def unvote(self, part_id: int, voter_id: int) -> int:
         return await asyncio.to_thread(self.sync.unvote, part_id, voter_id)

@@ -42,6 +42,10 @@ def current_revision(conn: Connection) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database to ``revision`` (default head)."""
+    alembic_log = logging.getLogger("alembic")
+    if alembic_log.level == logging.NOTSET:
+        # Alembic narrates every plugin and context at INFO on each start; we log the one line.
+        alembic_log.setLevel(logging.WARNING)
     with engine.connect() as conn:
         if revision == "head" and current_revision(conn) == head_revision():
             return

@@ -127,6 +127,8 @@ _COMPLETE = (
         result_meta=bindparam("p_meta", type_=jobs.c.result_meta.type),
     )
 )
+_GET_JOB = select(*JOB_COLUMNS).where(jobs.c.id == bindparam("p_id"))
+_GUILD_ROW = select(guild_settings).where(guild_settings.c.guild_id == bindparam("p_guild"))
 _HUMS_OF = select(hums.c.job_id, hums.c.data, hums.c.filename).where(
     hums.c.job_id.in_(bindparam("p_ids", expanding=True))
 )
@@ -235,6 +237,8 @@ class JobQueue:
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
         with translate_driver_errors(), self._engine.connect() as conn:
+            if self._dialect.read_options:
+                conn.execution_options(**self._dialect.read_options)
             yield conn
 
     def _changed(self, conn: Connection, *job_ids: int) -> None:
@@ -244,9 +248,7 @@ class JobQueue:
         s = self.settings
         row = None
         if guild_id is not None:
-            row = conn.execute(
-                select(guild_settings).where(guild_settings.c.guild_id == guild_id)
-            ).first()
+            row = conn.execute(_GUILD_ROW, {"p_guild": guild_id}).first()
         m: Mapping[str, Any] = dict(row._mapping) if row is not None else {}
 
         def pick(name: str, default: Any) -> Any:
@@ -404,7 +406,7 @@ class JobQueue:
 
     def get(self, job_id: int) -> Job | None:
         with self._read() as conn:
-            row = conn.execute(select(*_JOB_COLUMNS).where(jobs.c.id == job_id)).first()
+            row = conn.execute(_GET_JOB, {"p_id": job_id}).first()
         return None if row is None else _job_from_row(row)
 
     def _avg_run_s(self, conn: Connection, backend: str) -> float | None:
@@ -746,7 +748,7 @@ class JobQueue:
                 )
             )
             self._changed(conn, job_id)
-            new = conn.execute(select(*_JOB_COLUMNS).where(jobs.c.id == job_id)).one()
+            new = conn.execute(_GET_JOB, {"p_id": job_id}).one()
         log.info("job cancelled", extra={"job_id": job_id, "user_id": user_id})
         return _job_from_row(new)
 

@@ -102,7 +102,7 @@ class Claim:
 
 @dataclass(frozen=True)
 class Output:
-    """A stored artefact of a finished job: name like "track.opus", "melody.mid", "pianoroll.png"."""
+    """A stored file of a finished job: "track.opus", "melody.mid", "pianoroll.png", ..."""
 
     name: str
     content_type: str

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 
 import librosa
@@ -68,7 +69,7 @@ def chroma_frames(audio: npt.NDArray[np.floating], sample_rate: int) -> npt.NDAr
     chroma = chroma / peak
     one_hot = np.zeros_like(chroma.T)
     one_hot[np.arange(chroma.shape[1]), chroma.argmax(axis=0)] = 1.0
-    return one_hot
+    return np.asarray(one_hot, dtype=np.float64)
 
 
 def chroma_cosine(
@@ -77,10 +78,15 @@ def chroma_cosine(
     output: npt.NDArray[np.floating],
     out_rate: int,
 ) -> float:
-    """Mean frame-wise cosine of argmax chroma over the frames both signals cover (0..1)."""
+    """Mean frame-wise cosine of argmax chroma over the frames both signals cover (0..1).
+
+    ``reference`` is the hum, ``output`` the generated audio; either may be longer.
+    """
     ref = chroma_frames(reference, ref_rate)
     out = chroma_frames(output, out_rate)
-    frames = min(len(ref), len(out))
+    # audiocraft scores ceil(samples / hop) frames of the (equal-length) pair: the shorter here.
+    samples = min(len(reference) * CHROMA_RATE / ref_rate, len(output) * CHROMA_RATE / out_rate)
+    frames = min(len(ref), len(out), math.ceil(round(samples) / CHROMA_HOP))
     if frames == 0:
         return 0.0
     a, b = ref[:frames], out[:frames]

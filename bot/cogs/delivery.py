@@ -253,7 +253,7 @@ class Delivery(commands.Cog):
             mentions=mentions,
             embed=result_embed(job, audio_note=attachments.note),
             files=attachments.files,
-            view=result_view(job.id, job.requester_id),
+            view=result_view(job.id),
         )
 
     def _upload_limit(self, job: Job) -> int:

@@ -23,7 +23,14 @@ from bot import metrics
 from bot.cogs.generate import pick_audio
 from bot.errors import UserFacingError
 from bot.intake import Hum, fetch_hum
-from bot.jam_render import card_embed, mix_embed, part_content, role_from_text, thread_name
+from bot.jam_render import (
+    card_embed,
+    jam_filename,
+    mix_embed,
+    part_content,
+    role_from_text,
+    thread_name,
+)
 from bot.render import clean_prompt, format_seconds, status_line
 from db.errors import QueueError
 from db.jam import (
@@ -93,6 +100,21 @@ class Jam(
 
     # ------------------------------------------------------------------ helpers
 
+    async def _defer(self, interaction: Interaction) -> None:
+        """Acknowledge at once, publicly; an error afterwards replaces it with a private note."""
+        await interaction.response.defer(thinking=True)
+        interaction.extras["public_defer"] = True  # bot.tree: errors must not land in it
+        metrics.ACK_SECONDS.observe(
+            max(0.0, (discord.utils.utcnow() - interaction.created_at).total_seconds())
+        )
+
+    async def _reply(self, interaction: Interaction, content: str) -> discord.InteractionMessage:
+        """Fill the deferred message; from now on it is ours (errors go privately elsewhere)."""
+        interaction.extras["public_defer"] = False
+        return await interaction.edit_original_response(
+            content=content, allowed_mentions=discord.AllowedMentions.none()
+        )
+
     async def _here(self, interaction: Interaction, *, open_only: bool = True) -> JamSession:
         session = (
             await self.jams.by_thread(interaction.channel_id)
@@ -156,9 +178,7 @@ class Jam(
 
     async def _show_status(self, interaction: Interaction, job: Job, note: str) -> None:
         """Turn the deferred reply into the job's live status line (the delivery cog edits it)."""
-        message = await interaction.edit_original_response(
-            content=f"{status_line(job)}\n{note}", allowed_mentions=discord.AllowedMentions.none()
-        )
+        message = await self._reply(interaction, f"{status_line(job)}\n{note}")
         await self.bot.queue.set_status_message(job.id, message.id)
 
     async def refresh_card(self, session_id: int) -> None:
@@ -242,7 +262,7 @@ class Jam(
         bpm: app_commands.Range[int, 50, 200] | None = None,
         length: app_commands.Range[int, 10, 600] | None = None,
     ) -> None:
-        await interaction.response.defer(thinking=True)
+        await self._defer(interaction)
         s = self.settings
         try:
             session_key = normalise_key(key or s.jam_default_key)
@@ -300,12 +320,10 @@ class Jam(
             if s.jam_audio_messages
             else "use `/jam add` there"
         )
-        await interaction.edit_original_response(
-            content=(
-                f"🎶 Jam **{session.name}** is open in {thread.mention} — {session.key}, "
-                f"{session.bpm:g} BPM, {session.style}. To add a part, {how}."
-            ),
-            allowed_mentions=discord.AllowedMentions.none(),
+        await self._reply(
+            interaction,
+            f"🎶 Jam **{session.name}** is open in {thread.mention} — {session.key}, "
+            f"{session.bpm:g} BPM, {session.style}. To add a part, {how}.",
         )
 
     @app_commands.command(name="add", description="Add a part to this jam session")
@@ -322,7 +340,7 @@ class Jam(
         melody: discord.Attachment | None = None,
         role: RoleChoice = "melody",
     ) -> None:
-        await interaction.response.defer(thinking=True)
+        await self._defer(interaction)
         session = await self._here(interaction)
         hum = await fetch_hum(self.bot.session, melody, self.settings) if melody else None
         job = await self._add(
@@ -340,7 +358,7 @@ class Jam(
     @app_commands.command(name="mix", description="Render the session's song so far")
     @app_commands.guild_only()
     async def mix(self, interaction: Interaction) -> None:
-        await interaction.response.defer(thinking=True)
+        await self._defer(interaction)
         session = await self._here(interaction)
         if not any(p.status.value == "ready" for p in await self.jams.parts(session.id)):
             raise UserFacingError("jam_empty", "No parts are ready yet — add one first!")
@@ -360,8 +378,9 @@ class Jam(
     @app_commands.command(name="end", description="End the session and post the recap (host)")
     @app_commands.guild_only()
     async def end(self, interaction: Interaction) -> None:
-        await interaction.response.defer(thinking=True)
-        session = await self._here(interaction)
+        await self._defer(interaction)
+        # An ended session may be ended again: the recap is rendered anew (say, after a refusal).
+        session = await self._here(interaction, open_only=False)
         perms = interaction.permissions
         with friendly():
             session = await self.jams.end(
@@ -372,8 +391,9 @@ class Jam(
         ready = [p for p in await self.jams.parts(session.id) if p.status.value == "ready"]
         await self.refresh_card(session.id)
         if not ready:
-            await interaction.edit_original_response(
-                content="🏁 Session ended — no parts were added, so there's no track this time."
+            await self._reply(
+                interaction,
+                "🏁 Session ended — no parts were added, so there's no track this time.",
             )
             return
         job = await self._enqueue(
@@ -474,6 +494,11 @@ class Jam(
             return
         await self.refresh_card(part.session_id)
 
+    async def forget(self, user_id: int) -> None:
+        """Part of /forget (bot/cogs/jobs.py): the member's takes and votes go too."""
+        n = await self.jams.forget_member(user_id)
+        log.info("jam: forgot %s takes of user %s", n, user_id)
+
     # ----------------------------------------------------------------- delivery
 
     async def deliver(self, job: Job, delivery: Delivery) -> int:
@@ -484,6 +509,8 @@ class Jam(
         except (JamNotFound, KeyError, ValueError):
             session = None
         attachments = await delivery._attachments(job)
+        for f in attachments.files:  # humjam-jam-3-friday-jam-mix-42.opus
+            f.filename = jam_filename(session, job, f.filename.rsplit(".", 1)[-1])
         mentions = discord.AllowedMentions(
             users=[discord.Object(job.requester_id)], everyone=False, roles=False
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import re
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -129,6 +128,9 @@ class Jobs(commands.Cog):
         async def confirmed(button_interaction: Interaction) -> None:
             await button_interaction.response.defer()
             await self.bot.queue.forget_user(button_interaction.user.id)
+            jam = self.bot.get_cog("jam")
+            if jam is not None:  # jam takes and votes (bot/cogs/jam.py)
+                await jam.forget(button_interaction.user.id)  # type: ignore[attr-defined]
             log.info("forgot user %s", button_interaction.user.id)
             await button_interaction.edit_original_response(
                 content="Done — your hums, tracks and history are deleted.", view=None
@@ -146,10 +148,6 @@ class Jobs(commands.Cog):
         await interaction.response.send_message(
             embed=help_embed(settings.max_hum_s, settings.max_duration_s), ephemeral=True
         )
-
-
-def pages_for(total: int) -> int:
-    return max(1, math.ceil(total / PAGE_SIZE))
 
 
 async def setup(bot: HumjamBot) -> None:

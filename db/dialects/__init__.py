@@ -1,8 +1,8 @@
 """What differs between database engines, one module per engine behind ``Dialect``.
 
 ``for_url(url)`` picks the module: ``sqlite`` (WAL, ``BEGIN IMMEDIATE`` writes, one-statement
-claim, polled change feed) or ``postgres`` (``FOR UPDATE SKIP LOCKED`` claim, advisory admission locks,
-LISTEN/NOTIFY wake-ups).
+claim, polled change feed) or ``postgres`` (``FOR UPDATE SKIP LOCKED`` claim, advisory
+admission locks, LISTEN/NOTIFY wake-ups).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 class Dialect(Protocol):
     name: str
+    #: execution options for read-only calls
+    read_options: dict[str, str]
 
     def create_engine(self, url: str) -> Engine: ...
 

@@ -6,6 +6,7 @@ names), so the hot path pays no construction cost per claim.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -28,21 +29,18 @@ def candidates(with_batch_key: bool) -> Select[Any]:
 
     Binds: ``p_now``, ``p_backends`` (expanding), ``p_running_cap``, maybe ``p_batch_key``.
     """
-    running = jobs.alias("running")
-    running_count = (
-        select(func.count())
-        .select_from(running)
-        .where(
-            running.c.requester_id == jobs.c.requester_id,
-            running.c.status == JobStatus.RUNNING.value,
-        )
-        .scalar_subquery()
+    # Users at their running cap, computed once (not per candidate row).
+    busy = (
+        select(jobs.c.requester_id)
+        .where(jobs.c.status == JobStatus.RUNNING.value)
+        .group_by(jobs.c.requester_id)
+        .having(func.count() >= bindparam("p_running_cap"))
     )
     conds = [
         jobs.c.status == JobStatus.QUEUED.value,
         jobs.c.backend.in_(bindparam("p_backends", expanding=True)),
         jobs.c.available_at <= bindparam("p_now"),
-        running_count < bindparam("p_running_cap"),
+        jobs.c.requester_id.not_in(busy),
     ]
     if with_batch_key:
         conds.append(jobs.c.batch_key == bindparam("p_batch_key"))
@@ -144,3 +142,22 @@ def claim_values() -> dict[str, Any]:
         "updated_at": now,
         "version": jobs.c.version + 1,
     }
+
+
+@cache
+def _upsert_user_state(insert: Callable[..., Any], columns: tuple[str, ...]) -> Any:
+    stmt = insert(user_state).values(
+        {"user_id": bindparam("p_user"), **{c: bindparam(f"p_{c}") for c in columns}}
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["user_id"], set_={c: stmt.excluded[c] for c in columns}
+    )
+
+
+def upsert_user_state_stmt(
+    insert: Callable[..., Any], user_id: int, values: dict[str, float]
+) -> tuple[Any, dict[str, Any]]:
+    """INSERT … ON CONFLICT (user_id) DO UPDATE for ``values`` (SQLite and Postgres share the
+    syntax; ``insert`` is the dialect's own ``insert``). Returns statement and parameters."""
+    stmt = _upsert_user_state(insert, tuple(sorted(values)))
+    return stmt, {"p_user": user_id, **{f"p_{k}": v for k, v in values.items()}}

@@ -31,7 +31,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from db.dialects._common import CLAIM_COLUMNS, candidates, claim_values, reap_params, reap_values
+from db.dialects._common import (
+    CLAIM_COLUMNS,
+    candidates,
+    claim_values,
+    reap_params,
+    reap_values,
+    upsert_user_state_stmt,
+)
 from db.models import jobs, user_state
 from db.types import JobStatus
 
@@ -47,7 +54,11 @@ class PostgresDialect:
         self._lock = threading.Lock()
 
     def create_engine(self, url: str) -> Engine:
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        # No pre-ping: it costs a round trip per checkout; a dropped connection fails one call
+        # (DatabaseUnavailable) and SQLAlchemy then replaces the whole pool.
+        return sa.create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
+
+    read_options: dict[str, str] = {"isolation_level": "AUTOCOMMIT"}  # no BEGIN/ROLLBACK trips
 
     def lock_admission(self, conn: Connection, user_id: int, guild_id: int | None) -> None:
         keys = [f"humjam:user:{user_id}"]
@@ -57,8 +68,7 @@ class PostgresDialect:
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
 
     def upsert_user_state(self, conn: Connection, user_id: int, **values: float) -> None:
-        stmt = pg_insert(user_state).values(user_id=user_id, **values)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_=values))
+        conn.execute(*upsert_user_state_stmt(pg_insert, user_id, values))
 
     def reap_expired(self, conn: Connection, now: float, max_attempts: int) -> list[int]:
         return [r[0] for r in conn.execute(_reap_stmt(), reap_params(now, max_attempts))]

@@ -16,8 +16,15 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, Row, Update, bindparam, event, func, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from db.dialects._common import CLAIM_COLUMNS, candidates, claim_values, reap_params, reap_values
-from db.models import jobs, user_state
+from db.dialects._common import (
+    CLAIM_COLUMNS,
+    candidates,
+    claim_values,
+    reap_params,
+    reap_values,
+    upsert_user_state_stmt,
+)
+from db.models import jobs
 from db.types import JobStatus
 
 
@@ -53,12 +60,13 @@ class SqliteDialect:
 
         return engine
 
+    read_options: dict[str, str] = {}  # reads run in a deferred (lock-free under WAL) BEGIN
+
     def lock_admission(self, conn: Connection, user_id: int, guild_id: int | None) -> None:
         """Nothing to do: BEGIN IMMEDIATE already serialises all writers."""
 
     def upsert_user_state(self, conn: Connection, user_id: int, **values: float) -> None:
-        stmt = sqlite_insert(user_state).values(user_id=user_id, **values)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_=values))
+        conn.execute(*upsert_user_state_stmt(sqlite_insert, user_id, values))
 
     def reap_expired(self, conn: Connection, now: float, max_attempts: int) -> list[int]:
         return [r[0] for r in conn.execute(_reap_stmt(), reap_params(now, max_attempts))]

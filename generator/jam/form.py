@@ -145,21 +145,30 @@ def plan_song(
         body.append(("bridge", b, False))
     while n_chorus < max(1, len(choruses)) and choruses:
         chorus()  # chorus takes the verses did not use yet
+    final_hook = bool(bridges) and bool(choruses)
     if bridges or not verses:
         chorus()  # a last hook after the bridge (or a chorus-only session ends on the hook)
 
-    # Fit: first drop repeats from the end, then the lowest-voted unique takes.
+    # Fit: drop repeats from the end (the hook after the bridge last of all), shorten the
+    # intro and outro, then drop the lowest-voted unique takes.
     dropped: list[int] = []
     intro = outro = 2 if budget >= 12 else (1 if budget >= 6 else 0)
 
     def used() -> int:
         return intro + outro + sum(bars(p) for _, p, _ in body)
 
-    while used() > budget and any(rep for *_, rep in body):
-        idx = max(i for i, (*_, rep) in enumerate(body) if rep)
-        body.pop(idx)
-    while used() > budget and (intro or outro):
-        intro, outro = (intro - 1, outro) if intro >= outro else (intro, outro - 1)
+    def repeats() -> list[int]:
+        idx = [i for i, (*_, rep) in enumerate(body) if rep]
+        keep_last = final_hook and bool(idx) and idx[-1] == len(body) - 1
+        return idx[:-1] if keep_last else idx
+
+    while used() > budget and repeats():
+        body.pop(repeats()[-1])
+    for floor in (1, 0):  # a one-bar intro and outro are worth more than the last hook
+        while used() > budget and (intro > floor or outro > floor):
+            intro, outro = (intro - 1, outro) if intro >= outro else (intro, outro - 1)
+        while floor and used() > budget and final_hook and body and body[-1][2]:
+            body.pop()  # the final hook goes before any take does
     while used() > budget and len(body) > 1:
         worst = max(range(len(body)), key=lambda i: (-body[i][1].votes, body[i][1].id))
         dropped.append(body.pop(worst)[1].id)

@@ -14,6 +14,7 @@ stores and the bot delivers it like any other job.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +22,7 @@ from audio.errors import AudioRejected
 from db.jam import JamPartInfo, JamSession, JamStore, PartStatus
 from db.types import Job
 from generator.backend import Progress, RenderResult, no_progress
-from generator.backends.arranger.types import Key
+from generator.backends.arranger.types import BeatNote, Key
 from generator.errors import RenderRefused
 from generator.jam.form import plan_song
 from generator.jam.mixdown import format_credits, render_session
@@ -83,9 +84,7 @@ def _to_jam_part(p: JamPartInfo) -> JamPart:
     )
 
 
-def _hear(
-    hum: bytes, filename: str | None, session: JamSession, key: Key, settings: GeneratorSettings
-) -> tuple[Any, ...]:
+def _hear(hum: bytes, filename: str | None, session: JamSession, key: Key) -> tuple[BeatNote, ...]:
     """The hum as conformed notes (session key, session beat grid)."""
     import audio
     from generator.backends.arranger.analysis import analyse_hum
@@ -116,7 +115,7 @@ def _render_part(
     progress(0.1, "listening")
     if hum is not None:
         try:
-            notes = _hear(hum, hum_filename, session, key, settings)
+            notes = _hear(hum, hum_filename, session, key)
         except (RenderRefused, AudioRejected) as exc:
             store.fail_part(part_id)  # this take will never be playable: keep it out of mixes
             raise RenderRefused(exc.code, exc.message) from exc
@@ -134,8 +133,9 @@ def _render_part(
     store.set_part_notes(part_id, notes_to_json(notes))
     progress(0.4, "rendering")
     part = JamPart(info.id, info.member_id, info.member_name, role, notes, info.votes)
+    # The preview: a bar of band, the take, a bar to ring out.
     bar_s = session.beats_per_bar * 60.0 / session.bpm
-    bars = max(_PREVIEW_MIN_BARS, -(-int(part.beats + 0.999) // session.beats_per_bar))
+    bars = max(_PREVIEW_MIN_BARS, math.ceil(part.beats / session.beats_per_bar - 1e-9)) + 2
     plan = plan_song(
         [part], bars * bar_s, key=key, bpm=session.bpm, beats_per_bar=session.beats_per_bar
     )

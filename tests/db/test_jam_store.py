@@ -120,6 +120,19 @@ def test_votes_are_once_per_member_and_not_for_yourself(store: JamStore) -> None
     assert store.parts(sid)[0].votes == 1
 
 
+def test_forget_member_deletes_takes_and_votes(store: JamStore) -> None:
+    sid = _start(store, host_id=1)
+    mine = store.add_part(sid, member_id=1, member_name="a", role="verse")
+    theirs = store.add_part(sid, member_id=2, member_name="b", role="chorus")
+    store.vote(mine.id, 2)
+    store.vote(theirs.id, 1)
+    assert store.forget_member(1) == 1
+    assert [p.id for p in store.parts(sid)] == [theirs.id]
+    assert store.part(theirs.id).votes == 0
+    assert store.get(sid).host_id == 0
+    assert store.end(sid, 3, is_admin=True).status == "ended"
+
+
 def test_migration_matches_jam_models(engine: Engine) -> None:
     from db.models import jam_parts, jam_sessions, jam_votes
 

@@ -175,6 +175,19 @@ CASES: list[Case] = [
     ),
     # --- huge
     Case("huge-declared", gen({}, upload("hum.ogg", b"OggS", OGG, size=500 * 1024 * 1024)), "MB"),
+    Case(
+        "size-lie-over-cap",
+        gen({}, upload("hum.ogg", b"OggS" + b"\0" * (26 * 1024 * 1024), OGG, size=1000)),
+        "over 25 MB",
+    ),
+    Case(
+        "size-lie-chunked-stream",
+        gen(
+            {},
+            upload("hum.ogg", b"OggS" + b"\0" * (26 * 1024 * 1024), OGG, size=1000, chunked=True),
+        ),
+        "over 25 MB",
+    ),
     # --- silence and too short
     Case("silence", gen({}, upload("quiet.wav", silence(), "audio/wav")), "silent"),
     Case("too-short", gen({}, upload("blip.wav", blip(), "audio/wav")), "short|only 0"),

@@ -261,3 +261,44 @@ async def test_a_jam_session_from_start_to_recap(
     # the best-voted chorus is the one the song returns to
     chorus_leads = [lead for name, _b, lead, _l in sections if name.startswith("chorus")]
     assert chorus_leads and chorus_leads[0] == chorus.id
+
+
+async def _private_error(fake: JamFakeDiscord, sent: Any) -> str:
+    """The ephemeral error an interaction got (its embed, as text)."""
+    import json
+
+    found = await fake.wait_until(lambda: fake.followups(sent), timeout=10)
+    body = found[-1].json or {}
+    assert int(body.get("flags") or 0) & 64, "errors are private"
+    return json.dumps(body.get("embeds"), ensure_ascii=False)
+
+
+async def test_jam_refusals_are_friendly(
+    fake_discord: JamFakeDiscord, start_bot: BotFactory, store: JamStore
+) -> None:
+    fake = fake_discord
+    async with start_bot(jam_audio_messages=True):
+        sent = await fake.slash("jam", {"key": "H sharp"}, subcommand="start", who=fake.owner)
+        assert "isn't a key" in await _private_error(fake, sent)
+        sent = await fake.slash("jam", {"role": "verse"}, subcommand="add", who=fake.alice)
+        assert "inside a jam thread" in await _private_error(fake, sent)
+
+        sent = await fake.slash("jam", {"length": 90}, subcommand="start", who=fake.owner)
+        assert "up to 30s" in await _private_error(fake, sent)  # the server allows 30 s
+        await fake.slash("jam", {"name": "short", "length": 20}, subcommand="start", who=fake.owner)
+        await fake.wait_until(lambda: fake.thread_ids, timeout=15)
+        thread = fake.thread_ids[0]
+        sent = await fake.slash("jam", {}, subcommand="mix", who=fake.bob, channel_id=thread)
+        assert "No parts are ready" in await _private_error(fake, sent)
+        sent = await fake.slash("jam", {}, subcommand="end", who=fake.alice, channel_id=thread)
+        assert "Only the session's host" in await _private_error(fake, sent)
+        await fake.slash("jam", {}, subcommand="end", who=fake.owner, channel_id=thread)
+        await _until(lambda: store.by_thread(thread).status == "ended", what="ended")  # type: ignore[union-attr]
+
+        # a voice message in an ended session gets a reply, not a part
+        await _voice_message(fake, fake.bob, thread, _hum(0, "opus", 9), "late verse")
+        reply = await fake.wait_until(
+            lambda: [m for m in fake.messages.values() if "has ended" in str(m.get("content", ""))],
+            timeout=10,
+        )
+        assert reply and not store.parts(store.by_thread(thread).id)  # type: ignore[union-attr]

@@ -133,6 +133,7 @@ class FakeDiscord:
         self.messages: dict[int, JSON] = {}
         self.message_files: dict[int, list[UploadedFile]] = {}
         self.cdn: dict[str, tuple[bytes, str]] = {}  # path -> (data, content type)
+        self.chunked: set[str] = set()  # CDN paths served without Content-Length
         self.requests: list[RecordedRequest] = []
         self.interactions: dict[str, SentInteraction] = {}  # token -> interaction
         self.commands: dict[str, list[JSON]] = {}  # "global" / guild id -> synced commands
@@ -317,11 +318,18 @@ class FakeDiscord:
         *,
         duration_secs: float | None = None,
         size: int | None = None,
+        chunked: bool = False,
     ) -> JSON:
-        """Put a file on the fake CDN and return its attachment payload."""
+        """Put a file on the fake CDN and return its attachment payload.
+
+        ``size`` overrides the declared size (a lying client); ``chunked`` serves the bytes
+        without a Content-Length, so only a streaming cap can stop a large download.
+        """
         att_id = p.snowflake()
         path = f"attachments/{self.channel_id}/{att_id}/{filename}"
         self.cdn[path] = (data, content_type or "application/octet-stream")
+        if chunked:
+            self.chunked.add(path)
         return p.attachment(
             att_id,
             filename,
@@ -514,7 +522,18 @@ class FakeDiscord:
         if path not in self.cdn:
             return web.Response(status=404, text="not found")
         data, ctype = self.cdn[path]
-        return web.Response(body=data, headers={"Content-Type": ctype})
+        if path not in self.chunked:
+            return web.Response(body=data, headers={"Content-Type": ctype})
+        stream = web.StreamResponse(headers={"Content-Type": ctype})
+        stream.enable_chunked_encoding()
+        await stream.prepare(request)
+        try:
+            for start in range(0, len(data), 256 * 1024):
+                await stream.write(data[start : start + 256 * 1024])
+            await stream.write_eof()
+        except (ConnectionResetError, RuntimeError):
+            pass  # the client stopped reading: that's the point of a streaming cap
+        return stream
 
     def _record(
         self, request: web.Request, body: Any, files: list[UploadedFile]

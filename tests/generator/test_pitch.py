@@ -68,3 +68,30 @@ def test_rejects_multichannel() -> None:
 def test_onnx_runs_on_one_thread() -> None:
     options = pitch._detector().session.get_session_options()
     assert options.intra_op_num_threads == 1
+
+
+def test_numpy_yin_and_onsets_match_librosa() -> None:
+    # pitch.py re-implements librosa.yin / onset_strength in numpy (librosa's numba JIT costs
+    # seconds per process); they must compute the same thing.
+    import librosa
+    import soxr
+
+    samples, rate = vocadito.audio("vocadito_10")
+    audio = soxr.resample(samples, rate, pitch.SAMPLE_RATE)
+    yin = librosa.yin(
+        audio,
+        fmin=pitch.FMIN_HZ,
+        fmax=pitch.FMAX_HZ,
+        sr=pitch.SAMPLE_RATE,
+        frame_length=pitch.YIN_FRAME,
+        hop_length=pitch.HOP,
+    )
+    onsets = librosa.onset.onset_strength(
+        y=audio,
+        sr=pitch.SAMPLE_RATE,
+        hop_length=pitch.HOP,
+        n_fft=pitch.ONSET_FFT,
+        n_mels=pitch.ONSET_MELS,
+    )
+    assert np.allclose(pitch._yin(audio), yin, rtol=1e-4)
+    assert np.allclose(pitch._onset_strength(audio), onsets, atol=1e-3)

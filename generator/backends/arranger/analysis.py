@@ -84,7 +84,8 @@ def analyse_hum(
 
     ``key``/``bpm``/``beats_per_bar`` override what is detected. A ``key`` moves the tune into
     that key (smallest interval; scale degrees remapped across modes). A ``bpm`` becomes the
-    melody's tempo; the hum is read at the multiple of it (½, 1, 2×) closest to its own pulse.
+    melody's tempo: a hum whose pulse is ½, 1 or 2× it (±12 %) is read on exactly that grid,
+    any other hum is read at its own pulse (the octave nearest ``bpm``) and stretched to it.
     Raises ``RenderRefused("no_melody")`` when no tune can be heard.
     """
     track = track_pitch(samples, sample_rate)
@@ -375,7 +376,7 @@ def _downbeat(notes: Sequence[Note], bpm: float, meter: int) -> float:
     downbeat = first_beat + int(np.argmax(accents)) * beat
     while downbeat > onsets[0] + beat / 4:
         downbeat -= meter * beat
-    return downbeat
+    return float(downbeat)
 
 
 def _grid_for(notes: Sequence[Note], bpm: float) -> float:

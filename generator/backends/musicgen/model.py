@@ -109,7 +109,7 @@ def load_model(
         with warnings.catch_warnings():
             # checkpoints carry weight-norm and generation-config quirks we can't fix
             warnings.simplefilter("ignore")
-            model = MusicgenMelodyForConditionalGeneration.from_pretrained(
+            model: Any = MusicgenMelodyForConditionalGeneration.from_pretrained(
                 where, dtype=dt, **kwargs
             )
     except BackendUnavailable:

@@ -130,7 +130,7 @@ def build_random_model(
 
     torch.manual_seed(seed)
     with torch.device(device):
-        model = MusicgenMelodyForConditionalGeneration(config)
+        model: Any = MusicgenMelodyForConditionalGeneration(config)
     model = model.to(dtype)
     model.audio_encoder.to(torch.float32)
     model.generation_config.pad_token_id = config.decoder.pad_token_id

@@ -94,7 +94,8 @@ def test_check_refuses_with_the_limit(
     tiny_dir: Path, request_kw: dict[str, Any], code: str
 ) -> None:
     be = MusicgenBackend(settings(tiny_dir))  # not loaded: check is cheap
-    req = RenderRequest(**({"prompt": "pop", "duration_s": 5.0, "seed": 0} | request_kw))
+    kw: dict[str, Any] = {"prompt": "pop", "duration_s": 5.0, "seed": 0} | request_kw
+    req = RenderRequest(**kw)
     with pytest.raises(RenderRefused) as err:
         be.check(req)
     assert err.value.code == code

@@ -1,0 +1,193 @@
+"""Melody fidelity: chroma cosine between each Vocadito hum and the arranger's track, per style.
+
+The metric is ``generator.metrics.chroma_cosine`` (audiocraft's melody metric), compared from
+where the hum enters the track (``metadata["hum_offset_s"]``), as the tests do. Ceilings put
+the arrangement's figures in context; each is a pure sine scored against the same hum:
+
+- ``exact f0``: a sine following the annotated f0 contour (what a perfect transcription that
+  keeps every glide and cent of the voice would score; the hum's own argmax is often a
+  harmonic, not the sung pitch class, so even this is below 1);
+- ``raw notes``: the notes the segmenter heard, at their sung (fractional) pitch and times;
+- ``kept notes``: the notes the arranger plays (tuned, snapped to the key, quantised), placed
+  where the arranger places them relative to the hum.
+
+Run: ``.venv/bin/python benchmarks/fidelity.py [--seed 0] [--no-write]``; prints a table and
+rewrites the "Melody fidelity" section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# run as a script, benchmarks/ is sys.path[0] and its queue.py would shadow the stdlib's
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+
+import numpy as np  # noqa: E402
+import numpy.typing as npt  # noqa: E402
+import soundfile as sf  # noqa: E402
+import soxr  # noqa: E402
+from scipy import signal  # noqa: E402
+
+import audio  # noqa: E402
+from generator.backend import RenderRequest  # noqa: E402
+from generator.backends.arranger.analysis import analyse_hum  # noqa: E402
+from generator.backends.arranger.backend import ArrangerBackend  # noqa: E402
+from generator.backends.arranger.pianoroll import melody_time_offset  # noqa: E402
+from generator.backends.arranger.styles import STYLES  # noqa: E402
+from generator.backends.arranger.types import Melody  # noqa: E402
+from generator.metrics import chroma_cosine  # noqa: E402
+from tests.generator.vocadito import CLIPS, DATA, f0  # noqa: E402
+
+DURATION_S = 30.0
+SECTION = "## Melody fidelity"
+
+Segment = tuple[float, float, float]  # (start s, end s, fractional MIDI pitch)
+
+
+def _sine(segments: Sequence[Segment], n: int, rate: int) -> npt.NDArray[np.float32]:
+    """A sine that plays each segment's pitch, silent between segments (phase-continuous)."""
+    freq = np.zeros(n)
+    for start, end, pitch in segments:
+        a, b = max(0, int(start * rate)), min(n, int(end * rate))
+        if b > a:
+            freq[a:b] = 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
+    phase = 2 * np.pi * np.cumsum(freq) / rate
+    return (np.sin(phase) * (freq > 0)).astype(np.float32)
+
+
+def _trim_offset(raw: npt.NDArray[np.float32], raw_rate: int, hum: audio.Clip) -> float:
+    """Seconds of the original recording that ``prepare_hum`` trimmed off its start."""
+    x = soxr.resample(raw, raw_rate, hum.sample_rate)
+    corr = signal.correlate(np.abs(x), np.abs(hum.samples), mode="valid", method="fft")
+    return int(np.argmax(corr)) / hum.sample_rate
+
+
+def ceilings(clip: str, hum: audio.Clip, melody: Melody) -> dict[str, float]:
+    rate, n = hum.sample_rate, len(hum.samples)
+    raw, raw_rate = sf.read(DATA / f"{clip}.wav", dtype="float32")
+    times, hz = f0(clip)
+    at = np.arange(n) / rate + _trim_offset(raw, int(raw_rate), hum)
+    contour = np.interp(at, times, hz)
+    exact = (np.sin(2 * np.pi * np.cumsum(contour) / rate) * (contour > 0)).astype(np.float32)
+
+    heard = [(note.start, note.end, note.pitch) for note in melody.raw_notes]
+    spb = 60.0 / melody.bpm
+    t0 = melody_time_offset(melody)
+    kept = [
+        (t0 + note.start_beat * spb, t0 + (note.start_beat + note.duration_beats) * spb, note.pitch)
+        for note in melody.notes
+    ]
+
+    def score(y: npt.NDArray[np.float32]) -> float:
+        return chroma_cosine(hum.samples, rate, y, rate)
+
+    return {
+        "exact f0 sine": score(exact),
+        "raw notes sine": score(_sine(heard, n, rate)),
+        "kept notes sine": score(_sine(kept, n, rate)),
+    }
+
+
+def style_score(backend: ArrangerBackend, hum: audio.Clip, style: str, seed: int) -> float:
+    request = RenderRequest(
+        prompt=style,
+        duration_s=DURATION_S,
+        seed=seed,
+        melody=hum.samples,
+        melody_rate=hum.sample_rate,
+        options={"style": style},
+    )
+    result = backend.render(request)
+    offset = max(0, round(result.metadata["hum_offset_s"] * result.sample_rate))
+    return chroma_cosine(
+        hum.samples, hum.sample_rate, result.audio[offset:], result.sample_rate
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--styles", nargs="*", help="only these styles (default: all)")
+    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    args = parser.parse_args()
+
+    hums = {
+        clip: audio.prepare_hum(audio.decode((DATA / f"{clip}.wav").read_bytes(), f"{clip}.wav"))
+        for clip in CLIPS
+    }
+    rows: list[tuple[str, list[float]]] = []
+    ceiling = {
+        clip: ceilings(clip, hum, analyse_hum(hum.samples, hum.sample_rate))
+        for clip, hum in hums.items()
+    }
+    for name in ceiling[CLIPS[0]]:
+        rows.append((f"*{name}*", [ceiling[clip][name] for clip in CLIPS]))
+
+    backend = ArrangerBackend()
+    backend.load()
+    styles = args.styles or [s.name for s in STYLES]
+    scores = []
+    for style in styles:
+        values = [style_score(backend, hums[clip], style, args.seed) for clip in CLIPS]
+        scores.append(values)
+        rows.append((style, values))
+        print(f"  {style}: " + "  ".join(f"{v:.3f}" for v in values), file=sys.stderr)
+    backend.close()
+    worst = [min(s[i] for s in scores) for i in range(len(CLIPS))]
+    mean = [statistics.fmean(s[i] for s in scores) for i in range(len(CLIPS))]
+    rows.append(("**worst style**", worst))
+    rows.append(("**mean over styles**", mean))
+
+    table = "\n".join(
+        [
+            "| " + " | ".join(["track", *CLIPS]) + " |",
+            "|---|" + "---:|" * len(CLIPS),
+            *(f"| {name} | " + " | ".join(f"{v:.3f}" for v in values) + " |" for name, values in rows),
+        ]
+    )
+    summary = (
+        f"Chroma cosine (audiocraft's melody metric, `generator.metrics.chroma_cosine`) of each "
+        f"prepared Vocadito hum against the {DURATION_S:.0f} s arrangement from `hum_offset_s` on, "
+        f"seed {args.seed}. Issue 3 target: 0.75. Italic rows are sine ceilings (see the "
+        "module docstring of `benchmarks/fidelity.py`)."
+    )
+    print(table)
+    print()
+    print(summary)
+    if not args.no_write and not args.styles:
+        section = (
+            f"{SECTION}\n\nDate: {datetime.date.today().isoformat()}. "
+            "Command: `.venv/bin/python benchmarks/fidelity.py`.\n\n"
+            f"{table}\n\n{summary}\n"
+        )
+        _write_section(ROOT / "BENCHMARKS.md", section)
+    return 0
+
+
+def _write_section(path: Path, section: str) -> None:
+    """Replace (or append) the fidelity section, leaving other sections alone."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
+    if start is None:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        text = (
+            "".join(lines[:start])
+            + section
+            + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
+        )
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
