@@ -55,7 +55,10 @@ def main() -> None:
         session_piano_roll(plan, title="friday jam — D minor, 100 bpm, lofi")
     )
     solo = plan_song([parts[1]], 12.0, key=key, bpm=bpm)
-    (out / "jam-part.png").write_bytes(session_piano_roll(solo, title="bob — chorus in D minor"))
+    joined = [p.member_id for p in parts]
+    (out / "jam-part.png").write_bytes(
+        session_piano_roll(solo, title="bob — chorus in D minor", members=joined)
+    )
     if "--audio" in sys.argv:
         import audio
         from generator.jam.mixdown import render_session

@@ -147,7 +147,10 @@ def _render_part(
         soundfont=settings.soundfont,
     )
     progress(0.9, "drawing")
-    png = session_piano_roll(plan, title=f"{info.member_name} — {role} in {key.name}")
+    joined = [p.member_id for p in store.parts(session.id)]
+    png = session_piano_roll(
+        plan, title=f"{info.member_name} — {role} in {key.name}", members=joined
+    )
     meta: Mapping[str, Any] = {
         "jam_session": session.id,
         "jam_action": "part",

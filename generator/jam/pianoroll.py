@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
@@ -15,18 +16,26 @@ __all__ = ["member_colours", "session_piano_roll"]
 _PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#D55E00", "#CC79A7", "#0072B2", "#F0E442", "#000000")
 
 
-def member_colours(plan: SongPlan) -> dict[int, str]:
-    """A stable colour per member, in order of their first take."""
-    order: list[int] = []
-    for p in sorted(plan.parts, key=lambda p: p.id):
-        if p.member_id not in order:
-            order.append(p.member_id)
+def member_colours(member_ids: Sequence[int]) -> dict[int, str]:
+    """A stable colour per member, by order of joining (first take) in the session."""
+    order = list(dict.fromkeys(member_ids))
     return {mid: _PALETTE[i % len(_PALETTE)] for i, mid in enumerate(order)}
 
 
-def session_piano_roll(plan: SongPlan, *, title: str | None = None, dpi: int = 110) -> bytes:
-    """PNG bytes: time in bars across, pitch up, one colour per member, sections shaded."""
-    colours = member_colours(plan)
+def session_piano_roll(
+    plan: SongPlan,
+    *,
+    title: str | None = None,
+    members: Sequence[int] | None = None,
+    dpi: int = 110,
+) -> bytes:
+    """PNG bytes: time in bars across, pitch up, one colour per member, sections shaded.
+
+    ``members`` (ids in order of joining the session) keeps a member's colour the same in a
+    one-part preview as in the whole session's roll.
+    """
+    in_plan = [p.member_id for p in sorted(plan.parts, key=lambda p: p.id)]
+    colours = member_colours([*(members or ()), *in_plan])
     # Figure (not pyplot): no global state, safe in worker threads.
     fig = Figure(figsize=(12, 4.8), dpi=dpi)
     ax = fig.add_subplot()
@@ -44,13 +53,15 @@ def session_piano_roll(plan: SongPlan, *, title: str | None = None, dpi: int = 1
             fontsize=8,
             color="#444444",
         )
-    for _sec, part, notes in plan.placements():
+    for sec, part, notes in plan.placements():
+        z = 3 if part.id == sec.lead else 2  # the tune on top of the layers under it
         for n in notes:
             pitches.append(n.pitch)
             ax.broken_barh(
                 [(n.start_beat / bpb, n.duration_beats / bpb)],
                 (n.pitch - 0.4, 0.8),
                 facecolors=colours[part.member_id],
+                zorder=z,
                 edgecolors="#00000055",
                 linewidth=0.3,
             )
@@ -61,7 +72,7 @@ def session_piano_roll(plan: SongPlan, *, title: str | None = None, dpi: int = 1
     ax.set_ylabel("MIDI pitch")
     names = {p.member_id: p.member_name for p in plan.parts}
     ax.legend(
-        handles=[Patch(color=c, label=names[m]) for m, c in colours.items()],
+        handles=[Patch(color=c, label=names[m]) for m, c in colours.items() if m in names],
         loc="upper right",
         fontsize=8,
         framealpha=0.8,

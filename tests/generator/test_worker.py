@@ -1,4 +1,4 @@
-"""Worker behaviour in-process, with a fake backend: success, refusals, retries, cancel, hand-back."""
+"""The worker in-process with a fake backend: success, refusals, retries, cancel, hand-back."""
 
 from __future__ import annotations
 
@@ -30,8 +30,9 @@ FakeBackend, raw_encode, expected_audio = (
 
 
 def _hum_wav(seconds: float = 2.0, rate: int = 16000) -> bytes:
-    import soundfile as sf
     import io
+
+    import soundfile as sf
 
     t = np.arange(int(seconds * rate)) / rate
     x = 0.3 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 2 * t))

@@ -4,7 +4,6 @@ when workers are SIGKILLed at random points."""
 from __future__ import annotations
 
 import collections
-import os
 import random
 import signal
 import subprocess
@@ -98,13 +97,11 @@ def test_sigkilled_workers_lose_nothing_and_finish_everything_once(make_queue, t
         kills += 1
         procs[victim] = spawn(queue.url, log, *args)
     assert kills == 20
-    print(f"kills done after {time.monotonic() - t0:.1f} s")
     # let the survivors (and replacements) drain the queue, then stop them gracefully
     while time.monotonic() < deadline:
         if all(queue.get(i).status.finished for i in ids):
             break
         time.sleep(0.2)
-    print(f"drained after {time.monotonic() - t0:.1f} s")
     for p in procs:
         p.send_signal(signal.SIGTERM)
     for p in procs:

@@ -1,4 +1,8 @@
-"""Fixtures for the MusicGen backend tests: tiny random models built offline, no downloads."""
+"""Fixtures for the MusicGen backend tests: tiny random models built offline, no downloads.
+
+torch and transformers are imported inside the fixtures: each test module skips itself with
+``pytest.importorskip`` when they are missing, so this file must import without them.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
-import torch
-
-from generator.backends.musicgen import testing
-
 
 @pytest.fixture(autouse=True)
 def _one_thread() -> Iterator[None]:
+    import torch
+
     # the tiny model is latency-bound: extra threads only add contention on shared CI cores
     before = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -29,11 +28,15 @@ def _one_thread() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random MusicGen-melody + T5 tokenizer saved like a hub checkpoint."""
+    from generator.backends.musicgen import testing
+
     return testing.save_random_model(tmp_path_factory.mktemp("musicgen-tiny"))
 
 
 @pytest.fixture(scope="session")
 def tiny_model() -> Any:
+    from generator.backends.musicgen import testing
+
     return testing.build_random_model(testing.tiny_config(), seed=0)
 
 
@@ -44,6 +47,10 @@ def melody_model() -> Any:
     With random init (std 0.02) the condition barely moves the logits; the #45647 guard needs a
     model where ignoring the melody would show.
     """
+    import torch
+
+    from generator.backends.musicgen import testing
+
     model = testing.build_random_model(testing.tiny_config(), seed=1)
     with torch.no_grad():
         model.audio_enc_to_dec_proj.weight.normal_(0.0, 2.0)
@@ -52,6 +59,8 @@ def melody_model() -> Any:
 
 @pytest.fixture(scope="session")
 def tokenizer() -> Any:
+    from generator.backends.musicgen import testing
+
     return testing.make_tokenizer()
 
 
