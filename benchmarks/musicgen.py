@@ -276,6 +276,14 @@ def main() -> None:
             agree = [float((a == b).float().mean()) for a, b in zip(together, alone, strict=True)]
             results["greedy_batched_vs_alone_token_agreement_fp32"] = agree
             print("fp32 greedy batched vs alone agreement", agree, flush=True)
+            if device.type == "cuda":
+                d32.cuda_graphs = True
+                graphed = d32.generate(wrows)
+                agree = [
+                    float((a == b).float().mean()) for a, b in zip(graphed, together, strict=True)
+                ]
+                results["greedy_graphs_vs_eager_token_agreement_fp32"] = agree
+                print("fp32 greedy CUDA graphs vs eager agreement", agree, flush=True)
             del m32, lm32, c32, d32
             torch.cuda.empty_cache()
         except Exception as exc:

@@ -156,9 +156,14 @@ class Worker:
                 if not claims:
                     if once:
                         break
-                    self.queue.wait_for_changes(self.idle_wait_s)
+                    self._idle()
                     continue
-                self.process(claims)
+                try:
+                    self.process(claims)
+                except QueueError:
+                    # The database went away mid-job: its lease will expire and it is retried.
+                    log.exception("queue unavailable while storing a result")
+                    self.stop_event.wait(self.idle_wait_s)
         finally:
             self.stop_event.set()
             beat.join(timeout=5)
@@ -167,6 +172,13 @@ class Worker:
                 self._jam_store.close()
             log.info("worker stopped", extra={"worker_id": self.worker_id, "jobs": self.processed})
         return self.processed
+
+    def _idle(self) -> None:
+        """Sleep until a job may be claimable (a change in the queue) or ``idle_wait_s``."""
+        try:
+            self.queue.wait_for_changes(self.idle_wait_s)
+        except QueueError:
+            self.stop_event.wait(self.idle_wait_s)
 
     def _heartbeat_loop(self) -> None:
         while not self.stop_event.wait(self.heartbeat_s) or self._running:
@@ -313,8 +325,8 @@ class Worker:
         return progress
 
     def _refuse(self, claim: Claim, code: str, message: str) -> None:
-        log.info("job refused",
-                 extra={"job_id": claim.job.id, "backend": self.backend.name, "code": code})  # fmt: skip
+        extra = {"job_id": claim.job.id, "backend": self.backend.name, "code": code}
+        log.info("job refused", extra=extra)
         self.queue.fail(claim, code, message, retry=False)
 
     def _retry(self, claim: Claim, exc: BaseException, *, stage: str) -> None:
@@ -363,7 +375,7 @@ def _child(backend_name: str, database_url: str | None, once: bool, log_level: s
 
 
 def main(args: argparse.Namespace) -> int:
-    """``humjam worker``: one process, or ``--concurrency N`` child processes (signals forwarded)."""
+    """``humjam worker``: one process, or ``--concurrency N`` children (signals forwarded)."""
     _, qs, backend_name, concurrency = _settings(args)
     once = bool(getattr(args, "once", False))
     if concurrency <= 1:

@@ -124,8 +124,11 @@ class Generate(commands.Cog):
                 raise UserFacingError("channel_not_allowed", f"I only make music in {shown}.")
             default_backend = getattr(rules, "default_backend", None) or default_backend
             max_duration = min(max_duration, rules.max_duration_s)
-        duration = self.settings.default_duration_s if duration_s is None else duration_s
-        duration = min(duration, max_duration) if duration_s is None else duration
+        # No duration asked: the default, shortened to the server's limit. Asked: must fit it.
+        if duration_s is None:
+            duration = min(self.settings.default_duration_s, max_duration)
+        else:
+            duration = duration_s
         if duration > max_duration:
             raise UserFacingError(
                 "duration_out_of_range",

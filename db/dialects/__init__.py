@@ -8,7 +8,7 @@ admission locks, LISTEN/NOTIFY wake-ups).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine, Row
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class Dialect(Protocol):
     name: str
     #: execution options for read-only calls
-    read_options: dict[str, str]
+    read_options: ClassVar[dict[str, str]]
 
     def create_engine(self, url: str) -> Engine: ...
 

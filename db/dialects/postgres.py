@@ -14,7 +14,7 @@ import contextlib
 import threading
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy import (
@@ -58,7 +58,8 @@ class PostgresDialect:
         # (DatabaseUnavailable) and SQLAlchemy then replaces the whole pool.
         return sa.create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
 
-    read_options: dict[str, str] = {"isolation_level": "AUTOCOMMIT"}  # no BEGIN/ROLLBACK trips
+    # reads skip the BEGIN/ROLLBACK round trips
+    read_options: ClassVar[dict[str, str]] = {"isolation_level": "AUTOCOMMIT"}
 
     def lock_admission(self, conn: Connection, user_id: int, guild_id: int | None) -> None:
         keys = [f"humjam:user:{user_id}"]
@@ -113,18 +114,24 @@ class PostgresDialect:
             conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
 
     def wait_for_changes(self, engine: Engine, timeout_s: float, poll_interval_s: float) -> None:
-        with self._lock:
-            if self._listener is None:
-                import psycopg
+        import psycopg
 
-                # A session of our own, outside the pool: a LISTENing connection must stay put.
-                cargs, cparams = engine.dialect.create_connect_args(engine.url)
-                listener = psycopg.connect(*cargs, **cparams, autocommit=True)
-                listener.execute(f"LISTEN {CHANNEL}")
-                self._listener = listener
-            listener = self._listener
-        for _ in listener.notifies(timeout=timeout_s, stop_after=1):
-            break
+        from db.errors import DatabaseUnavailable
+
+        try:
+            with self._lock:
+                if self._listener is None:
+                    # A session of our own, outside the pool: a LISTENing connection must stay put.
+                    cargs, cparams = engine.dialect.create_connect_args(engine.url)
+                    listener = psycopg.connect(*cargs, **cparams, autocommit=True)
+                    listener.execute(f"LISTEN {CHANNEL}")
+                    self._listener = listener
+                listener = self._listener
+            for _ in listener.notifies(timeout=timeout_s, stop_after=1):
+                break
+        except psycopg.Error as exc:
+            self.close()  # reconnect on the next call
+            raise DatabaseUnavailable() from exc
 
     def close(self) -> None:
         with self._lock:

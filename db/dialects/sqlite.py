@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, Row, Update, bindparam, event, func, select, update
@@ -60,7 +60,8 @@ class SqliteDialect:
 
         return engine
 
-    read_options: dict[str, str] = {}  # reads run in a deferred (lock-free under WAL) BEGIN
+    # reads run in a deferred BEGIN, which takes no lock under WAL
+    read_options: ClassVar[dict[str, str]] = {}
 
     def lock_admission(self, conn: Connection, user_id: int, guild_id: int | None) -> None:
         """Nothing to do: BEGIN IMMEDIATE already serialises all writers."""

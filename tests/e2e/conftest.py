@@ -7,9 +7,7 @@ Fixtures: ``fake_discord`` (from ``tests.fakediscord``), ``queue`` (a fresh SQLi
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import io
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -147,17 +145,3 @@ def hums() -> dict[str, bytes]:
         "wav": audio.encode(samples, rate, "wav"),
         "mp3": audio.encode(samples, rate, "mp3"),
     }
-
-
-def decode_bytes(data: bytes, filename: str) -> audio.Clip:
-    return audio.decode(data, filename=filename)
-
-
-async def settle(seconds: float = 0.05) -> None:
-    await asyncio.sleep(seconds)
-
-
-def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
-    buf = io.BytesIO()
-    sf.write(buf, samples, rate, format="WAV", subtype="PCM_16")
-    return buf.getvalue()

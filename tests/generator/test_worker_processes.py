@@ -112,7 +112,7 @@ def test_sigkilled_workers_lose_nothing_and_finish_everything_once(make_queue, t
     events = read_log(log)
     completes = collections.Counter(int(e[1]) for e in events if e[0] == "complete")
     assert max(completes.values()) == 1  # no job was completed twice
-    # A worker killed between its commit and its log line leaves a job unlogged: at most one per kill.
+    # A worker killed between its commit and its log line leaves a job unlogged (one per kill).
     assert set(completes) <= set(ids) and len(ids) - len(completes) <= kills
     reclaimed = [i for i, j in jobs.items() if j.attempts > 1]
     assert reclaimed, "no kill landed mid-job; the test proved nothing"

@@ -55,6 +55,18 @@ _BASS_CELLS: dict[str, tuple[float, tuple[tuple[float, float, str], ...]]] = {
 
 _VELOCITY = {"x": 92, "X": 112, "o": 55}
 
+# Mix (MIDI CC7 per track). The melody is what the listener (and the chroma metric) must
+# follow, so the lead sits on top and harmony instruments are kept under it: with the
+# accompaniment ~6 dB lower than it was, the track follows the hum measurably better
+# (benchmarks/fidelity.py) while the chords still carry the harmony.
+LEAD_VOLUME = 127
+DOUBLE_VOLUME = 100  # the voice-like unison partner, under the lead
+DOUBLE_VELOCITY = 0.85
+CHORDS_VOLUME = 58
+BASS_VOLUME = 85
+PAD_VOLUME = 46
+COUNTER_VOLUME = 52
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -323,9 +335,14 @@ def arrange(
     tonic_chord = next(c for c in harmonise((), key, slot, 1))
 
     band = _Band(layout, rng)
-    lead = band.track("lead", lead_program, 127)
-    chords_t = band.track("chords", chord_program, 78)
-    bass_t = band.track("bass", bass_program, 100)
+    lead = band.track("lead", lead_program, LEAD_VOLUME)
+    double = (
+        band.track("lead double", style.lead_double, DOUBLE_VOLUME)
+        if style.lead_double is not None and style.lead_double != lead_program
+        else None
+    )
+    chords_t = band.track("chords", chord_program, CHORDS_VOLUME)
+    bass_t = band.track("bass", bass_program, BASS_VOLUME)
     drums_on = spec.drums and style.groove is not None
     groove = style.groove
 
@@ -363,7 +380,7 @@ def arrange(
         inst = lead
         shift = lead_shift
         if variation == "swap":
-            inst = band.track("lead", alt_lead, 127)
+            inst = band.track("lead", alt_lead, LEAD_VOLUME)
         elif variation == "lift" and max(pitches) + lead_shift + 12 <= 88:
             shift = lead_shift + 12
         offset = layout.bar_start(first_bar)
@@ -392,10 +409,27 @@ def arrange(
                 inst, n.pitch + shift, offset + n.start_beat, max(dur, 0.2), vel, jitter_s=0.003
             )
 
+    if double is not None:
+        # unison doubling: the same notes at the same instants, a little softer
+        for inst in [t for t in band.tracks.values() if t.name == "lead"]:
+            double.notes.extend(
+                pretty_midi.Note(
+                    velocity=max(1, round(n.velocity * DOUBLE_VELOCITY)),
+                    pitch=n.pitch,
+                    start=n.start,
+                    end=n.end,
+                )
+                for n in inst.notes
+            )
+
     # -- chords, bass, pad, counter per slot ------------------------------------------------
     previous: list[int] | None = None
-    pad_t = band.track("pad", pad_program, 62) if pad_program is not None else None
-    counter_t = band.track("counter", counter_program, 70) if counter_program is not None else None
+    pad_t = band.track("pad", pad_program, PAD_VOLUME) if pad_program is not None else None
+    counter_t = (
+        band.track("counter", counter_program, COUNTER_VOLUME)
+        if counter_program is not None
+        else None
+    )
     kind_of_bar: dict[int, tuple[str, int, int]] = {}
     for kind, first_bar, bars, index in sections:
         for b in range(first_bar, first_bar + bars):

@@ -32,7 +32,7 @@ from generator.backends.musicgen.chroma import (
 )
 from generator.backends.musicgen.decode import Decoder, Sampling, WindowRow, window_seed
 from generator.backends.musicgen.model import LoadedModel, load_model
-from generator.errors import RenderCancelled, RenderRefused
+from generator.errors import BackendUnavailable, RenderCancelled, RenderRefused
 from generator.settings import GeneratorSettings
 
 __all__ = ["MAX_WINDOW_S", "STRIDE_S", "MusicgenBackend", "RowCodes"]
@@ -116,6 +116,11 @@ class MusicgenBackend:
             )
         if self._decoder is None:
             lm = self._loaded
+            if int(lm.model.config.decoder.audio_channels) != 1:
+                raise BackendUnavailable(
+                    f"{lm.source} is a stereo checkpoint; only mono MusicGen-melody models are "
+                    "supported (facebook/musicgen-melody or facebook/musicgen-melody-large)."
+                )
             self._decoder = Decoder(
                 lm.model,
                 lm.tokenizer,

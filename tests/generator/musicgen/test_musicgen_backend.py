@@ -74,6 +74,17 @@ def test_empty_directory_is_unavailable(tmp_path: Path) -> None:
         load_model(str(tmp_path), "cpu", "auto")
 
 
+def test_stereo_checkpoint_is_refused_at_load(tmp_path: Path) -> None:
+    from generator.backends.musicgen import testing
+
+    config = testing.tiny_config()
+    config.decoder.audio_channels = 2
+    config.decoder.num_codebooks = 8
+    testing.save_random_model(tmp_path, config)
+    with pytest.raises(BackendUnavailable, match="stereo"):
+        MusicgenBackend(settings(tmp_path)).load()
+
+
 def test_bad_dtype_is_unavailable(tiny_dir: Path) -> None:
     with pytest.raises(BackendUnavailable, match="bfloat16"):
         load_model(str(tiny_dir), "cpu", "int3")

@@ -47,6 +47,9 @@ class Style:
     groove: Groove | None
     pad: int | None = None
     counter: int | None = None  # arpeggiated counter-line instrument
+    # a voice-like instrument doubling the lead in unison (None = no doubling): the hum is a
+    # voice, and a voice-like partner makes the melody read as the hum's line (chroma ~+0.05)
+    lead_double: int | None = 53  # Voice Oohs
     counter_pattern: str = "eighths"  # "eighths" | "sixteenths" | "triplets" | "sparse"
     progression: tuple[int, ...] = (0, 5, 3, 4)  # scale degrees the harmoniser leans towards
     reverb: float = 0.35  # 0..1 FluidSynth reverb level
