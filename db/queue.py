@@ -329,6 +329,8 @@ class JobQueue:
     def _admit(self, conn: Connection, req: JobRequest, now: float) -> None:
         """Raise ``AdmissionRefused`` if a limit forbids this request (caller holds the locks)."""
         limits = self._guild_limits(conn, req.guild_id)
+        if not req.duration_s > 0:  # also catches NaN
+            raise AdmissionRefused("bad_duration", "Ask for a track at least 1 s long.")
         if req.duration_s > limits.max_duration_s:
             raise AdmissionRefused(
                 "too_long",
@@ -848,6 +850,9 @@ class JobQueue:
 
         Rows are found by the ``updated_at`` index with a small look-back, so a transaction that
         committed late is still seen; the cursor remembers what it returned, so nothing repeats.
+        At least ``limit`` new changes come back per call when there are that many (the rows
+        already seen in the look-back window are fetched on top of ``limit``, so a burst of
+        changes can't stall the feed).
         """
         if cursor is None:
             return [], ChangeCursor(since=time.time())
@@ -855,7 +860,7 @@ class JobQueue:
             select(*_JOB_COLUMNS)
             .where(jobs.c.updated_at >= cursor.since - _FEED_OVERLAP_S)
             .order_by(jobs.c.updated_at, jobs.c.id)
-            .limit(limit)
+            .limit(limit + len(cursor.seen))
         )
         with self._read() as conn:
             rows = conn.execute(stmt).all()
@@ -993,6 +998,9 @@ class AsyncJobQueue:
 
     async def fail(self, claim: Claim, code: str, message: str, *, retry: bool) -> bool:
         return await asyncio.to_thread(self.sync.fail, claim, code, message, retry=retry)
+
+    async def release(self, claim: Claim) -> bool:
+        return await asyncio.to_thread(self.sync.release, claim)
 
     async def cancel(self, job_id: int, user_id: int, *, is_admin: bool = False) -> Job:
         return await asyncio.to_thread(self.sync.cancel, job_id, user_id, is_admin=is_admin)

@@ -113,6 +113,7 @@ class Worker:
         self._running: dict[int, _Running] = {}
         self._lock = threading.Lock()
         self._jam_store: Any = None
+        self._first_signal_at = -1e9
         # beat well inside the queue's lease so one slow beat doesn't lose it
         self.heartbeat_s = min(self.settings.heartbeat_s, queue.settings.lease_s / 3)
 
@@ -125,11 +126,17 @@ class Worker:
             self.hand_back.set()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        now = time.monotonic()
+        # A signal can arrive twice at once (the terminal signals the whole process group and
+        # the --concurrency parent forwards it too): only a later one means "hand back now".
+        if now - self._first_signal_at < 1.0:
+            return
         if self.stop_event.is_set():
             log.warning("second signal: handing current jobs back", extra={"signal": signum})
             self.stop(hand_back=True)
         else:
             log.info("signal: finishing current job, then exiting", extra={"signal": signum})
+            self._first_signal_at = now
             self.stop()
 
     def run(self, once: bool = False) -> int:

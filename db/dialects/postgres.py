@@ -87,12 +87,14 @@ class PostgresDialect:
             job_id, user_id = row
             # Lock the user's turn, then re-count: the candidate query's count may predate a
             # concurrent claim of this user's other job, which we now wait for and then see.
-            conn.execute(pg_insert(user_state).values(user_id=user_id).on_conflict_do_nothing())
-            conn.execute(
+            lock_turn = (
                 select(user_state.c.user_id)
                 .where(user_state.c.user_id == user_id)
                 .with_for_update()
             )
+            if conn.execute(lock_turn).first() is None:  # enqueue makes the row; be safe anyway
+                conn.execute(pg_insert(user_state).values(user_id=user_id).on_conflict_do_nothing())
+                conn.execute(lock_turn)
             running = conn.execute(
                 select(func.count()).where(
                     jobs.c.requester_id == user_id, jobs.c.status == JobStatus.RUNNING.value

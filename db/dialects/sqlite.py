@@ -56,7 +56,10 @@ class SqliteDialect:
             # Writers take the write lock up front: no lock-upgrade deadlocks; check-then-act
             # is atomic.
             write = conn.get_execution_options().get("humjam_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            # straight to the driver: this runs for every transaction
+            dbapi = conn.connection.driver_connection
+            assert dbapi is not None
+            dbapi.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
 

@@ -163,6 +163,14 @@ def test_too_long_refused(make_queue):
     assert err.value.code == "too_long" and "60 s" in err.value.message
 
 
+@pytest.mark.parametrize("seconds", [0.0, -3.0, float("nan")])
+def test_nonsense_duration_refused(queue, seconds):
+    with pytest.raises(AdmissionRefused) as err:
+        queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=seconds))
+    assert err.value.code == "bad_duration"
+    assert queue.queue_length() == 0
+
+
 def test_user_queue_cap(make_queue):
     queue = make_queue(max_queued_per_user=2)
     for _ in range(2):
@@ -397,3 +405,33 @@ async def test_async_queue_wraps_the_sync_one(queue):
     assert (await aq.position(job.id)).ahead == 0
     cancelled = await aq.cancel(job.id, 1)
     assert cancelled.status is JobStatus.CANCELLED
+
+
+def test_running_cap_holds_under_concurrent_claims(make_queue):
+    queue = make_queue(max_running_per_user=1)
+    for _ in range(10):
+        queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
+    barrier = threading.Barrier(8)
+    got: list[int] = []
+
+    def claim() -> None:
+        barrier.wait()
+        got.extend(c.job.id for c in queue.claim("w", ["arranger"]))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 1
+    assert len(queue.user_jobs(1)) == 10 and queue.queue_length() == 9
+
+
+def test_changed_since_pages_through_a_burst(queue, job_factory):
+    _, cursor = queue.changed_since(None)
+    ids = {job_factory(requester_id=u).id for u in range(30)}
+    seen: list[int] = []
+    for _ in range(10):
+        changes, cursor = queue.changed_since(cursor, limit=7)
+        seen.extend(j.id for j in changes)
+    assert sorted(seen) == sorted(ids)  # every change once, none stuck behind the limit

@@ -153,9 +153,14 @@ def test_check_refuses_with_the_limit_in_the_message(backend: ArrangerBackend) -
     assert info.value.code == "unknown_style"
 
 
-def _follow(backend: ArrangerBackend, hum: audio.Clip, rendered_from: audio.Clip) -> float:
+def _follow(
+    backend: ArrangerBackend,
+    hum: audio.Clip,
+    rendered_from: audio.Clip,
+    style: str = "piano ballad",
+) -> float:
     """Chroma cosine of ``hum`` vs the track made from ``rendered_from``, aligned at the hum."""
-    result = backend.render(_request(rendered_from, "piano ballad", duration=30.0))
+    result = backend.render(_request(rendered_from, style, duration=30.0, style=style))
     offset = max(0, round(result.metadata["hum_offset_s"] * result.sample_rate))
     return chroma_cosine(hum.samples, hum.sample_rate, result.audio[offset:], result.sample_rate)
 
@@ -168,16 +173,42 @@ def test_output_follows_its_own_hum_better_than_another(
     cross_a, cross_b = _follow(backend, a, b), _follow(backend, b, a)
     assert own_a > cross_a + 0.1
     assert own_b > cross_b + 0.1
-    assert min(own_a, own_b) >= 0.25  # chance is 1/12
+    assert min(own_a, own_b) >= 0.30  # chance is 1/12
+
+
+# Measured (benchmarks/fidelity.py, seeds 0/1/7): every style 0.33-0.45 on both clips, mean
+# over styles 0.38-0.43; the notes the arranger plays score 0.42 / 0.50 as a bare sine, which
+# bounds what any arrangement of them can reach. Bounds below leave ~2 frames of margin.
+MIN_STYLE_FIDELITY = 0.30
+MIN_MEAN_FIDELITY = 0.36
+
+
+@pytest.fixture(scope="module")
+def fidelity(backend: ArrangerBackend, hums: dict[str, audio.Clip]) -> dict[tuple[str, str], float]:
+    return {
+        (style.name, clip): _follow(backend, hums[clip], hums[clip], style.name)
+        for style in STYLES
+        for clip in CLIPS
+    }
+
+
+def test_every_style_follows_the_hum(fidelity: dict[tuple[str, str], float]) -> None:
+    low = {key: round(v, 3) for key, v in fidelity.items() if v < MIN_STYLE_FIDELITY}
+    assert not low, f"styles under {MIN_STYLE_FIDELITY}: {low}"
+    for clip in CLIPS:
+        mean = float(np.mean([v for (_, c), v in fidelity.items() if c == clip]))
+        assert mean >= MIN_MEAN_FIDELITY, (clip, mean)
 
 
 @pytest.mark.xfail(
-    reason="issue 3 asks chroma cosine >= 0.75; measured ceiling on vocadito_10 with an exact "
-    "resynthesis of the sung f0 is 0.59 (the low voice's 3rd harmonic wins the argmax), see report",
+    reason="issue 3 asks chroma cosine >= 0.75; measured 0.33-0.45 per style. Ceilings (sines "
+    "scored against the hum): exact sung f0 0.59 / 0.84 (vocadito_10 / 14), notes heard 0.61 / "
+    "0.71, notes kept after tuning, key snap and grid 0.42 / 0.50; see BENCHMARKS.md "
+    "'Melody fidelity'",
     strict=False,
 )
 @pytest.mark.parametrize("clip", CLIPS)
 def test_chroma_cosine_meets_the_issue_target(
-    backend: ArrangerBackend, hums: dict[str, audio.Clip], clip: str
+    fidelity: dict[tuple[str, str], float], clip: str
 ) -> None:
-    assert _follow(backend, hums[clip], hums[clip]) >= 0.75
+    assert min(v for (_, c), v in fidelity.items() if c == clip) >= 0.75

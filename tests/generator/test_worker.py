@@ -202,6 +202,9 @@ def test_signal_handler_policy(queue, signal_twice):
     worker = make_worker(queue)
     worker._on_signal(15, None)
     assert worker.stop_event.is_set() and not worker.hand_back.is_set()
+    worker._on_signal(15, None)  # the same signal delivered twice at once is one request
+    assert not worker.hand_back.is_set()
     if signal_twice:
+        worker._first_signal_at -= 2.0  # a second signal, later
         worker._on_signal(15, None)
         assert worker.hand_back.is_set()

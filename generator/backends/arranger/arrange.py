@@ -56,16 +56,22 @@ _BASS_CELLS: dict[str, tuple[float, tuple[tuple[float, float, str], ...]]] = {
 _VELOCITY = {"x": 92, "X": 112, "o": 55}
 
 # Mix (MIDI CC7 per track). The melody is what the listener (and the chroma metric) must
-# follow, so the lead sits on top and harmony instruments are kept under it: with the
-# accompaniment ~6 dB lower than it was, the track follows the hum measurably better
-# (benchmarks/fidelity.py) while the chords still carry the harmony.
+# follow, so the lead sits on top and the harmony instruments ~6 dB under it; the chords
+# still carry the harmony (measured with benchmarks/fidelity.py, see BENCHMARKS.md).
 LEAD_VOLUME = 127
-DOUBLE_VOLUME = 100  # the voice-like unison partner, under the lead
-DOUBLE_VELOCITY = 0.85
 CHORDS_VOLUME = 58
 BASS_VOLUME = 85
 PAD_VOLUME = 46
 COUNTER_VOLUME = 52
+# The style's voice-like unison partner (Style.lead_double) plays at nearly the lead's level:
+# any softer and a bright lead (an overdriven guitar) masks it and the doubling stops helping.
+DOUBLE_VOLUME = 120
+# Reverb send (CC91) of the lead and its double, drier than the band's, as a mix engineer keeps
+# a vocal: in long-reverb styles each note otherwise smears into the next.
+LEAD_REVERB_SEND = 50
+# Gaps between melody notes up to this many beats are bridged by the lead (legato). Longer
+# bridges were measured too: no change in fidelity, so phrasing rests stay rests.
+LEGATO_GAP_BEATS = 0.5
 
 
 @dataclass(frozen=True)
@@ -193,13 +199,21 @@ class _Band:
         self.tracks: dict[str, pretty_midi.Instrument] = {}
 
     def track(
-        self, role: str, program: int, volume: int, *, drum: bool = False
+        self,
+        role: str,
+        program: int,
+        volume: int,
+        *,
+        drum: bool = False,
+        reverb_send: int | None = None,
     ) -> pretty_midi.Instrument:
         name = f"{role}:{program}"
         inst = self.tracks.get(name)
         if inst is None:
             inst = pretty_midi.Instrument(program=program, is_drum=drum, name=role)
             inst.control_changes.append(pretty_midi.ControlChange(7, volume, 0.0))
+            if reverb_send is not None:
+                inst.control_changes.append(pretty_midi.ControlChange(91, reverb_send, 0.0))
             self.tracks[name] = inst
         return inst
 
@@ -335,9 +349,9 @@ def arrange(
     tonic_chord = next(c for c in harmonise((), key, slot, 1))
 
     band = _Band(layout, rng)
-    lead = band.track("lead", lead_program, LEAD_VOLUME)
+    lead = band.track("lead", lead_program, LEAD_VOLUME, reverb_send=LEAD_REVERB_SEND)
     double = (
-        band.track("lead double", style.lead_double, DOUBLE_VOLUME)
+        band.track("lead double", style.lead_double, DOUBLE_VOLUME, reverb_send=LEAD_REVERB_SEND)
         if style.lead_double is not None and style.lead_double != lead_program
         else None
     )
@@ -380,7 +394,7 @@ def arrange(
         inst = lead
         shift = lead_shift
         if variation == "swap":
-            inst = band.track("lead", alt_lead, LEAD_VOLUME)
+            inst = band.track("lead", alt_lead, LEAD_VOLUME, reverb_send=LEAD_REVERB_SEND)
         elif variation == "lift" and max(pitches) + lead_shift + 12 <= 88:
             shift = lead_shift + 12
         offset = layout.bar_start(first_bar)
@@ -390,7 +404,7 @@ def arrange(
             dur = min(n.duration_beats, limit - n.start_beat)
             if legato and i + 1 < len(kept):
                 gap = kept[i + 1].start_beat - (n.start_beat + dur)
-                if 0 < gap <= 0.5:
+                if 0 < gap <= LEGATO_GAP_BEATS:
                     dur += gap
             vel = 96 + 0.2 * (n.velocity - 100)
             if variation == "lift" and dur >= 1.0 and rng.random() < 0.35:
@@ -410,11 +424,11 @@ def arrange(
             )
 
     if double is not None:
-        # unison doubling: the same notes at the same instants, a little softer
+        # unison doubling: the same notes at the same instants
         for inst in [t for t in band.tracks.values() if t.name == "lead"]:
             double.notes.extend(
                 pretty_midi.Note(
-                    velocity=max(1, round(n.velocity * DOUBLE_VELOCITY)),
+                    velocity=n.velocity,
                     pitch=n.pitch,
                     start=n.start,
                     end=n.end,

@@ -130,10 +130,11 @@ class Synthesizer:
                 ch = min(channel, 15)
                 channel += 1
                 synth.program_select(ch, sfid, 0, inst.program)
-            for cc in inst.control_changes:
-                synth.cc(ch, cc.number, cc.value)
             synth.cc(ch, 91, int(127 * min(1.0, 0.6 + reverb)))
             synth.cc(ch, 93, int(127 * chorus) if not inst.is_drum else 0)
+            # a track's own controllers (volume, a drier reverb send for the lead) win
+            for cc in inst.control_changes:
+                synth.cc(ch, cc.number, cc.value)
             for note in inst.notes:
                 on = int(note.start * self.sample_rate)
                 off = int(note.end * self.sample_rate)

@@ -3,8 +3,10 @@
 Long requests follow audiocraft's ``MusicGen._generate_tokens``: windows of at most 30 s
 (``max_duration``) advancing by 18 s (``extend_stride``); each new window is prompted with the
 previous window's last 12 s of tokens and conditioned on the melody looped and advanced to the
-window's start. Extend (``options["continue_audio"]``) is the same loop with the first prompt
-taken from the end of the existing track (EnCodec-encoded).
+window's start. Extend is the same loop with the first prompt taken from the end of the
+existing track: ``options["continue_audio"]`` (mono float32) and ``options["continue_rate"]``
+(its sample rate); its last 12 s are EnCodec-encoded and the result is the whole track followed
+by ``duration_s`` new seconds, at 32 kHz.
 
 A batch decodes window ``w`` of every request that has one in a single decoder call; rows keep
 their own prompt, melody, length and seed (see ``decode.py``).
