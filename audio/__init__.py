@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from audio.encoding import OUTPUT_FORMATS, encode, encode_within, guess_content_type
 from audio.errors import AudioError, AudioRejected
 from audio.intake import check_size, decode, probe
-from audio.limits import IntakeLimits
+from audio.limits import TRACK_LIMITS, IntakeLimits
 from audio.types import AudioInfo, Clip
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ __all__ = [
     "AudioRejected",
     "Clip",
     "IntakeLimits",
+    "TRACK_LIMITS",
     "check_size",
     "decode",
     "encode",

@@ -131,10 +131,10 @@ def demo(args: argparse.Namespace) -> int:
         "demo_hum.ogg",
         prompt=args.prompt,
         duration=args.duration,
-        seed=getattr(args, "seed", 0),
+        seed=args.seed,
         style=None,
         backend_name="arranger",
-        fmt=getattr(args, "format", "opus"),
+        fmt=args.format,
         out_dir=Path(args.out),
     )
 

@@ -3,9 +3,9 @@
 Tree::
 
     GeneratorError
-    ├── RenderRefused      input or request the backend will not render (no retry; message shown to user)
+    ├── RenderRefused      a request the backend won't render (no retry; message shown to user)
     ├── RenderCancelled    the job was cancelled; raised from a progress callback at a checkpoint
-    └── BackendUnavailable backend cannot start (weights missing, no GPU, ...); raised at worker start
+    └── BackendUnavailable backend can't start (weights missing, no GPU, ...); raised at start
 """
 
 from __future__ import annotations

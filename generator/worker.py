@@ -235,14 +235,21 @@ class Worker:
                     audio.decode(claim.hum, claim.hum_filename), target_rate=HUM_RATE
                 )
                 melody, rate = clip.samples, clip.sample_rate
+            options = dict(job.params)
+            duration_s = job.duration_s
+            if job.params.get("extend_from_job") is not None and self.backend.name == "musicgen":
+                # MusicGen continues the parent's audio; the arranger instead re-renders the same
+                # arrangement (same seed) at the longer length, which is how it "continues".
+                options["continue_audio"], options["continue_rate"] = self._parent_track(job.params)
+                duration_s = float(job.params.get("extend_by_s") or job.duration_s)
             request = RenderRequest(
                 prompt=job.prompt,
-                duration_s=job.duration_s,
+                duration_s=duration_s,
                 seed=job.seed,
                 melody=melody,
                 melody_rate=rate,
                 style=job.params.get("style"),
-                options=dict(job.params),
+                options=options,
             )
             if job.kind is not JobKind.JAM:
                 self.backend.check(request)
@@ -252,6 +259,19 @@ class Worker:
         except Exception as exc:
             self._retry(claim, exc, stage="prepare")
         return None
+
+    def _parent_track(self, params: Any) -> tuple[Any, int]:
+        """The master of the track an Extend job continues, decoded to mono float32."""
+        import audio
+
+        parent = {o.name: o for o in self.queue.outputs(int(params["extend_from_job"]))}
+        master = parent.get("track.flac") or parent.get("track.opus")
+        if master is None:
+            raise RenderRefused(
+                "extend_source_gone", "The track to extend is gone (deleted or expired)."
+            )
+        clip = audio.decode(master.data, master.name, audio.TRACK_LIMITS)
+        return clip.samples, clip.sample_rate
 
     def _render(self, ready: list[tuple[Claim, RenderRequest]]) -> None:
         started = time.perf_counter()

@@ -18,7 +18,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="render a track from a hum file (no Discord, no queue)")
-    g.add_argument("hum", nargs="?", help="audio file (ogg/opus, m4a, mp3, webm, wav, flac); omit for text-only")
+    g.add_argument(
+        "hum", nargs="?", help="audio file (ogg/opus, m4a, mp3, webm, wav, flac); omit: text only"
+    )
     g.add_argument("-p", "--prompt", default="lofi hip hop, rhodes and vinyl crackle")
     g.add_argument("-d", "--duration", type=float, default=30.0, help="seconds of output")
     g.add_argument("-s", "--seed", type=int, default=0)
@@ -31,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--out", default="out")
     d.add_argument("-p", "--prompt", default="lofi hip hop, rhodes and vinyl crackle")
     d.add_argument("-d", "--duration", type=float, default=30.0)
+    d.add_argument("-s", "--seed", type=int, default=0)
+    d.add_argument("-f", "--format", default="opus", choices=["opus", "mp3", "wav", "flac"])
 
     sub.add_parser("styles", help="list the arranger's styles and the words that pick them")
 

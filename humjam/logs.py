@@ -1,4 +1,4 @@
-"""Structured logging for every humjam process: one line per event, ``extra`` fields appended as key=value."""
+"""Structured logging for humjam processes: one line per event, ``extra`` fields as key=value."""
 
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ def fit_audio(out: Output, master: Output | None, budget: int) -> tuple[bytes, s
     import audio
 
     source = master or out
-    clip = audio.decode(source.data, filename=source.name)
+    clip = audio.decode(source.data, filename=source.name, limits=audio.TRACK_LIMITS)
     data, fmt = audio.encode_within(clip.samples, clip.sample_rate, budget, preferred="opus")
     return data, fmt, "re-encoded to fit the upload limit"
 

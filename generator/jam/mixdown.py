@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
 #: (merged lead melody, style, duration_s, seed) → the band, its time 0 = the song's bar 0
-#: (tracks named "lead" are the band's own rendition of the tune and are dropped)
+#: (tracks named "lead…" — the band's own rendition of the tune and its double — are dropped)
 Accompany = Callable[[Melody, str, float, int], pretty_midi.PrettyMIDI]
 #: (midi, sample_rate, duration_s) → mono float32 audio, mastered
 Synthesise = Callable[[pretty_midi.PrettyMIDI, int, float], FloatArray]
@@ -192,7 +192,7 @@ def render_session(
     in the style's sound); tests may pass lighter ones.
     """
     band = (accompany or arranger_band)(_lead_melody(plan), style, plan.length_s, seed)
-    band_tracks = [i for i in band.instruments if (i.name or "").lower() != "lead"]
+    band_tracks = [i for i in band.instruments if not (i.name or "").lower().startswith("lead")]
     _make_room(band_tracks, plan)
     members = session_midi(plan)
     played = session_midi(plan, split_roles=True)
