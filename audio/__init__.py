@@ -33,12 +33,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OUTPUT_FORMATS",
+    "TRACK_LIMITS",
     "AudioError",
     "AudioInfo",
     "AudioRejected",
     "Clip",
     "IntakeLimits",
-    "TRACK_LIMITS",
     "check_size",
     "decode",
     "encode",

@@ -36,5 +36,8 @@ DEFAULT_LIMITS = IntakeLimits()
 #: for decoding our own rendered tracks (Extend, re-encoding to fit an upload cap): they are
 #: trusted and may be far longer than a hum, but are still bounded.
 TRACK_LIMITS = IntakeLimits(
-    max_bytes=256 * 1024 * 1024, max_duration_s=900.0, max_decoded_samples=900 * 48_000 * 2
+    max_bytes=256 * 1024 * 1024,
+    max_duration_s=900.0,
+    min_duration_s=0.0,
+    max_decoded_samples=900 * 48_000 * 2,
 )

@@ -208,3 +208,43 @@ def test_signal_handler_policy(queue, signal_twice):
         worker._first_signal_at -= 2.0  # a second signal, later
         worker._on_signal(15, None)
         assert worker.hand_back.is_set()
+
+
+def test_extend_hands_musicgen_the_parent_track(queue):
+    """MusicGen's Extend continues the parent's stored master for ``extend_by_s`` new seconds."""
+
+    class MusicgenLike(FakeBackend):
+        name = "musicgen"
+
+    backend = MusicgenLike()
+    parent = queue.enqueue(req(backend="musicgen"))
+    make_worker(queue, backend, encode=encode_outputs).run(once=True)
+    child = queue.enqueue(
+        req(
+            backend="musicgen",
+            duration_s=25.0,
+            seed=parent.seed,
+            parent_job_id=parent.id,
+            params={"extend_from_job": parent.id, "extend_by_s": 20.0},
+        )
+    )
+    make_worker(queue, backend, encode=encode_outputs).run(once=True)
+    assert queue.get(child.id).status is JobStatus.SUCCEEDED
+    request = backend.rendered[-1]
+    assert request.duration_s == 20.0
+    parent_audio = expected_audio(parent.seed)
+    cont, rate = request.options["continue_audio"], request.options["continue_rate"]
+    assert abs(len(cont) / rate - len(parent_audio) / fake_worker.RATE) < 0.01
+
+
+def test_extend_of_a_deleted_track_is_refused(queue):
+    class MusicgenLike(FakeBackend):
+        name = "musicgen"
+
+    backend = MusicgenLike()
+    orphan = queue.enqueue(
+        req(backend="musicgen", params={"extend_from_job": 987654, "extend_by_s": 10.0})
+    )
+    make_worker(queue, backend).run(once=True)
+    done = queue.get(orphan.id)
+    assert done.status is JobStatus.FAILED and done.error_code == "extend_source_gone"
