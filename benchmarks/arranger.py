@@ -32,7 +32,8 @@ from importlib import resources  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# Run as a script, benchmarks/ is sys.path[0] and queue.py here would shadow the stdlib's queue.
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks")]
 
 import audio  # noqa: E402
 from generator.backends.arranger.analysis import analyse_hum  # noqa: E402

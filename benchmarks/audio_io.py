@@ -18,13 +18,15 @@ from pathlib import Path
 # One thread, as the worker budget assumes; must be set before NumPy/SciPy load.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, benchmarks/ is sys.path[0] and queue.py here would shadow the stdlib's queue.
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks")]
 
-import av
-import numpy as np
-import soundfile as sf
+import av  # noqa: E402
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
 
-import audio
+import audio  # noqa: E402
 
 
 def _hum(seconds: float, rate: int) -> np.ndarray:

@@ -15,13 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, benchmarks/ is sys.path[0] and queue.py here would shadow the stdlib's queue.
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks")]
 
-from generator.backends.arranger.analysis import analyse_hum
-from generator.jam.form import SongPlan, plan_song
-from generator.jam.mixdown import render_session
-from generator.jam.parts import JamPart, Role, conform_part, parse_key, register_for_role
-from tests.generator.hum_synth import RATE, sing
+from generator.backends.arranger.analysis import analyse_hum  # noqa: E402
+from generator.jam.form import SongPlan, plan_song  # noqa: E402
+from generator.jam.mixdown import render_session  # noqa: E402
+from generator.jam.parts import JamPart, Role, conform_part, parse_key, register_for_role  # noqa: E402
+from tests.generator.hum_synth import RATE, sing  # noqa: E402
 
 TUNE = [60, 62, 64, 65, 67, 67, 65, 64, 62, 64, 60, 60]
 BEATS = [1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 2, 2]

@@ -137,6 +137,12 @@ class UserStateRow(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     last_served_at: Mapped[float] = mapped_column(Double, server_default=text("0"))
     last_enqueued_at: Mapped[float] = mapped_column(Double, server_default=text("0"))
+    # Daily-quota ledger (kept on SQLite, where every write is serialised): seconds asked for by
+    # jobs created after ``quota_from`` that still count (queued, running or succeeded). Each
+    # enqueue first subtracts the jobs that slid out of the 24 h window since the last one, so the
+    # check costs O(jobs that expired) instead of summing the user's whole day.
+    quota_from: Mapped[float] = mapped_column(Double, server_default=text("0"))
+    quota_used_s: Mapped[float] = mapped_column(Double, server_default=text("0"))
 
 
 class GuildSettingsRow(Base):
@@ -150,6 +156,9 @@ class GuildSettingsRow(Base):
     max_duration_s: Mapped[float | None] = mapped_column(Double)
     daily_quota_s: Mapped[float | None] = mapped_column(Double)
     cooldown_s: Mapped[float | None] = mapped_column(Double)
+    # channels /generate may be used in (NULL or empty: everywhere); a JSON list of ids
+    allowed_channel_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    default_backend: Mapped[str | None] = mapped_column(String(32))  # NULL: the bot's default
     updated_at: Mapped[float] = mapped_column(Double)
 
 

@@ -131,3 +131,7 @@ class GuildSettings:
     max_duration_s: float
     daily_quota_s: float
     cooldown_s: float
+    #: channels /generate may be used in; empty means every channel
+    allowed_channel_ids: tuple[int, ...] = ()
+    #: backend used when the user picks none; None means the bot's own default
+    default_backend: str | None = None
