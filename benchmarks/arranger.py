@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks")]
 
 import audio  # noqa: E402
+from benchmarks._report import write_section  # noqa: E402
 from generator.backends.arranger.analysis import analyse_hum  # noqa: E402
 from generator.backends.arranger.arrange import arrange  # noqa: E402
 from generator.backends.arranger.pianoroll import draw_piano_roll  # noqa: E402
@@ -148,27 +149,8 @@ def main() -> int:
             "Command: `.venv/bin/python benchmarks/arranger.py`.\n\n"
             f"{table}\n\n{summary}\n"
         )
-        _write_section(ROOT / "BENCHMARKS.md", section)
+        write_section(ROOT / "BENCHMARKS.md", "Arranger", section)
     return 0
-
-
-def _write_section(path: Path, section: str) -> None:
-    """Replace (or append) the "## Arranger" section, leaving other sections alone."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == "## Arranger"), None)
-    if start is None:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        text = (
-            "".join(lines[:start])
-            + section
-            + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
-        )
-    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import soxr  # noqa: E402
 from scipy import signal  # noqa: E402
 
 import audio  # noqa: E402
+from benchmarks._report import write_section  # noqa: E402
 from generator.backend import RenderRequest  # noqa: E402
 from generator.backends.arranger.analysis import analyse_hum  # noqa: E402
 from generator.backends.arranger.backend import ArrangerBackend  # noqa: E402
@@ -170,27 +171,8 @@ def main() -> int:
             "Command: `.venv/bin/python benchmarks/fidelity.py`.\n\n"
             f"{table}\n\n{summary}\n"
         )
-        _write_section(ROOT / "BENCHMARKS.md", section)
+        write_section(ROOT / "BENCHMARKS.md", "Melody fidelity", section)
     return 0
-
-
-def _write_section(path: Path, section: str) -> None:
-    """Replace (or append) the fidelity section, leaving other sections alone."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        text = (
-            "".join(lines[:start])
-            + section
-            + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
-        )
-    path.write_text(text)
 
 
 if __name__ == "__main__":

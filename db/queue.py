@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import random
@@ -30,11 +31,13 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 
 from db import migrate
 from db.dialects import Dialect, for_url
+from db.dialects import sqlite_hot as hot
 from db.dialects._common import JOB_COLUMNS
 from db.errors import AdmissionRefused, JobNotFound, NotAllowed, translate_driver_errors
 from db.models import guild_settings, hums, jobs, user_state
@@ -66,6 +69,16 @@ _ETA_SAMPLE = 20  # recent jobs averaged for the ETA
 _JOB_COLUMNS = JOB_COLUMNS
 _QUOTA_STATES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.SUCCEEDED.value)
 _INSERT_JOB = insert(jobs).returning(*JOB_COLUMNS)
+#: guild_settings columns that override a limit or configure the bot (NULL: the default)
+_GUILD_COLUMNS = (
+    "queue_cap",
+    "max_queued_per_user",
+    "max_duration_s",
+    "daily_quota_s",
+    "cooldown_s",
+    "allowed_channel_ids",
+    "default_backend",
+)
 
 
 def _admission_facts() -> Any:
@@ -85,7 +98,12 @@ def _admission_facts() -> Any:
     guild_queued = select(func.count()).where(
         jobs.c.guild_id == gid, jobs.c.status == JobStatus.QUEUED.value
     )
+    guild = [
+        select(guild_settings.c[name]).where(guild_settings.c.guild_id == gid).scalar_subquery()
+        for name in _GUILD_COLUMNS
+    ]
     return select(
+        *guild,
         last.scalar_subquery().label("last_enqueued_at"),
         active.scalar_subquery().label("active"),
         used.scalar_subquery().label("used"),
@@ -139,7 +157,10 @@ def _dt(ts: float | None) -> datetime | None:
 
 
 def _job_from_row(row: Row[Any]) -> Job:
-    m = row._mapping
+    return _job(row._mapping)
+
+
+def _job(m: Mapping[str, Any]) -> Job:
     return Job(
         id=m["id"],
         kind=JobKind(m["kind"]),
@@ -181,6 +202,16 @@ def _fmt_wait(seconds: float) -> str:
     if minutes < 90:
         return f"in {minutes} min"
     return f"in {minutes // 60} h {minutes % 60} min"
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What admission control reads, under the write lock (see ``_ADMISSION_FACTS``)."""
+
+    last_enqueued_at: float | None
+    active: int
+    guild_queued: int
+    used_s: float  # quota seconds of the last 24 h
 
 
 @dataclass(frozen=True)
