@@ -118,6 +118,7 @@ class JamSession:
     renders: int
     created_at: float
     ended_at: float | None
+    backend: str = "arranger"  # what renders the mixes: arranger | musicgen
 
     @property
     def is_open(self) -> bool:
@@ -131,7 +132,7 @@ class JamSession:
             beats_per_bar=r.beats_per_bar, length_s=r.length_s, status=r.status,
             card_message_id=r.card_message_id,
             limits=JamLimits(r.max_parts, r.max_members, r.max_renders), renders=r.renders,
-            created_at=r.created_at, ended_at=r.ended_at,
+            created_at=r.created_at, ended_at=r.ended_at, backend=r.backend,
         )  # fmt: skip
 
 
@@ -252,6 +253,7 @@ class JamStore:
         beats_per_bar: int = 4,
         thread_id: int | None = None,
         limits: JamLimits = JamLimits(),
+        backend: str = "arranger",
     ) -> JamSession:
         values = dict(
             guild_id=guild_id, channel_id=channel_id, thread_id=thread_id, host_id=host_id,
@@ -259,6 +261,7 @@ class JamStore:
             beats_per_bar=beats_per_bar, length_s=float(length_s), status="open",
             max_parts=limits.max_parts, max_members=limits.max_members,
             max_renders=limits.max_renders, renders=0, created_at=self._clock(),
+            backend=backend,
         )  # fmt: skip
         with self._write() as conn:
             sid = conn.execute(

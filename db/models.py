@@ -189,6 +189,8 @@ class JamSessionRow(Base):
     bpm: Mapped[float] = mapped_column(Double)
     beats_per_bar: Mapped[int] = mapped_column(Integer)
     length_s: Mapped[float] = mapped_column(Double)
+    # which engine renders the mixes (parts are always heard symbolically)
+    backend: Mapped[str] = mapped_column(String(32), server_default="arranger")
     status: Mapped[str] = mapped_column(String(16))  # open | ended
     card_message_id: Mapped[int | None] = mapped_column(BigInteger)
     max_parts: Mapped[int] = mapped_column(Integer)

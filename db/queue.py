@@ -4,6 +4,8 @@ Every state change checks the current state in its WHERE clause, and every write
 checks its ``lease_token`` (fencing): a worker whose lease expired and whose job was claimed again
 cannot heartbeat, report, complete or fail it. Writes happen in short transactions; what differs per
 engine (claim, locks, wake-ups) lives in ``db.dialects``. Rows leave as frozen ``db.types`` values.
+On a SQLite file, the three transactions every job goes through (enqueue, claim, complete) run as
+raw prepared SQL (``db.dialects.sqlite_hot``) with the same guarantees; everything else uses Core.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -99,7 +102,10 @@ def _admission_facts() -> Any:
         jobs.c.guild_id == gid, jobs.c.status == JobStatus.QUEUED.value
     )
     guild = [
-        select(guild_settings.c[name]).where(guild_settings.c.guild_id == gid).scalar_subquery()
+        select(guild_settings.c[name])
+        .where(guild_settings.c.guild_id == gid)
+        .scalar_subquery()
+        .label(name)
         for name in _GUILD_COLUMNS
     ]
     return select(
@@ -145,6 +151,7 @@ _COMPLETE = (
         result_meta=bindparam("p_meta", type_=jobs.c.result_meta.type),
     )
 )
+_UNCOUNT = text(hot.UNCOUNT)
 _GET_JOB = select(*JOB_COLUMNS).where(jobs.c.id == bindparam("p_id"))
 _GUILD_ROW = select(guild_settings).where(guild_settings.c.guild_id == bindparam("p_guild"))
 _HUMS_OF = select(hums.c.job_id, hums.c.data, hums.c.filename).where(
@@ -160,7 +167,7 @@ def _job_from_row(row: Row[Any]) -> Job:
     return _job(row._mapping)
 
 
-def _job(m: Mapping[str, Any]) -> Job:
+def _job(m: Mapping[Any, Any]) -> Job:
     return Job(
         id=m["id"],
         kind=JobKind(m["kind"]),
@@ -191,6 +198,47 @@ def _job(m: Mapping[str, Any]) -> Job:
         has_hum=bool(m["has_hum"]),
         result_meta=m["result_meta"] or {},
     )
+
+
+#: lower bound of each numeric guild limit, and whether the bound itself is allowed
+_GUILD_BOUNDS: dict[str, tuple[float, bool]] = {
+    "queue_cap": (1, True),
+    "max_queued_per_user": (1, True),
+    "max_duration_s": (0, False),
+    "daily_quota_s": (0, False),
+    "cooldown_s": (0, True),
+}
+_BACKEND_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+def _check_guild_setting(name: str, value: Any) -> Any:
+    """The value to store for one guild setting (None: back to the default), or ValueError."""
+    if name not in _GUILD_COLUMNS:
+        raise ValueError(f"unknown guild setting: {name}")
+    if value is None:
+        return None
+    if name == "allowed_channel_ids":
+        if isinstance(value, str | bytes) or not all(
+            isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in value
+        ):
+            raise ValueError("allowed_channel_ids must be a list of positive channel ids")
+        # empty means every channel: store NULL so there is one spelling of "no restriction"
+        return sorted(set(value)) or None
+    if name == "default_backend":
+        if not isinstance(value, str) or not _BACKEND_NAME.fullmatch(value):
+            raise ValueError("default_backend must be a backend name like 'arranger'")
+        return value
+    low, inclusive = _GUILD_BOUNDS[name]
+    integral = name in ("queue_cap", "max_queued_per_user")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (integral and not isinstance(value, int))
+        or not math.isfinite(value)
+        or not (value >= low if inclusive else value > low)
+    ):
+        raise ValueError(f"{name} must be a number {'≥' if inclusive else '>'} {low}")
+    return value
 
 
 def _fmt_wait(seconds: float) -> str:
@@ -233,6 +281,15 @@ class JobQueue:
         self._engine = self._dialect.create_engine(url)
         self._closed = False
         self._next_reap_at = 0.0
+        # SQLite files run enqueue/claim/complete as raw prepared SQL (db.dialects.sqlite_hot);
+        # an in-memory database has one connection per thread, so it stays on Core.
+        file_sqlite = (
+            self._dialect.name == "sqlite" and ":memory:" not in url and url != "sqlite://"
+        )
+        self._hot: hot.HotPath | None = hot.HotPath(self._engine) if file_sqlite else None
+        # the daily-quota ledger in user_state is kept by the SQLite hot path (writes serialised);
+        # PostgreSQL sums the window under its per-user admission lock instead
+        self._ledger = self._hot is not None
 
     @classmethod
     def connect(cls, url: str | None = None, settings: QueueSettings | None = None) -> JobQueue:
@@ -246,6 +303,8 @@ class JobQueue:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            if self._hot is not None:
+                self._hot.close()
             self._dialect.close()
             self._engine.dispose()
 
@@ -276,16 +335,22 @@ class JobQueue:
         self._dialect.notify(conn, job_ids)
 
     def _guild_limits(self, conn: Connection, guild_id: int | None) -> GuildSettings:
-        s = self.settings
         row = None
         if guild_id is not None:
             row = conn.execute(_GUILD_ROW, {"p_guild": guild_id}).first()
-        m: Mapping[str, Any] = dict(row._mapping) if row is not None else {}
+        return self._limits(guild_id, row._mapping if row is not None else {})
+
+    def _limits(self, guild_id: int | None, m: Mapping[Any, Any]) -> GuildSettings:
+        """A guild's effective settings from its ``guild_settings`` values (None: default)."""
+        s = self.settings
 
         def pick(name: str, default: Any) -> Any:
             value = m.get(name)
             return default if value is None else value
 
+        channels = m.get("allowed_channel_ids")
+        if isinstance(channels, str):  # raw SQLite rows carry the JSON text
+            channels = json.loads(channels)
         return GuildSettings(
             guild_id=guild_id or 0,
             queue_cap=pick("queue_cap", s.guild_queue_cap),
@@ -293,6 +358,8 @@ class JobQueue:
             max_duration_s=pick("max_duration_s", s.max_duration_s),
             daily_quota_s=pick("daily_quota_s", s.daily_quota_s),
             cooldown_s=pick("cooldown_s", s.cooldown_s),
+            allowed_channel_ids=tuple(int(c) for c in channels or ()),
+            default_backend=m.get("default_backend"),
         )
 
     def _batch_key(self, request: JobRequest) -> str:
@@ -304,44 +371,64 @@ class JobQueue:
 
     def enqueue(self, request: JobRequest) -> Job:
         """Admit and store a job (and its hum) atomically, or raise ``AdmissionRefused``."""
+        if self._hot is not None:
+            job = self._enqueue_hot(self._hot, request)
+        else:
+            job = self._enqueue_core(request)
+        log.info(
+            "job queued",
+            extra={"job_id": job.id, "backend": request.backend, "user_id": request.requester_id},
+        )
+        return job
+
+    def _new_job(self, request: JobRequest, now: float) -> dict[str, Any]:
+        """Column values of a new queued job."""
+        seed = request.seed if request.seed is not None else random.randrange(2**31)
+        return {
+            "kind": request.kind.value,
+            "status": JobStatus.QUEUED.value,
+            "requester_id": request.requester_id,
+            "guild_id": request.guild_id,
+            "channel_id": request.channel_id,
+            "prompt": request.prompt,
+            "params": dict(request.params),
+            "backend": request.backend,
+            "batch_key": self._batch_key(request),
+            "short": 0 < request.duration_s <= self.settings.short_job_s,
+            "seed": seed,
+            "duration_s": request.duration_s,
+            "parent_job_id": request.parent_job_id,
+            "attempts": 0,
+            "available_at": now,
+            "progress": 0.0,
+            "stage": "queued",
+            "created_at": now,
+            "updated_at": now,
+            "version": 0,
+            "delivery_status": DeliveryStatus.PENDING.value,
+            "delivery_attempts": 0,
+            "interaction_token": request.interaction_token,
+            "application_id": request.application_id,
+            "status_message_id": request.status_message_id,
+            "has_hum": request.hum is not None,
+            "result_meta": {},
+        }
+
+    def _enqueue_core(self, request: JobRequest) -> Job:
         now = time.time()
         with self._write() as conn:
             self._dialect.lock_admission(conn, request.requester_id, request.guild_id)
-            self._admit(conn, request, now)
-            seed = request.seed if request.seed is not None else random.randrange(2**31)
-            short = 0 < request.duration_s <= self.settings.short_job_s
-            row = conn.execute(
-                _INSERT_JOB,
+            f = conn.execute(
+                _ADMISSION_FACTS,
                 {
-                    "kind": request.kind.value,
-                    "status": JobStatus.QUEUED.value,
-                    "requester_id": request.requester_id,
-                    "guild_id": request.guild_id,
-                    "channel_id": request.channel_id,
-                    "prompt": request.prompt,
-                    "params": dict(request.params),
-                    "backend": request.backend,
-                    "batch_key": self._batch_key(request),
-                    "short": short,
-                    "seed": seed,
-                    "duration_s": request.duration_s,
-                    "parent_job_id": request.parent_job_id,
-                    "attempts": 0,
-                    "available_at": now,
-                    "progress": 0.0,
-                    "stage": "queued",
-                    "created_at": now,
-                    "updated_at": now,
-                    "version": 0,
-                    "delivery_status": DeliveryStatus.PENDING.value,
-                    "delivery_attempts": 0,
-                    "interaction_token": request.interaction_token,
-                    "application_id": request.application_id,
-                    "status_message_id": request.status_message_id,
-                    "has_hum": request.hum is not None,
-                    "result_meta": {},
+                    "p_user": request.requester_id,
+                    "p_guild": request.guild_id,
+                    "p_day_ago": now - _DAY_S,
                 },
             ).one()
+            facts = _Facts(f.last_enqueued_at, f.active, f.guild_queued, float(f.used))
+            self._admit(request, self._limits(request.guild_id, f._mapping), facts, now, conn)
+            row = conn.execute(_INSERT_JOB, self._new_job(request, now)).one()
             job_id = row.id
             if request.hum is not None:
                 conn.execute(
@@ -351,15 +438,66 @@ class JobQueue:
                 )
             self._dialect.upsert_user_state(conn, request.requester_id, last_enqueued_at=now)
             self._changed(conn, job_id)
-        log.info(
-            "job queued",
-            extra={"job_id": job_id, "backend": request.backend, "user_id": request.requester_id},
-        )
         return _job_from_row(row)
 
-    def _admit(self, conn: Connection, req: JobRequest, now: float) -> None:
-        """Raise ``AdmissionRefused`` if a limit forbids this request (caller holds the locks)."""
-        limits = self._guild_limits(conn, req.guild_id)
+    def _enqueue_hot(self, hp: hot.HotPath, request: JobRequest) -> Job:
+        """SQLite: the same transaction as ``_enqueue_core`` in raw SQL, plus the quota ledger."""
+        with hp.write() as db:
+            now = time.time()  # under the write lock: created_at follows commit order
+            day_ago = now - _DAY_S
+            f = db.execute(
+                hot.ADMISSION_FACTS,
+                {"p_user": request.requester_id, "p_guild": request.guild_id, "p_day_ago": day_ago},
+            ).fetchone()
+            n = len(_GUILD_COLUMNS)
+            limits = self._limits(request.guild_id, dict(zip(_GUILD_COLUMNS, f[:n], strict=True)))
+            last, quota_from, ledger, active, guild_queued, expired = f[n:]
+            # rounded: the ledger adds and subtracts floats, the check must not flip on 1e-12
+            used = round(ledger - expired, 6)
+            self._admit(request, limits, _Facts(last, active, guild_queued, used), now, None)
+            values = self._new_job(request, now)
+            params = values["params"]
+            values["params"] = json.dumps(params)
+            values["result_meta"] = "{}"
+            job_id = db.execute(hot.INSERT_JOB, values).lastrowid
+            if request.hum is not None:
+                db.execute(
+                    hot.INSERT_HUM,
+                    {"job_id": job_id, "filename": request.hum_filename, "data": request.hum},
+                )
+            db.execute(
+                hot.UPSERT_ENQUEUED,
+                {
+                    "p_user": request.requester_id,
+                    "p_now": now,
+                    "p_quota_from": max(quota_from, day_ago),
+                    "p_quota_used": used + request.duration_s,
+                },
+            )
+        # the Job is built from what was inserted: no RETURNING row to fetch and decode
+        values.update(hot.NEW_JOB_DEFAULTS, id=job_id, result_meta={})
+        values["params"] = json.loads(values["params"]) if params else {}  # JSON-normalised
+        return _job(values)
+
+    @contextlib.contextmanager
+    def _details(self, conn: Connection | None) -> Iterator[Connection]:
+        """A connection for a refusal's wait estimate: the caller's, or a fresh read."""
+        if conn is not None:
+            yield conn
+        else:
+            with self._read() as c:
+                yield c
+
+    def _admit(
+        self,
+        req: JobRequest,
+        limits: GuildSettings,
+        facts: _Facts,
+        now: float,
+        conn: Connection | None,
+    ) -> None:
+        """Raise ``AdmissionRefused`` if a limit forbids this request. ``facts`` were read under
+        the caller's locks; ``conn`` (None: open a read) only serves the refusal's wait estimate."""
         if not req.duration_s > 0:  # also catches NaN
             raise AdmissionRefused("bad_duration", "Ask for a track at least 1 s long.")
         if req.duration_s > limits.max_duration_s:
@@ -368,11 +506,8 @@ class JobQueue:
                 f"Tracks can be at most {limits.max_duration_s:g} s long here; "
                 f"ask for {limits.max_duration_s:g} s or less and try again now.",
             )
-        facts = conn.execute(
-            _ADMISSION_FACTS,
-            {"p_user": req.requester_id, "p_guild": req.guild_id, "p_day_ago": now - _DAY_S},
-        ).one()
         last = facts.last_enqueued_at
+        wait: float | None
         if last is not None and limits.cooldown_s > 0 and now - last < limits.cooldown_s:
             wait = limits.cooldown_s - (now - last)
             raise AdmissionRefused(
@@ -382,7 +517,8 @@ class JobQueue:
             )
         active = facts.active
         if active >= limits.max_queued_per_user:
-            wait = self._eta_of_users_first(conn, req.requester_id)
+            with self._details(conn) as c:
+                wait = self._eta_of_users_first(c, req.requester_id)
             when = "when one of them finishes"
             if wait is not None:
                 when += f" (about {_fmt_wait(wait)})"
@@ -395,7 +531,8 @@ class JobQueue:
         if req.guild_id is not None:
             queued = facts.guild_queued
             if queued >= limits.queue_cap:
-                avg = self._avg_run_s(conn, req.backend) or 60.0
+                with self._details(conn) as c:
+                    avg = self._avg_run_s(c, req.backend) or 60.0
                 raise AdmissionRefused(
                     "guild_queue_full",
                     f"This server's queue is full ({queued} tracks waiting). "
@@ -403,18 +540,19 @@ class JobQueue:
                     avg,
                 )
         # Daily quota: seconds of audio asked for in the last 24 h (failed/cancelled don't count).
-        used = float(facts.used)
+        used = facts.used_s
         if used + req.duration_s > limits.daily_quota_s:
             # The earliest moment enough old requests fall out of the 24 h window.
-            recent = conn.execute(
-                select(jobs.c.created_at, jobs.c.duration_s)
-                .where(
-                    jobs.c.requester_id == req.requester_id,
-                    jobs.c.created_at > now - _DAY_S,
-                    jobs.c.status.in_(_QUOTA_STATES),
-                )
-                .order_by(jobs.c.created_at)
-            ).all()
+            with self._details(conn) as c:
+                recent = c.execute(
+                    select(jobs.c.created_at, jobs.c.duration_s)
+                    .where(
+                        jobs.c.requester_id == req.requester_id,
+                        jobs.c.created_at > now - _DAY_S,
+                        jobs.c.status.in_(_QUOTA_STATES),
+                    )
+                    .order_by(jobs.c.created_at)
+                ).all()
             free_at = None
             remaining = used
             for r in recent:
@@ -577,6 +715,8 @@ class JobQueue:
 
         Expired leases are reaped first (requeued, or failed after ``max_attempts``).
         """
+        if self._hot is not None:
+            return self._claim_hot(self._hot, worker_id, backends, limit)
         now = time.time()
         s = self.settings
         claimed: list[Row[Any]] = []
@@ -628,6 +768,68 @@ class JobQueue:
             )
         return result
 
+    def _claim_hot(
+        self, hp: hot.HotPath, worker_id: str, backends: Sequence[str], limit: int
+    ) -> list[Claim]:
+        """SQLite: ``claim`` in raw SQL, in one BEGIN IMMEDIATE transaction."""
+        s = self.settings
+        claimed: list[dict[str, Any]] = []
+        hum_rows: dict[int, tuple[bytes, str | None]] = {}
+        with hp.write() as db:
+            now = time.time()
+            if now >= self._next_reap_at:
+                self._next_reap_at = now + min(1.0, s.lease_s / 4)
+                reaped = db.execute(
+                    hot.REAP,
+                    {
+                        "p_now": now,
+                        "p_max_attempts": s.max_attempts,
+                        "p_lost_message": hot.lost_message(s.max_attempts),
+                    },
+                ).fetchall()
+                if reaped:
+                    log.warning("leases expired", extra={"job_ids": [r[0] for r in reaped]})
+                    for job_id, status in reaped:
+                        if status == JobStatus.FAILED.value:
+                            db.execute(hot.UNCOUNT, {"p_id": job_id})
+            pick = list(backends)
+            params: dict[str, Any] = {
+                "p_now": now,
+                "p_running_cap": s.max_running_per_user,
+                "p_expires": now + s.lease_s,
+                "p_worker": worker_id,
+            }
+            batch_key: str | None = None
+            for _ in range(max(1, limit)):
+                params["p_token"] = str(uuid.uuid4())
+                params.update({f"p_b{i}": b for i, b in enumerate(pick)})
+                sql = hot.claim_sql(len(pick), batch_key is not None)
+                row = db.execute(sql, params).fetchone()
+                if row is None:
+                    break
+                m = hot.row_mapping(hot.CLAIM_NAMES, row)
+                claimed.append(m)
+                # the rest of the batch must be compatible with the first job
+                batch_key, pick = m["batch_key"], [m["backend"]]
+                params["p_batch_key"] = batch_key
+                db.execute(hot.UPSERT_SERVED, {"p_user": m["requester_id"], "p_now": now})
+            with_hum = [m["id"] for m in claimed if m["has_hum"]]
+            if with_hum:
+                sql = hot.HUMS_OF.format(", ".join("?" * len(with_hum)))
+                hum_rows = {r[0]: (bytes(r[1]), r[2]) for r in db.execute(sql, with_hum)}
+        result = []
+        for m in claimed:
+            hum = hum_rows.get(m["id"])
+            result.append(
+                Claim(
+                    job=_job(m),
+                    lease_token=m["lease_token"],
+                    hum=hum[0] if hum else None,
+                    hum_filename=hum[1] if hum else None,
+                )
+            )
+        return result
+
     @staticmethod
     def _fence(claim: Claim) -> dict[str, Any]:
         return {"p_id": claim.job.id, "p_token": claim.lease_token}
@@ -664,6 +866,8 @@ class JobQueue:
         self, claim: Claim, outputs: Sequence[Output], result_meta: Mapping[str, Any]
     ) -> bool:
         """Store the outputs and mark the job succeeded, unless fenced (then nothing is stored)."""
+        if self._hot is not None:
+            return self._complete_hot(self._hot, claim, outputs, result_meta)
         now = time.time()
         with self._write() as conn:
             res = conn.execute(
@@ -690,13 +894,54 @@ class JobQueue:
             self._changed(conn, claim.job.id)
         return True
 
+    def _complete_hot(
+        self,
+        hp: hot.HotPath,
+        claim: Claim,
+        outputs: Sequence[Output],
+        result_meta: Mapping[str, Any],
+    ) -> bool:
+        """SQLite: ``complete`` in raw SQL; the fenced UPDATE decides, outputs follow it."""
+        meta = json.dumps(dict(result_meta))
+        done = False
+        with hp.write() as db:
+            now = time.time()
+            params = {**self._fence(claim), "p_now": now, "p_meta": meta}
+            if db.execute(hot.COMPLETE, params).rowcount != 1:
+                raise hot.Rollback
+            if outputs:
+                job_id = claim.job.id
+                db.executemany(
+                    hot.INSERT_OUTPUT,
+                    [
+                        {
+                            "job_id": job_id,
+                            "name": o.name,
+                            "content_type": o.content_type,
+                            "data": o.data,
+                            "created_at": now,
+                        }
+                        for o in outputs
+                    ],
+                )
+            done = True
+        if not done:
+            log.warning("complete fenced off", extra={"job_id": claim.job.id})
+        return done
+
+    def _uncount(self, conn: Connection, job_id: int) -> None:
+        """The job just left the quota states (failed for good, cancelled): update the ledger."""
+        if self._ledger:
+            conn.execute(_UNCOUNT, {"p_id": job_id})
+
     def fail(self, claim: Claim, code: str, message: str, *, retry: bool) -> bool:
         """Fail the attempt. With ``retry`` and attempts left, requeue it after a backoff;
         otherwise the job fails for good with ``code`` and the user-facing ``message``."""
         now = time.time()
         s = self.settings
         attempts = claim.job.attempts
-        if retry and attempts < s.max_attempts:
+        final = not (retry and attempts < s.max_attempts)
+        if not final:
             values: dict[str, Any] = {
                 "status": JobStatus.QUEUED.value,
                 "available_at": now + s.retry_backoff_s * 2 ** max(0, attempts - 1),
@@ -720,6 +965,8 @@ class JobQueue:
         with self._write() as conn:
             res = conn.execute(update(jobs).where(_FENCED).values(values), self._fence(claim))
             if res.rowcount == 1:
+                if final:
+                    self._uncount(conn, claim.job.id)
                 self._changed(conn, claim.job.id)
         return res.rowcount == 1
 
@@ -780,6 +1027,7 @@ class JobQueue:
                     lease_expires_at=None,
                 )
             )
+            self._uncount(conn, job_id)
             self._changed(conn, job_id)
             new = conn.execute(_GET_JOB, {"p_id": job_id}).one()
         log.info("job cancelled", extra={"job_id": job_id, "user_id": user_id})
@@ -911,15 +1159,12 @@ class JobQueue:
         with self._read() as conn:
             return self._guild_limits(conn, guild_id)
 
-    _GUILD_FIELDS = frozenset(
-        {"queue_cap", "max_queued_per_user", "max_duration_s", "daily_quota_s", "cooldown_s"}
-    )
-
     def update_guild_settings(self, guild_id: int, **changes: Any) -> GuildSettings:
-        """Override limits for one guild; a value of None restores the default."""
-        unknown = set(changes) - self._GUILD_FIELDS
-        if unknown:
-            raise ValueError(f"unknown guild setting(s): {', '.join(sorted(unknown))}")
+        """Override limits or bot settings for one guild; a value of None restores the default.
+
+        Raises ``ValueError`` for an unknown setting or a value out of range.
+        """
+        values = {name: _check_guild_setting(name, v) for name, v in changes.items()}
         now = time.time()
         with self._write() as conn:
             exists = conn.execute(
@@ -927,11 +1172,11 @@ class JobQueue:
             ).first()
             if exists is None:
                 conn.execute(insert(guild_settings).values(guild_id=guild_id, updated_at=now))
-            if changes:
+            if values:
                 conn.execute(
                     update(guild_settings)
                     .where(guild_settings.c.guild_id == guild_id)
-                    .values(updated_at=now, **changes)
+                    .values(updated_at=now, **values)
                 )
             return self._guild_limits(conn, guild_id)
 

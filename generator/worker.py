@@ -274,6 +274,16 @@ class Worker:
         return clip.samples, clip.sample_rate
 
     def _render(self, ready: list[tuple[Claim, RenderRequest]]) -> None:
+        if len(ready) > 1 and any(c.job.kind is JobKind.JAM for c, _ in ready):
+            # The queue batches by backend and duration only: a jam job (a MusicGen jam mix on
+            # a batching worker) is rendered on its own, the rest still as one batch.
+            jams = [item for item in ready if item[0].job.kind is JobKind.JAM]
+            rest = [item for item in ready if item[0].job.kind is not JobKind.JAM]
+            for item in jams:
+                self._render([item])
+            if rest:
+                self._render(rest)
+            return
         started = time.perf_counter()
         claims = [c for c, _ in ready]
         progresses = [self._progress_for(c) for c in claims]
@@ -312,7 +322,13 @@ class Worker:
         if self._jam_store is None:
             self._jam_store = JamStore.connect(self.queue.url)
         return render_jam_job(
-            claim.job, claim.hum, claim.hum_filename, self._jam_store, self.settings, progress
+            claim.job,
+            claim.hum,
+            claim.hum_filename,
+            self._jam_store,
+            self.settings,
+            progress,
+            backend=self.backend,
         )
 
     def _store(self, claim: Claim, result: RenderResult, render_s: float) -> None:

@@ -106,9 +106,10 @@ class Admin(commands.Cog):
         if changes:
             try:
                 current = await queue.update_guild_settings(interaction.guild_id, **changes)
-            except (TypeError, ValueError):
+            except ValueError as exc:  # the queue validates every setting
+                log.info("guild %s: config refused: %s", interaction.guild_id, exc)
                 raise UserFacingError(
-                    "config_unsupported", "This version can't store one of those settings yet."
+                    "config_invalid", "One of those values can't be used; check it and try again."
                 ) from None
             log.info(
                 "guild %s settings changed by %s: %s",

@@ -52,7 +52,8 @@ log = logging.getLogger(__name__)
 
 Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
 RoleChoice = Literal["melody", "counter-melody", "bass line", "chorus", "verse", "bridge"]
-JAM_BACKEND = "arranger"  # jams are merged symbolically: every take's notes in one arrangement
+#: parts are always heard and previewed symbolically; mixes use the session's backend
+JAM_BACKEND = "arranger"
 
 
 @contextlib.contextmanager
@@ -150,6 +151,12 @@ class Jam(
             "bpm": session.bpm,
         }
         params.update(extra or {})
+        # A mix goes to a worker of the session's engine (a MusicGen worker renders it section
+        # by section); a part's preview is symbolic, so an arranger worker takes it when there is
+        # one.
+        backend = session.backend
+        if action == "part" and JAM_BACKEND in self.settings.backends:
+            backend = JAM_BACKEND
         request = JobRequest(
             requester_id=requester_id,
             prompt=prompt,
@@ -157,7 +164,7 @@ class Jam(
             kind=JobKind.JAM,
             guild_id=session.guild_id,
             channel_id=session.thread_id,
-            backend=JAM_BACKEND,
+            backend=backend,
             params=params,
             hum=hum.data if hum is not None else None,
             hum_filename=hum.filename if hum is not None else None,
@@ -251,6 +258,7 @@ class Jam(
         key="The session key every part is moved into, e.g. 'D minor' or 'Bb'",
         bpm="The session tempo in beats per minute",
         length="Length of the final track in seconds",
+        backend="What renders the mixes: the arranger (tight, symbolic) or musicgen",
     )
     @app_commands.guild_only()
     async def start(
@@ -261,9 +269,15 @@ class Jam(
         key: app_commands.Range[str, 1, 12] | None = None,
         bpm: app_commands.Range[int, 50, 200] | None = None,
         length: app_commands.Range[int, 10, 600] | None = None,
+        backend: str | None = None,
     ) -> None:
         await self._defer(interaction)
         s = self.settings
+        engine = (backend or JAM_BACKEND).strip().lower()
+        if engine not in s.backends:
+            raise UserFacingError(
+                "unknown_backend", f"Unknown backend; choose {', '.join(s.backends)}."
+            )
         try:
             session_key = normalise_key(key or s.jam_default_key)
         except ValueError:
@@ -293,6 +307,7 @@ class Jam(
             bpm=float(bpm or s.jam_default_bpm),
             length_s=length_s,
             limits=JamLimits(s.jam_max_parts, s.jam_max_members, s.jam_max_renders),
+            backend=engine,
         )
         try:
             thread = await channel.create_thread(
@@ -323,8 +338,20 @@ class Jam(
         await self._reply(
             interaction,
             f"🎶 Jam **{session.name}** is open in {thread.mention} — {session.key}, "
-            f"{session.bpm:g} BPM, {session.style}. To add a part, {how}.",
+            f"{session.bpm:g} BPM, {session.style}"
+            f"{'' if session.backend == JAM_BACKEND else f', mixed with {session.backend}'}. "
+            f"To add a part, {how}.",
         )
+
+    @start.autocomplete("backend")
+    async def backend_autocomplete(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=b, value=b)
+            for b in self.settings.backends
+            if current.lower() in b
+        ]
 
     @app_commands.command(name="add", description="Add a part to this jam session")
     @app_commands.describe(

@@ -21,15 +21,14 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
-from db.dialects._common import CLAIM_COLUMNS, JOB_COLUMNS, LOST_MESSAGE
-from db.errors import DatabaseUnavailable
+from db.dialects._common import CLAIM_COLUMNS, LOST_MESSAGE
+from db.errors import DatabaseUnavailable, translate_driver_errors
 
-#: column names of a job row / claim row, in the order the statements below return them
-JOB_NAMES = tuple(c.name for c in JOB_COLUMNS)
+#: column names of a claim row, in the order CLAIM returns them
 CLAIM_NAMES = tuple(c.name for c in CLAIM_COLUMNS)
 _JSON_COLUMNS = ("params", "result_meta")
-_RETURNING_JOB = ", ".join(JOB_NAMES)
 
 #: Admission facts, one statement: the guild's overrides, the user's cooldown stamp and quota
 #: ledger, the user's active jobs, the guild's queued jobs, and the quota seconds that slid out
@@ -57,11 +56,16 @@ _INSERT_COLUMNS = (
     "delivery_attempts", "interaction_token", "application_id", "status_message_id", "has_hum",
     "result_meta",
 )  # fmt: skip
-#: The new job, returned whole (binds one :name per column).
+#: The new job (binds one :name per column); its id is the cursor's lastrowid.
 INSERT_JOB = (
     f"INSERT INTO jobs ({', '.join(_INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in _INSERT_COLUMNS)}) RETURNING {_RETURNING_JOB}"
+    f"VALUES ({', '.join(':' + c for c in _INSERT_COLUMNS)})"
 )
+#: the columns of a new job that INSERT_JOB leaves NULL
+NEW_JOB_DEFAULTS: dict[str, Any] = {
+    c: None
+    for c in ("started_at", "finished_at", "error_code", "error_message", "delivered_message_id")
+}
 INSERT_HUM = "INSERT INTO job_hums (job_id, filename, data) VALUES (:job_id, :filename, :data)"
 
 #: Cooldown stamp and quota ledger after an admitted enqueue (absolute values: computed under
@@ -152,7 +156,7 @@ def row_mapping(names: tuple[str, ...], row: tuple[Any, ...]) -> dict[str, Any]:
     m = dict(zip(names, row, strict=True))
     for c in _JSON_COLUMNS:
         text = m[c]
-        m[c] = json.loads(text) if isinstance(text, str) else text
+        m[c] = ({} if text == "{}" else json.loads(text)) if isinstance(text, str) else text
     return m
 
 
@@ -162,21 +166,29 @@ class Rollback(Exception):
 
 class HotPath:
     """One raw ``sqlite3`` connection from the engine's pool (so its connect-time PRAGMAs
-    apply), held for the queue's lifetime; callers take turns through ``write``."""
+    apply), opened on first use and held for the queue's lifetime; callers take turns through
+    ``write``."""
 
     def __init__(self, engine: Engine) -> None:
-        self._raw = engine.raw_connection()
-        db = self._raw.driver_connection
-        assert isinstance(db, sqlite3.Connection)
-        self.db: sqlite3.Connection = db
+        self._engine = engine
+        self._raw: PoolProxiedConnection | None = None
+        self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        with translate_driver_errors():
+            raw = self._engine.raw_connection()
+        db = raw.driver_connection
+        assert isinstance(db, sqlite3.Connection)
+        self._raw, self._db = raw, db
+        return db
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE … COMMIT (ROLLBACK on any exception; ``Rollback`` is swallowed).
         Driver errors become ``DatabaseUnavailable``."""
         with self._lock:
-            db = self.db
+            db = self._db or self._connect()
             try:
                 db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -200,4 +212,6 @@ class HotPath:
 
     def close(self) -> None:
         with self._lock:
-            self._raw.close()
+            if self._raw is not None:
+                self._raw.close()
+            self._raw = self._db = None

@@ -21,7 +21,7 @@ from typing import Any
 from audio.errors import AudioRejected
 from db.jam import JamPartInfo, JamSession, JamStore, PartStatus
 from db.types import Job
-from generator.backend import Progress, RenderResult, no_progress
+from generator.backend import Backend, Progress, RenderResult, no_progress
 from generator.backends.arranger.types import BeatNote, Key
 from generator.errors import RenderRefused
 from generator.jam.form import plan_song
@@ -55,8 +55,13 @@ def render_jam_job(
     store: JamStore,
     settings: GeneratorSettings,
     progress: Progress = no_progress,
+    backend: Backend | None = None,
 ) -> RenderResult:
-    """Render one jam job; ``RenderRefused`` (shown to the user) when it can't be done."""
+    """Render one jam job; ``RenderRefused`` (shown to the user) when it can't be done.
+
+    ``backend`` is the worker's: a MusicGen backend renders mixes section by section
+    (``generator.jam.musicgen_mix``); parts, and every job on other workers, use the arranger.
+    """
     action = job.params.get("jam_action")
     session_id = job.params.get("jam_session")
     if action not in ACTIONS or not isinstance(session_id, int):
@@ -70,7 +75,9 @@ def render_jam_job(
     key = parse_key(session.key)
     if action == "part":
         return _render_part(job, hum, hum_filename, session, key, store, settings, progress)
-    return _render_mix(job, session, key, store, settings, progress, final=action == "end")
+    return _render_mix(
+        job, session, key, store, settings, progress, final=action == "end", backend=backend
+    )
 
 
 def _to_jam_part(p: JamPartInfo) -> JamPart:
@@ -175,6 +182,7 @@ def _render_mix(
     progress: Progress,
     *,
     final: bool,
+    backend: Backend | None = None,
 ) -> RenderResult:
     parts = [_to_jam_part(p) for p in store.parts(session.id) if p.status is PartStatus.READY]
     if not parts:
@@ -186,13 +194,28 @@ def _render_mix(
         parts, session.length_s, key=key, bpm=session.bpm, beats_per_bar=session.beats_per_bar
     )
     progress(0.3, "rendering")
-    out = render_session(
-        plan,
-        session.style,
-        job.seed,
-        sample_rate=settings.sample_rate,
-        soundfont=settings.soundfont,
-    )
+    if backend is not None and backend.name == "musicgen":
+        from generator.jam.musicgen_mix import render_session_musicgen  # torch: only here
+
+        def sections(fraction: float, stage: str) -> None:
+            progress(0.3 + 0.6 * fraction, stage)
+
+        out = render_session_musicgen(
+            plan,
+            session.style,
+            job.seed,
+            backend,
+            sample_rate=settings.sample_rate,
+            progress=sections,
+        )
+    else:
+        out = render_session(
+            plan,
+            session.style,
+            job.seed,
+            sample_rate=settings.sample_rate,
+            soundfont=settings.soundfont,
+        )
     progress(0.9, "drawing")
     png = session_piano_roll(plan, title=f"{session.name} — {key.name}, {session.bpm:g} bpm")
     credits = [

@@ -435,3 +435,81 @@ def test_changed_since_pages_through_a_burst(queue, job_factory):
         changes, cursor = queue.changed_since(cursor, limit=7)
         seen.extend(j.id for j in changes)
     assert sorted(seen) == sorted(ids)  # every change once, none stuck behind the limit
+
+
+def _refused(queue, code: str, **fields) -> None:
+    with pytest.raises(AdmissionRefused) as err:
+        queue.enqueue(JobRequest(requester_id=1, prompt="p", **fields))
+    assert err.value.code == code
+
+
+def test_daily_quota_stops_counting_cancelled_failed_and_lost_jobs(make_queue):
+    """Only queued, running and succeeded jobs use the quota: a cancel, a final failure or a
+    lost worker gives the seconds back; a retry does not."""
+    queue = make_queue(daily_quota_s=60, max_attempts=2, lease_s=0.2)
+
+    def enqueue(duration: float):
+        return queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=duration))
+
+    queue.cancel(enqueue(40).id, user_id=1)
+    b = enqueue(50)  # 40 s came back with the cancel
+    [claim] = queue.claim("w", ["arranger"])
+    assert queue.fail(claim, "oops", "Oops.", retry=True)  # requeued: still counts
+    _refused(queue, "daily_quota", duration_s=20)
+    [claim] = queue.claim("w", ["arranger"])
+    assert claim.job.id == b.id and queue.fail(claim, "oops", "Oops.", retry=False)
+    c = enqueue(55)  # the failed job's 50 s came back
+    assert [cl.job.id for cl in queue.claim("w", ["arranger"])] == [c.id]
+    time.sleep(0.3)  # lease lost: reaped and claimed again (attempt 2)
+    assert [cl.job.id for cl in queue.claim("w", ["arranger"])] == [c.id]
+    time.sleep(0.3)  # lost again: fails for good
+    assert queue.claim("w", ["arranger"]) == []
+    assert queue.get(c.id).error_code == "worker_lost"
+    enqueue(60)  # fits exactly: nothing failed or cancelled counts
+    _refused(queue, "daily_quota", duration_s=1)
+
+
+def test_daily_quota_window_slides(make_queue, monkeypatch):
+    """Jobs older than 24 h stop counting; cancelling one of them then gives nothing back twice."""
+    import db.queue as queue_module
+
+    queue = make_queue(daily_quota_s=60)
+    old = queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=40))
+    shift = 86400 + 1.0
+    real = time.time
+    monkeypatch.setattr(queue_module, "time", type("Clock", (), {"time": lambda: real() + shift}))
+    queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=50))  # the 40 s slid out
+    _refused(queue, "daily_quota", duration_s=20)
+    queue.cancel(old.id, user_id=1)  # already out of the window
+    queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=10))  # 50 + 10 = 60
+    _refused(queue, "daily_quota", duration_s=1)
+
+
+def test_guild_config_settings(queue, job_factory):
+    gs = queue.update_guild_settings(
+        7, allowed_channel_ids=[30, 10, 30], default_backend="musicgen"
+    )
+    assert gs.allowed_channel_ids == (10, 30) and gs.default_backend == "musicgen"
+    assert queue.guild_settings(7) == gs
+    assert queue.guild_settings(8).allowed_channel_ids == ()  # other guilds: every channel
+    assert queue.guild_settings(8).default_backend is None
+    job_factory(guild_id=7)  # admission reads the same row: still admits
+    # limits and config are independent columns
+    gs = queue.update_guild_settings(7, queue_cap=3)
+    assert gs.queue_cap == 3 and gs.allowed_channel_ids == (10, 30)
+    gs = queue.update_guild_settings(7, allowed_channel_ids=[], default_backend=None)
+    assert gs.allowed_channel_ids == () and gs.default_backend is None and gs.queue_cap == 3
+    for bad in (
+        {"allowed_channel_ids": "123"},
+        {"allowed_channel_ids": [True]},
+        {"allowed_channel_ids": [-5]},
+        {"default_backend": "Not A Backend!"},
+        {"default_backend": ""},
+        {"queue_cap": 0},
+        {"queue_cap": 2.5},
+        {"daily_quota_s": float("nan")},
+        {"colour": "red"},
+    ):
+        with pytest.raises(ValueError):
+            queue.update_guild_settings(7, **bad)
+    assert queue.guild_settings(7) == gs  # nothing half-applied

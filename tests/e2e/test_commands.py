@@ -76,3 +76,30 @@ async def test_plain_message_path(
             and r.path == f"/channels/{fake.channel_id}/messages/{job.status_message_id}"
         ]
         assert edits and edits[-1].json["content"].startswith("✅")
+
+
+async def test_config_channels_and_default_backend(
+    fake_discord: FakeDiscord, start_bot: BotFactory, queue
+) -> None:
+    fake = fake_discord
+    async with start_bot():
+        sent = await fake.slash("config", {"default_backend": "musicgen"}, who=fake.admin)
+        (reply,) = await fake.wait_until(lambda: fake.followups(sent))
+        fields = {f["name"]: f["value"] for f in reply.json["embeds"][0]["fields"]}
+        assert fields["Default backend"] == "musicgen" and fields["Channels"] == "any channel"
+        assert (await queue.guild_settings(fake.guild_id)).default_backend == "musicgen"
+        # (the fake can't send channel options yet: store the allowed channel directly)
+        await queue.update_guild_settings(
+            fake.guild_id, allowed_channel_ids=[fake.other_channel_id]
+        )
+
+        sent = await fake.slash("generate", {"prompt": "wrong room", "duration": "5"})
+        (reply,) = await fake.wait_until(lambda: fake.followups(sent))
+        assert "I only make music in" in reply.json["embeds"][0]["description"]
+        assert await queue.user_jobs(fake.alice.id) == []
+
+        sent = await fake.slash(
+            "generate", {"prompt": "right room", "duration": "5"}, channel_id=fake.other_channel_id
+        )
+        (job,) = await fake.wait_until(lambda: queue.sync.user_jobs(fake.alice.id))
+        assert job.channel_id == fake.other_channel_id and job.backend == "musicgen"
