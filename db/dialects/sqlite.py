@@ -9,6 +9,7 @@ statements in raw SQL); the Core ``claim_one``/``reap_expired`` here serve in-me
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Sequence
 from functools import cache
@@ -30,6 +31,23 @@ from db.models import jobs
 from db.types import JobStatus
 
 
+def _enable_wal(cur: Any) -> None:
+    """Switch a new database to WAL (persistent once set).
+
+    When several processes open a fresh file at once, the switch can fail with "database is
+    locked" without waiting on the busy handler, so it is retried for a while.
+    """
+    for _ in range(100):
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            time.sleep(0.05)
+    cur.execute("PRAGMA journal_mode=WAL")
+
+
 class SqliteDialect:
     name = "sqlite"
 
@@ -45,12 +63,12 @@ class SqliteDialect:
             # Take transaction control away from pysqlite so we can say BEGIN IMMEDIATE ourselves.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            _enable_wal(cur)
             # NORMAL is durable across application crashes in WAL mode (only power loss may drop
             # the last commits), and avoids an fsync per commit.
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
             # Checkpoint (copy the WAL back into the database, with an fsync) every ~40 MB of WAL
             # instead of every ~4 MB: hot pages (index leaves, user_state) are rewritten by every
             # job, so a rarer checkpoint copies each of them once for many commits.
