@@ -144,8 +144,8 @@ async def test_a_jam_session_from_start_to_recap(
         )
         await fake.wait_until(lambda: fake.thread_ids and fake.pins, timeout=15)
         thread = fake.thread_ids[0]
-        session = store.by_thread(thread)
-        assert session is not None and session.key == "D minor" and session.card_message_id
+        session = await _until(lambda: store.by_thread(thread), what="session stored")
+        assert session.key == "D minor" and session.card_message_id
         assert (thread, session.card_message_id) in fake.pins
 
         # 1: alice's voice message (the caption picks the role), in C major
@@ -288,6 +288,8 @@ async def test_jam_refusals_are_friendly(
         await fake.slash("jam", {"name": "short", "length": 20}, subcommand="start", who=fake.owner)
         await fake.wait_until(lambda: fake.thread_ids, timeout=15)
         thread = fake.thread_ids[0]
+        # the bot opens the thread first and stores the session right after
+        await _until(lambda: store.by_thread(thread) is not None, what="session stored")
         sent = await fake.slash("jam", {}, subcommand="mix", who=fake.bob, channel_id=thread)
         assert "No parts are ready" in await _private_error(fake, sent)
         sent = await fake.slash("jam", {}, subcommand="end", who=fake.alice, channel_id=thread)
