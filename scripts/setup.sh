@@ -12,7 +12,11 @@ if [[ "${1:-}" == "--dev" ]]; then extras="[dev,musicgen]"; fi
 need_apt=()
 [[ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ]] || need_apt+=(fluid-soundfont-gm)
 ldconfig -p 2>/dev/null | grep -q libfluidsynth.so.3 || need_apt+=(libfluidsynth3)
-command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
+if ! command -v python3 >/dev/null; then
+    need_apt+=(python3 python3-venv)
+elif ! python3 -c "import ensurepip, venv" 2>/dev/null; then
+    need_apt+=(python3-venv)  # Debian's python3 ships venv without ensurepip
+fi
 if ((${#need_apt[@]})); then
     sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
     echo "setup: installing system packages: ${need_apt[*]}" >&2
