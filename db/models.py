@@ -159,6 +159,10 @@ class GuildSettingsRow(Base):
     # channels /generate may be used in (NULL or empty: everywhere); a JSON list of ids
     allowed_channel_ids: Mapped[list[int] | None] = mapped_column(JSON)
     default_backend: Mapped[str | None] = mapped_column(String(32))  # NULL: the bot's default
+    # per-jam-session limits (NULL: the bot's jam_max_* settings)
+    jam_max_parts: Mapped[int | None] = mapped_column(Integer)
+    jam_max_members: Mapped[int | None] = mapped_column(Integer)
+    jam_max_renders: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[float] = mapped_column(Double)
 
 

@@ -81,6 +81,9 @@ _GUILD_COLUMNS = (
     "cooldown_s",
     "allowed_channel_ids",
     "default_backend",
+    "jam_max_parts",
+    "jam_max_members",
+    "jam_max_renders",
 )
 
 
@@ -208,6 +211,8 @@ _GUILD_BOUNDS: dict[str, tuple[float, bool]] = {
     "daily_quota_s": (0, False),
     "cooldown_s": (0, True),
 }
+#: jam_max_* overrides: whole numbers in 1..this (a session bigger than this is no jam)
+_JAM_LIMIT_MAX = 500
 _BACKEND_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
@@ -227,6 +232,14 @@ def _check_guild_setting(name: str, value: Any) -> Any:
     if name == "default_backend":
         if not isinstance(value, str) or not _BACKEND_NAME.fullmatch(value):
             raise ValueError("default_backend must be a backend name like 'arranger'")
+        return value
+    if name.startswith("jam_max_"):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not 1 <= value <= _JAM_LIMIT_MAX
+        ):
+            raise ValueError(f"{name} must be a whole number from 1 to {_JAM_LIMIT_MAX}")
         return value
     low, inclusive = _GUILD_BOUNDS[name]
     integral = name in ("queue_cap", "max_queued_per_user")
@@ -360,6 +373,9 @@ class JobQueue:
             cooldown_s=pick("cooldown_s", s.cooldown_s),
             allowed_channel_ids=tuple(int(c) for c in channels or ()),
             default_backend=m.get("default_backend"),
+            jam_max_parts=m.get("jam_max_parts"),
+            jam_max_members=m.get("jam_max_members"),
+            jam_max_renders=m.get("jam_max_renders"),
         )
 
     def _batch_key(self, request: JobRequest) -> str:

@@ -135,3 +135,7 @@ class GuildSettings:
     allowed_channel_ids: tuple[int, ...] = ()
     #: backend used when the user picks none; None means the bot's own default
     default_backend: str | None = None
+    #: per-jam-session limits copied into each new session; None means the bot's own default
+    jam_max_parts: int | None = None
+    jam_max_members: int | None = None
+    jam_max_renders: int | None = None

@@ -1,4 +1,4 @@
-"""/config for server admins: limits, allowed channels, default backend."""
+"""/config for server admins: limits, jam session limits, allowed channels, default backend."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot.errors import UserFacingError
 from bot.render import BRAND_COLOUR, format_seconds
+from bot.settings import BotSettings
 from db.types import GuildSettings
 
 if TYPE_CHECKING:
@@ -21,7 +22,17 @@ log = logging.getLogger(__name__)
 Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
 
 
-def settings_embed(rules: GuildSettings) -> discord.Embed:
+def jam_limits(rules: GuildSettings | None, settings: BotSettings) -> tuple[int, int, int]:
+    """Parts, members and mix renders per jam session: the guild's overrides, else the bot's."""
+
+    def pick(name: str) -> int:
+        value = getattr(rules, name, None)  # test fakes may hand back older settings objects
+        return int(value) if value is not None else int(getattr(settings, name))
+
+    return pick("jam_max_parts"), pick("jam_max_members"), pick("jam_max_renders")
+
+
+def settings_embed(rules: GuildSettings, settings: BotSettings | None = None) -> discord.Embed:
     embed = discord.Embed(title="humjam settings for this server", colour=BRAND_COLOUR)
     embed.add_field(name="Max track length", value=format_seconds(rules.max_duration_s))
     embed.add_field(name="Queue cap", value=str(rules.queue_cap))
@@ -36,6 +47,13 @@ def settings_embed(rules: GuildSettings) -> discord.Embed:
     )
     backend = getattr(rules, "default_backend", None)
     embed.add_field(name="Default backend", value=backend or "bot default")
+    if settings is not None:
+        parts, members, renders = jam_limits(rules, settings)
+        embed.add_field(
+            name="Jam sessions",
+            value=f"{parts} parts · {members} members · {renders} mixes",
+            inline=False,
+        )
     return embed
 
 
@@ -53,6 +71,9 @@ class Admin(commands.Cog):
         allow_channel="Add a channel where /generate works (none set = everywhere)",
         disallow_channel="Remove a channel from the allowed list",
         default_backend="Backend used when /generate doesn't name one",
+        jam_parts="Most parts in one jam session",
+        jam_members="Most members in one jam session",
+        jam_mixes="Most /jam mix renders per jam session",
     )
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
@@ -68,6 +89,9 @@ class Admin(commands.Cog):
         allow_channel: discord.TextChannel | None = None,
         disallow_channel: discord.TextChannel | None = None,
         default_backend: str | None = None,
+        jam_parts: app_commands.Range[int, 1, 500] | None = None,
+        jam_members: app_commands.Range[int, 1, 500] | None = None,
+        jam_mixes: app_commands.Range[int, 1, 500] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None  # guild_only
@@ -103,6 +127,13 @@ class Admin(commands.Cog):
                     "unknown_backend", f"Choose one of {', '.join(self.bot.settings.backends)}."
                 )
             changes["default_backend"] = backend
+        # new jam sessions copy these; sessions already running keep the limits they started with
+        if jam_parts is not None:
+            changes["jam_max_parts"] = int(jam_parts)
+        if jam_members is not None:
+            changes["jam_max_members"] = int(jam_members)
+        if jam_mixes is not None:
+            changes["jam_max_renders"] = int(jam_mixes)
         if changes:
             try:
                 current = await queue.update_guild_settings(interaction.guild_id, **changes)
@@ -117,7 +148,9 @@ class Admin(commands.Cog):
                 interaction.user.id,
                 sorted(changes),
             )
-        await interaction.followup.send(embed=settings_embed(current), ephemeral=True)
+        await interaction.followup.send(
+            embed=settings_embed(current, self.bot.settings), ephemeral=True
+        )
 
     @config.autocomplete("default_backend")
     async def backend_autocomplete(

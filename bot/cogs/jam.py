@@ -20,6 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import metrics
+from bot.cogs.admin import jam_limits
 from bot.cogs.generate import pick_audio
 from bot.errors import UserFacingError
 from bot.intake import Hum, fetch_hum
@@ -297,6 +298,8 @@ class Jam(
             )
         title = clean_prompt(str(name)) if name else f"{interaction.user.display_name}'s jam"
         assert interaction.guild_id is not None
+        # the guild's /config overrides, else the bot's; copied into the session at start
+        rules = await self.bot.queue.guild_settings(interaction.guild_id)
         session = await self.jams.start(
             guild_id=interaction.guild_id,
             channel_id=channel.id,
@@ -306,7 +309,7 @@ class Jam(
             key=session_key,
             bpm=float(bpm or s.jam_default_bpm),
             length_s=length_s,
-            limits=JamLimits(s.jam_max_parts, s.jam_max_members, s.jam_max_renders),
+            limits=JamLimits(*jam_limits(rules, s)),
             backend=engine,
         )
         try:

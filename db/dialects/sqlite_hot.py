@@ -36,7 +36,8 @@ _JSON_COLUMNS = ("params", "result_meta")
 #: Binds :p_user, :p_guild (NULL matches nothing), :p_day_ago.
 ADMISSION_FACTS = """
 SELECT g.queue_cap, g.max_queued_per_user, g.max_duration_s, g.daily_quota_s, g.cooldown_s,
-       g.allowed_channel_ids, g.default_backend,
+       g.allowed_channel_ids, g.default_backend, g.jam_max_parts, g.jam_max_members,
+       g.jam_max_renders,
        u.last_enqueued_at, coalesce(u.quota_from, 0.0), coalesce(u.quota_used_s, 0.0),
        (SELECT count(*) FROM jobs
          WHERE requester_id = :p_user AND status IN ('queued', 'running')),

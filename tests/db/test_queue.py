@@ -513,3 +513,18 @@ def test_guild_config_settings(queue, job_factory):
         with pytest.raises(ValueError):
             queue.update_guild_settings(7, **bad)
     assert queue.guild_settings(7) == gs  # nothing half-applied
+
+
+def test_guild_jam_limits_set_clear_and_validate(queue, job_factory):
+    fresh = queue.guild_settings(5)
+    assert (fresh.jam_max_parts, fresh.jam_max_members, fresh.jam_max_renders) == (None,) * 3
+    gs = queue.update_guild_settings(5, jam_max_parts=1, jam_max_members=3, jam_max_renders=500)
+    assert (gs.jam_max_parts, gs.jam_max_members, gs.jam_max_renders) == (1, 3, 500)
+    assert queue.guild_settings(5) == gs and queue.guild_settings(6).jam_max_parts is None
+    job_factory(guild_id=5)  # admission reads the whole guild row (SQLite: the raw-SQL path)
+    gs = queue.update_guild_settings(5, jam_max_parts=None, queue_cap=4)  # None: bot default
+    assert gs.jam_max_parts is None and gs.jam_max_members == 3 and gs.queue_cap == 4
+    for bad in (0, -1, 501, 2.0, True, "3"):
+        with pytest.raises(ValueError, match="jam_max_renders"):
+            queue.update_guild_settings(5, jam_max_renders=bad)
+    assert queue.guild_settings(5) == gs  # nothing half-applied

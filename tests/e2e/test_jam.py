@@ -304,3 +304,26 @@ async def test_jam_refusals_are_friendly(
             timeout=10,
         )
         assert reply and not store.parts(store.by_thread(thread).id)  # type: ignore[union-attr]
+
+
+async def test_a_guild_jam_limit_from_config_applies_to_new_sessions(
+    fake_discord: JamFakeDiscord, start_bot: BotFactory, store: JamStore
+) -> None:
+    fake = fake_discord
+    async with start_bot():
+        sent = await fake.slash("config", {"jam_parts": 1}, who=fake.owner)
+        (reply,) = await fake.wait_until(lambda: fake.followups(sent), timeout=10)
+        fields = {f["name"]: f["value"] for f in reply.json["embeds"][0]["fields"]}
+        assert fields["Jam sessions"].startswith("1 parts")
+        await fake.slash("jam", {"name": "tiny", "length": 20}, subcommand="start", who=fake.owner)
+        await fake.wait_until(lambda: fake.thread_ids, timeout=15)
+        thread = fake.thread_ids[0]
+        session = await _until(lambda: store.by_thread(thread), what="session stored")
+        assert session.limits.max_parts == 1  # the bot's own default is 24
+        await fake.slash("jam", {"prompt": "a verse"}, subcommand="add", channel_id=thread)
+        await _until(lambda: len(store.parts(session.id)) == 1, what="first part")
+        sent = await fake.slash(
+            "jam", {"prompt": "another"}, subcommand="add", who=fake.bob, channel_id=thread
+        )
+        assert "already has its 1 parts" in await _private_error(fake, sent)
+        assert len(store.parts(session.id)) == 1
