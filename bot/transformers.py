@@ -1,4 +1,4 @@
-"""Parsing of /generate's duration and style options (app_commands ``Transformer``s).
+"""Parsing of duration, style and backend options (app_commands ``Transformer``s).
 
 Bounds come from the running bot's settings, so they follow configuration rather than being
 frozen in the command signature. Bad values raise ``UserFacingError`` with the limit stated.
@@ -102,6 +102,29 @@ class StyleTransformer(app_commands.Transformer):
         typed = str(value).strip().lower()
         names = ["auto", *interaction.client.settings.styles]
         return [app_commands.Choice(name=n, value=n) for n in names if typed in n][:25]
+
+
+def check_backend(name: str, backends: tuple[str, ...]) -> str:
+    """``name`` normalised, if it is one of the configured ``backends``; else a friendly refusal."""
+    wanted = name.strip().lower()
+    if wanted not in backends:
+        raise UserFacingError(
+            "unknown_backend", f"Unknown backend; choose one of: {', '.join(backends)}."
+        )
+    return wanted
+
+
+async def backend_autocomplete(
+    interaction: discord.Interaction[HumjamBot], current: str
+) -> list[app_commands.Choice[str]]:
+    """Autocomplete for a ``backend`` option: the configured backends matching what was typed.
+
+    Commands validate the value after deferring (``check_backend``), so the refusal arrives as
+    a followup like every other refusal of theirs.
+    """
+    typed = str(current).strip().lower()
+    names = interaction.client.settings.backends
+    return [app_commands.Choice(name=n, value=n) for n in names if typed in n][:25]
 
 
 Duration = app_commands.Transform[float, DurationTransformer]

@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.errors import UserFacingError
 from bot.render import BRAND_COLOUR, format_seconds
 from bot.settings import BotSettings
+from bot.transformers import backend_autocomplete, check_backend
 from db.types import GuildSettings
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ class Admin(commands.Cog):
         jam_members="Most members in one jam session",
         jam_mixes="Most /jam mix renders per jam session",
     )
+    @app_commands.autocomplete(default_backend=backend_autocomplete)
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -121,12 +123,7 @@ class Admin(commands.Cog):
                 allowed.discard(disallow_channel.id)
             changes["allowed_channel_ids"] = sorted(allowed)
         if default_backend is not None:
-            backend = default_backend.strip().lower()
-            if backend not in self.bot.settings.backends:
-                raise UserFacingError(
-                    "unknown_backend", f"Choose one of {', '.join(self.bot.settings.backends)}."
-                )
-            changes["default_backend"] = backend
+            changes["default_backend"] = check_backend(default_backend, self.bot.settings.backends)
         # new jam sessions copy these; sessions already running keep the limits they started with
         if jam_parts is not None:
             changes["jam_max_parts"] = int(jam_parts)
@@ -151,16 +148,6 @@ class Admin(commands.Cog):
         await interaction.followup.send(
             embed=settings_embed(current, self.bot.settings), ephemeral=True
         )
-
-    @config.autocomplete("default_backend")
-    async def backend_autocomplete(
-        self, interaction: Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return [
-            app_commands.Choice(name=b, value=b)
-            for b in self.bot.settings.backends
-            if current.lower() in b
-        ]
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: Interaction) -> None:

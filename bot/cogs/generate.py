@@ -21,7 +21,7 @@ from bot.errors import BadAttachment, UserFacingError
 from bot.intake import Hum, check_declared, fetch_hum
 from bot.ports import require_job
 from bot.render import clean_prompt, format_seconds, info_embed, status_line
-from bot.transformers import Duration, Style
+from bot.transformers import Duration, Style, backend_autocomplete, check_backend
 from bot.views import PromptModal
 from db.types import Job, JobKind, JobRequest
 
@@ -134,11 +134,7 @@ class Generate(commands.Cog):
                 "duration_out_of_range",
                 f"This server allows tracks up to {format_seconds(max_duration)}.",
             )
-        chosen = (backend or default_backend).strip().lower()
-        if chosen not in self.settings.backends:
-            raise UserFacingError(
-                "unknown_backend", f"Unknown backend; choose {', '.join(self.settings.backends)}."
-            )
+        chosen = check_backend(backend or default_backend, self.settings.backends)
         if parent is not None and hum is None and parent.has_hum:
             # Buttons reuse the parent's melody; the queue keeps the bytes (CDN links expire).
             stored = await self.bot.queue.hum(parent.id)
@@ -201,6 +197,7 @@ class Generate(commands.Cog):
         seed="Same seed + same input = same track",
         backend="Which generator renders it",
     )
+    @app_commands.autocomplete(backend=backend_autocomplete)
     @app_commands.guild_only()
     async def generate(
         self,
@@ -231,16 +228,6 @@ class Generate(commands.Cog):
             backend=backend,
             hum=hum,
         )
-
-    @generate.autocomplete("backend")
-    async def backend_autocomplete(
-        self, interaction: Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return [
-            app_commands.Choice(name=b, value=b)
-            for b in self.settings.backends
-            if current.lower() in b
-        ]
 
     async def make_from_hum(self, interaction: Interaction, message: discord.Message) -> None:
         attachment = pick_audio(message)

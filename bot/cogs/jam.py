@@ -33,6 +33,7 @@ from bot.jam_render import (
     thread_name,
 )
 from bot.render import clean_prompt, format_seconds, status_line
+from bot.transformers import backend_autocomplete, check_backend
 from db.errors import QueueError
 from db.jam import (
     AsyncJamStore,
@@ -261,6 +262,7 @@ class Jam(
         length="Length of the final track in seconds",
         backend="What renders the mixes: the arranger (tight, symbolic) or musicgen",
     )
+    @app_commands.autocomplete(backend=backend_autocomplete)
     @app_commands.guild_only()
     async def start(
         self,
@@ -274,11 +276,7 @@ class Jam(
     ) -> None:
         await self._defer(interaction)
         s = self.settings
-        engine = (backend or JAM_BACKEND).strip().lower()
-        if engine not in s.backends:
-            raise UserFacingError(
-                "unknown_backend", f"Unknown backend; choose {', '.join(s.backends)}."
-            )
+        engine = check_backend(backend or JAM_BACKEND, s.backends)
         try:
             session_key = normalise_key(key or s.jam_default_key)
         except ValueError:
@@ -345,16 +343,6 @@ class Jam(
             f"{'' if session.backend == JAM_BACKEND else f', mixed with {session.backend}'}. "
             f"To add a part, {how}.",
         )
-
-    @start.autocomplete("backend")
-    async def backend_autocomplete(
-        self, interaction: Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return [
-            app_commands.Choice(name=b, value=b)
-            for b in self.settings.backends
-            if current.lower() in b
-        ]
 
     @app_commands.command(name="add", description="Add a part to this jam session")
     @app_commands.describe(
