@@ -19,7 +19,7 @@ import contextlib
 import enum
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, sel
 from db import migrate, models
 from db.dialects import for_url
 from db.errors import QueueError, translate_driver_errors
+from db.transactions import read_connection, write_transaction
 
 __all__ = [
     "ROLES",
@@ -197,18 +198,11 @@ class JamStore:
     def close(self) -> None:
         self._engine.dispose()
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction (SQLite: BEGIN IMMEDIATE, so check-then-act is atomic)."""
-        with translate_driver_errors(), self._engine.connect() as conn:
-            conn.execution_options(humjam_write=True)
-            with conn.begin():
-                yield conn
+    def _write(self) -> contextlib.AbstractContextManager[Connection]:
+        return write_transaction(self._engine)
 
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with translate_driver_errors(), self._engine.connect() as conn:
-            yield conn
+    def _read(self) -> contextlib.AbstractContextManager[Connection]:
+        return read_connection(self._engine)
 
     @staticmethod
     def _session(conn: Connection, session_id: int, *, lock: bool = False) -> JamSession:

@@ -46,6 +46,7 @@ from db.errors import AdmissionRefused, JobNotFound, NotAllowed, translate_drive
 from db.models import guild_settings, hums, jobs, user_state
 from db.models import outputs as output_rows
 from db.settings import QueueSettings
+from db.transactions import read_connection, write_transaction
 from db.types import (
     Claim,
     DeliveryStatus,
@@ -329,20 +330,11 @@ class JobQueue:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A short write transaction (SQLite: BEGIN IMMEDIATE); driver errors translated."""
-        with translate_driver_errors(), self._engine.connect() as conn:
-            conn.execution_options(humjam_write=True)
-            with conn.begin():
-                yield conn
+    def _write(self) -> contextlib.AbstractContextManager[Connection]:
+        return write_transaction(self._engine)
 
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with translate_driver_errors(), self._engine.connect() as conn:
-            if self._dialect.read_options:
-                conn.execution_options(**self._dialect.read_options)
-            yield conn
+    def _read(self) -> contextlib.AbstractContextManager[Connection]:
+        return read_connection(self._engine, **self._dialect.read_options)
 
     def _changed(self, conn: Connection, *job_ids: int) -> None:
         self._dialect.notify(conn, job_ids)
