@@ -23,10 +23,10 @@ from bot.app import HumjamBot
 from bot.settings import BotSettings
 from db.queue import AsyncJobQueue, JobQueue
 from db.settings import QueueSettings
-from tests.fakediscord.fixtures import fake_discord, running
+from tests.fakediscord.fixtures import fake_discord, fake_discord_class, running
 from tests.fakediscord.server import FakeDiscord
 
-__all__ = ["fake_discord"]
+__all__ = ["fake_discord", "fake_discord_class"]
 
 VOCADITO = Path(__file__).resolve().parents[1] / "data" / "vocadito" / "vocadito_10.wav"
 

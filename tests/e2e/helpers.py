@@ -33,6 +33,18 @@ async def wait_job(
         await asyncio.sleep(0.05)
 
 
+async def until(check: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
+    """Poll a (blocking, cheap) check off the event loop until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await asyncio.to_thread(check)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.05)
+
+
 def custom_ids(body: dict[str, Any]) -> list[str]:
     return [
         c["custom_id"]

@@ -8,11 +8,9 @@ in the session MIDI — in the member's own track, at the planned beat, in the s
 
 from __future__ import annotations
 
-import asyncio
 import io
 import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pretty_midi
@@ -25,26 +23,22 @@ from db.settings import QueueSettings
 from db.types import JobKind, JobStatus
 from generator.jam.parts import notes_from_json, parse_key, scale_pitch_classes
 from tests.e2e.conftest import BotFactory
+from tests.e2e.helpers import until
 from tests.e2e.jam_fake import JamFakeDiscord
 from tests.generator.hum_synth import RATE, sing
 
 pytestmark = pytest.mark.timeout(240)
 
+
+@pytest.fixture
+def fake_discord_class() -> type[JamFakeDiscord]:
+    """These tests need threads, pins and reactions."""
+    return JamFakeDiscord
+
+
 _TUNE = [60, 62, 64, 65, 67, 67, 65, 64, 62, 64, 60, 60]
 _BEATS = [1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 2, 2]
 LENGTH_S = 48  # 20 bars at 100 BPM: room for every take (shorter songs drop the lowest-voted)
-
-
-@pytest.fixture
-async def fake_discord() -> AsyncIterator[JamFakeDiscord]:
-    """This module's fake also speaks threads, pins and reactions."""
-    fake = JamFakeDiscord()
-    await fake.start()
-    fake.patch_client()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
 
 
 class _Worker:
@@ -87,18 +81,6 @@ def store(queue_settings: QueueSettings) -> Iterator[JamStore]:
 
 def _hum(shift: int, fmt: str, seed: int) -> bytes:
     return audio.encode(sing([p + shift for p in _TUNE], _BEATS, 100.0, seed=seed), RATE, fmt)
-
-
-async def _until(check: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
-    """Poll a (blocking, cheap) check off the event loop until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await asyncio.to_thread(check)
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.05)
 
 
 async def _voice_message(
@@ -144,7 +126,7 @@ async def test_a_jam_session_from_start_to_recap(
         )
         await fake.wait_until(lambda: fake.thread_ids and fake.pins, timeout=15)
         thread = fake.thread_ids[0]
-        session = await _until(lambda: store.by_thread(thread), what="session stored")
+        session = await until(lambda: store.by_thread(thread), what="session stored")
         assert session.key == "D minor" and session.card_message_id
         assert (thread, session.card_message_id) in fake.pins
 
@@ -164,12 +146,12 @@ async def test_a_jam_session_from_start_to_recap(
         await fake.slash(
             "jam", {"role": "bass line"}, subcommand="add", who=fake.owner, channel_id=thread
         )
-        await _until(
+        await until(
             lambda: len([p for p in store.parts(session.id) if p.job_id]) == 3, what="3 parts"
         )
     # --- the bot goes down with three parts queued; the worker renders meanwhile -------------
     jam_worker.thread.start()
-    await _until(
+    await until(
         lambda: all(
             jam_worker.queue.get(p.job_id).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
             for p in store.parts(session.id)
@@ -178,7 +160,7 @@ async def test_a_jam_session_from_start_to_recap(
         what="parts rendered while the bot was down",
     )
     async with start_bot(jam_audio_messages=True, max_duration_s=60.0):
-        await _until(lambda: _delivered(store, session.id, 3), what="3 parts delivered")
+        await until(lambda: _delivered(store, session.id, 3), what="3 parts delivered")
         # 4: carol's counter-melody (voice message, a tone lower); 5: alice's bridge (/jam add)
         await _voice_message(fake, fake.carol, thread, _hum(-2, "opus", 4), "counter melody")
         alice_bridge = fake.upload("bridge.mp3", _hum(5, "mp3", 5), "audio/mpeg")
@@ -190,7 +172,7 @@ async def test_a_jam_session_from_start_to_recap(
             who=fake.alice,
             channel_id=thread,
         )
-        parts = await _until(lambda: _delivered(store, session.id, 5), what="5 parts delivered")
+        parts = await until(lambda: _delivered(store, session.id, 5), what="5 parts delivered")
         assert all(p.status is PartStatus.READY for p in parts)
         # every part reply carries its audio and piano roll, in the thread
         for p in parts:
@@ -205,15 +187,15 @@ async def test_a_jam_session_from_start_to_recap(
         for who in (fake.alice, fake.carol, fake.bob):
             await fake.react(who, thread, chorus.message_id)  # type: ignore[arg-type]
         await fake.react(fake.owner, thread, verse.message_id)  # type: ignore[arg-type]
-        await _until(
+        await until(
             lambda: store.part(chorus.id).votes == 2 and store.part(verse.id).votes == 1,
             what="votes",
         )
 
         await fake.slash("jam", {}, subcommand="mix", who=fake.alice, channel_id=thread)
-        await _until(lambda: _message_with(fake, "🎚️ Mix"), what="the mix")
+        await until(lambda: _message_with(fake, "🎚️ Mix"), what="the mix")
         await fake.slash("jam", {}, subcommand="end", who=fake.owner, channel_id=thread)
-        recap, files = await _until(lambda: _message_with(fake, "🏁 Recap"), what="the recap")
+        recap, files = await until(lambda: _message_with(fake, "🏁 Recap"), what="the recap")
 
     # --- the recap -----------------------------------------------------------------------------
     assert store.get(session.id).status == "ended"
@@ -289,13 +271,13 @@ async def test_jam_refusals_are_friendly(
         await fake.wait_until(lambda: fake.thread_ids, timeout=15)
         thread = fake.thread_ids[0]
         # the bot opens the thread first and stores the session right after
-        await _until(lambda: store.by_thread(thread) is not None, what="session stored")
+        await until(lambda: store.by_thread(thread) is not None, what="session stored")
         sent = await fake.slash("jam", {}, subcommand="mix", who=fake.bob, channel_id=thread)
         assert "No parts are ready" in await _private_error(fake, sent)
         sent = await fake.slash("jam", {}, subcommand="end", who=fake.alice, channel_id=thread)
         assert "Only the session's host" in await _private_error(fake, sent)
         await fake.slash("jam", {}, subcommand="end", who=fake.owner, channel_id=thread)
-        await _until(lambda: store.by_thread(thread).status == "ended", what="ended")  # type: ignore[union-attr]
+        await until(lambda: store.by_thread(thread).status == "ended", what="ended")  # type: ignore[union-attr]
 
         # a voice message in an ended session gets a reply, not a part
         await _voice_message(fake, fake.bob, thread, _hum(0, "opus", 9), "late verse")
@@ -318,10 +300,10 @@ async def test_a_guild_jam_limit_from_config_applies_to_new_sessions(
         await fake.slash("jam", {"name": "tiny", "length": 20}, subcommand="start", who=fake.owner)
         await fake.wait_until(lambda: fake.thread_ids, timeout=15)
         thread = fake.thread_ids[0]
-        session = await _until(lambda: store.by_thread(thread), what="session stored")
+        session = await until(lambda: store.by_thread(thread), what="session stored")
         assert session.limits.max_parts == 1  # the bot's own default is 24
         await fake.slash("jam", {"prompt": "a verse"}, subcommand="add", channel_id=thread)
-        await _until(lambda: len(store.parts(session.id)) == 1, what="first part")
+        await until(lambda: len(store.parts(session.id)) == 1, what="first part")
         sent = await fake.slash(
             "jam", {"prompt": "another"}, subcommand="add", who=fake.bob, channel_id=thread
         )

@@ -3,10 +3,7 @@ backend:musicgen`` is remembered; parts still go to the arranger, mixes to Music
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,20 +14,16 @@ from db.types import Job, JobKind
 from generator.backends.arranger.types import BeatNote
 from generator.jam.parts import notes_to_json
 from tests.e2e.conftest import BotFactory
+from tests.e2e.helpers import until
 from tests.e2e.jam_fake import JamFakeDiscord
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-async def fake_discord() -> AsyncIterator[JamFakeDiscord]:
-    fake = JamFakeDiscord()
-    await fake.start()
-    fake.patch_client()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
+def fake_discord_class() -> type[JamFakeDiscord]:
+    """These tests need threads, pins and reactions."""
+    return JamFakeDiscord
 
 
 @pytest.fixture
@@ -38,16 +31,6 @@ def jobs(queue_settings: QueueSettings) -> Iterator[JobQueue]:
     q = JobQueue.connect(queue_settings.database_url, queue_settings)
     yield q
     q.close()
-
-
-async def _until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await asyncio.to_thread(check)
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 def _jam_jobs(q: JobQueue, user_id: int, action: str) -> list[Job]:
@@ -80,19 +63,21 @@ async def test_musicgen_session_sends_mixes_to_musicgen(
             )
             await fake.wait_until(lambda: fake.thread_ids, timeout=15)
             thread = fake.thread_ids[0]
-            session = await _until(lambda: store.by_thread(thread))
+            session = await until(lambda: store.by_thread(thread), timeout=30.0)
             assert session.backend == "musicgen"
 
             await fake.slash("jam", {"role": "verse"}, subcommand="add", who=fake.alice,
                              channel_id=thread)  # fmt: skip
-            part_job = (await _until(lambda: _jam_jobs(jobs, fake.alice.id, "part")))[0]
+            part_job = (await until(lambda: _jam_jobs(jobs, fake.alice.id, "part"), timeout=30.0))[
+                0
+            ]
             assert part_job.backend == "arranger"  # hearing a take is symbolic
             # no arranger worker runs here: make the take playable as the worker would
             (part,) = store.parts(session.id)
             store.set_part_notes(part.id, notes_to_json([BeatNote(0.0, 4.0, 69)]))
 
             await fake.slash("jam", {}, subcommand="mix", who=fake.bob, channel_id=thread)
-            mix_job = (await _until(lambda: _jam_jobs(jobs, fake.bob.id, "mix")))[0]
+            mix_job = (await until(lambda: _jam_jobs(jobs, fake.bob.id, "mix"), timeout=30.0))[0]
             assert mix_job.backend == "musicgen"
     finally:
         store.close()

@@ -1,3 +1,3 @@
-from tests.fakediscord.fixtures import fake_discord
+from tests.fakediscord.fixtures import fake_discord, fake_discord_class
 
-__all__ = ["fake_discord"]
+__all__ = ["fake_discord", "fake_discord_class"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import TypeVar
 
 import discord
 import pytest
@@ -15,18 +16,31 @@ import pytest
 from tests.fakediscord.server import FakeDiscord
 
 TOKEN = "fake-bot-token"
+F = TypeVar("F", bound=FakeDiscord)
 
 
-@pytest.fixture
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    """A started fake Discord with discord.py pointed at it (restored afterwards)."""
-    fake = FakeDiscord()
+@contextlib.asynccontextmanager
+async def serving(fake: F) -> AsyncIterator[F]:
+    """Start ``fake`` with discord.py pointed at it; stop it (and restore discord.py) after."""
     await fake.start()
     fake.patch_client()
     try:
         yield fake
     finally:
         await fake.stop()
+
+
+@pytest.fixture
+def fake_discord_class() -> type[FakeDiscord]:
+    """Which fake ``fake_discord`` starts; a module overrides it to use a subclass."""
+    return FakeDiscord
+
+
+@pytest.fixture
+async def fake_discord(fake_discord_class: type[FakeDiscord]) -> AsyncIterator[FakeDiscord]:
+    """A started fake Discord with discord.py pointed at it (restored afterwards)."""
+    async with serving(fake_discord_class()) as fake:
+        yield fake
 
 
 @contextlib.asynccontextmanager
