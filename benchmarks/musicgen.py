@@ -119,33 +119,6 @@ def stock_generate(lm: LoadedModel, req: RenderRequest, frames: int) -> float:
     return wall
 
 
-def stock_greedy_codes(lm: LoadedModel, req: RenderRequest, chroma: Any, frames: int) -> Any:
-    """Greedy codes ``(K, frames)`` from stock generate(), caught on their way to EnCodec."""
-    model = lm.model
-    inputs = {
-        k: v.to(lm.device) for k, v in lm.tokenizer([req.prompt], return_tensors="pt").items()
-    }
-    seen: dict[str, Any] = {}
-    original = model.audio_encoder.decode
-
-    def record(codes: Any, *args: Any, **kwargs: Any) -> Any:
-        seen["codes"] = codes
-        return original(codes, *args, **kwargs)
-
-    model.audio_encoder.decode = record
-    try:
-        model.generate(
-            **inputs,
-            input_features=chroma[None].to(lm.device, lm.dtype),
-            do_sample=False,
-            guidance_scale=3.0,
-            max_new_tokens=frames + model.config.decoder.num_codebooks - 1,
-        )
-    finally:
-        del model.audio_encoder.decode
-    return seen["codes"][0, 0]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", choices=["tiny", "melody"], default="tiny")
@@ -303,7 +276,9 @@ def main() -> None:
             agree = [float((a == b).float().mean()) for a, b in zip(together, alone, strict=True)]
             results["greedy_batched_vs_alone_token_agreement_fp32"] = agree
             print("fp32 greedy batched vs alone agreement", agree, flush=True)
-            stock32 = stock_greedy_codes(lm32, reqs[0], chromas[0], 100)
+            stock32 = testing.stock_codes(
+                lm32.model, lm32.tokenizer, reqs[0].prompt, chromas[0], 100, do_sample=False
+            )
             match = float((stock32.cpu() == alone[0]).float().mean())
             results["greedy_ours_vs_stock_token_agreement_fp32"] = match
             print("fp32 greedy ours vs stock generate() agreement", match, flush=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["make_tokenizer", "melody_config", "save_random_model", "tiny_config"]
+__all__ = ["make_tokenizer", "melody_config", "save_random_model", "stock_codes", "tiny_config"]
 
 _WORDS = (
     "lofi hip hop jazz piano chill beat rock guitar heavy drums synth pop 80s bass orchestral "
@@ -146,3 +146,32 @@ def save_random_model(directory: Path, config: Any | None = None, seed: int = 0)
     model.save_pretrained(directory)
     make_tokenizer().save_pretrained(directory)
     return directory
+
+
+def stock_codes(
+    model: Any, tokenizer: Any, text: str, chroma: Any, frames: int, **generate_kwargs: Any
+) -> Any:
+    """Codes ``(K, frames)`` from transformers' own ``generate()`` (guidance 3.0), caught on their
+    way to EnCodec: the reference our decode loop is checked against (tests) and timed against
+    (benchmarks/musicgen.py). ``chroma`` is ``(frames, 12)`` or None (text only)."""
+    inputs = {k: v.to(model.device) for k, v in tokenizer([text], return_tensors="pt").items()}
+    if chroma is not None:
+        inputs["input_features"] = chroma[None].to(model.device, model.dtype)
+    seen: dict[str, Any] = {}
+    original = model.audio_encoder.decode
+
+    def record(codes: Any, *args: Any, **kwargs: Any) -> Any:
+        seen["codes"] = codes
+        return original(codes, *args, **kwargs)
+
+    model.audio_encoder.decode = record
+    try:
+        model.generate(
+            **inputs,
+            max_new_tokens=frames + model.config.decoder.num_codebooks - 1,
+            guidance_scale=3.0,
+            **generate_kwargs,
+        )
+    finally:
+        del model.audio_encoder.decode
+    return seen["codes"][0, 0]

@@ -12,6 +12,7 @@ pytest.importorskip("transformers")
 
 from generator.backends.musicgen.chroma import melody_chroma  # noqa: E402
 from generator.backends.musicgen.decode import Decoder, Sampling, WindowRow  # noqa: E402
+from generator.backends.musicgen.testing import stock_codes  # noqa: E402
 
 pytestmark = pytest.mark.musicgen
 
@@ -21,26 +22,6 @@ GREEDY = Sampling(temperature=0.0)
 
 def empty() -> Any:
     return torch.zeros(K, 0, dtype=torch.long)
-
-
-def stock_codes(model: Any, tokenizer: Any, text: str, chroma: Any, frames: int, **kw: Any) -> Any:
-    """transformers' own generate(); the codes are caught on their way to EnCodec."""
-    inputs = dict(tokenizer([text], return_tensors="pt"))
-    if chroma is not None:
-        inputs["input_features"] = chroma[None]
-    seen: dict[str, Any] = {}
-    original = model.audio_encoder.decode
-
-    def record(codes: Any, *args: Any, **kwargs: Any) -> Any:
-        seen["codes"] = codes
-        return original(codes, *args, **kwargs)
-
-    model.audio_encoder.decode = record
-    try:
-        model.generate(**inputs, max_new_tokens=frames + K - 1, guidance_scale=3.0, **kw)
-    finally:
-        del model.audio_encoder.decode
-    return seen["codes"][0, 0]
 
 
 @pytest.fixture
