@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -273,20 +272,12 @@ def arranger_band(
     return pm
 
 
-@functools.lru_cache(maxsize=2)
-def _synthesizer(soundfont: Path, sample_rate: int) -> Any:
-    """One FluidSynth per process and rate (loading the SoundFont takes most of a second)."""
-    from generator.backends.arranger.render import Synthesizer
-
-    return Synthesizer(soundfont, sample_rate)
-
-
 def _arranger_synth(
     style: str, seed: int, soundfont: Path | None, target_lufs: float
 ) -> Synthesise:
     """FluidSynth + the arranger's mastering, with the style's room, filter and vinyl."""
     from generator.backends.arranger.prompt import parse_prompt
-    from generator.backends.arranger.render import master
+    from generator.backends.arranger.render import master, shared_synthesizer
     from generator.settings import GeneratorSettings
 
     spec = parse_prompt(style)
@@ -295,7 +286,7 @@ def _arranger_synth(
     )
 
     def synth(pm: pretty_midi.PrettyMIDI, rate: int, duration_s: float) -> FloatArray:
-        raw = _synthesizer(Path(sf), rate).render(
+        raw = shared_synthesizer(Path(sf), rate).render(
             pm, duration_s, reverb=spec.style.reverb, chorus=spec.style.chorus
         )
         vinyl = spec.vinyl if spec.vinyl is not None else spec.style.vinyl

@@ -21,7 +21,7 @@ from generator.backends.arranger.arrange import arrange, plan
 from generator.backends.arranger.compose import compose_melody
 from generator.backends.arranger.pianoroll import draw_piano_roll, melody_time_offset
 from generator.backends.arranger.prompt import PromptSpec, parse_key, parse_prompt
-from generator.backends.arranger.render import Synthesizer, master
+from generator.backends.arranger.render import Synthesizer, master, shared_synthesizer
 from generator.backends.arranger.styles import STYLES, get_style
 from generator.backends.arranger.types import Melody
 from generator.errors import RenderRefused
@@ -48,7 +48,7 @@ class ArrangerBackend:
     def load(self) -> None:
         if self._synth is None:
             started = time.perf_counter()
-            self._synth = Synthesizer(self.settings.soundfont, self.settings.sample_rate)
+            self._synth = shared_synthesizer(self.settings.soundfont, self.settings.sample_rate)
             log.info(
                 "arranger loaded %s in %.2f s",
                 self.settings.soundfont,
@@ -56,9 +56,8 @@ class ArrangerBackend:
             )
 
     def close(self) -> None:
-        if self._synth is not None:
-            self._synth.close()
-            self._synth = None
+        # The synthesizer is the process's (jam mixes share it); it lives until the process ends.
+        self._synth = None
 
     def check(self, request: RenderRequest) -> None:
         limit = self.settings.max_duration_s

@@ -1,7 +1,8 @@
 """Play an arrangement through FluidSynth with a General MIDI SoundFont, then master it.
 
 ``Synthesizer`` owns one FluidSynth instance with the SoundFont loaded (loading takes most
-of a second, so a backend keeps one per process) and renders a ``PrettyMIDI`` to mono
+of a second and ~150 MB, so ``shared_synthesizer`` keeps one per process for the arranger
+backend and jam mixes alike) and renders a ``PrettyMIDI`` to mono
 float32 by feeding events in time order. ``master`` makes the mix release-ready: optional
 low-pass and vinyl layer, gentle compression, loudness to the target, a peak limiter below
 -1 dBFS, an exact length with a faded tail.
@@ -10,6 +11,7 @@ low-pass and vinyl layer, gentle compression, loudness to the target, a peak lim
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from scipy import ndimage, signal
 
 from generator.errors import BackendUnavailable
 
-__all__ = ["Synthesizer", "master"]
+__all__ = ["Synthesizer", "master", "shared_synthesizer"]
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,12 @@ class Synthesizer:
         if pos < total:
             _write(synth, left, right, pos, total)
         return (0.5 * (left + right)).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def shared_synthesizer(soundfont: Path, sample_rate: int) -> Synthesizer:
+    """The process's ``Synthesizer`` for this SoundFont and rate (loaded on first use, kept)."""
+    return Synthesizer(Path(soundfont), sample_rate)
 
 
 def _write(
