@@ -1,63 +1,19 @@
-"""The queue API the bot relies on, as a Protocol (``db.queue.AsyncJobQueue`` implements it).
-
-Typing against this keeps cogs testable with an in-memory double and documents exactly
-which parts of the queue the bot uses.
-"""
+"""The queue the bot talks to: ``db.queue.AsyncJobQueue``, the generic async proxy of ``JobQueue``
+(``db.aio``), so the bot's view can never drift from the queue's own methods."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
-
 from db.errors import JobNotFound
-from db.types import GuildSettings, Job, JobRequest, Output, QueuePosition
+from db.queue import AsyncJobQueue
+from db.types import Job
 
-
-class QueueAPI(Protocol):
-    async def enqueue(self, request: JobRequest) -> Job: ...
-
-    async def get(self, job_id: int) -> Job | None: ...
-
-    async def position(self, job_id: int) -> QueuePosition | None: ...
-
-    async def queue_length(self, guild_id: int | None = None) -> int: ...
-
-    async def cancel(self, job_id: int, user_id: int, *, is_admin: bool = False) -> Job: ...
-
-    async def outputs(self, job_id: int) -> list[Output]: ...
-
-    async def hum(self, job_id: int) -> tuple[bytes, str | None] | None: ...
-
-    async def history(
-        self, user_id: int, *, guild_id: int | None = None, limit: int = 10, offset: int = 0
-    ) -> Sequence[Job]: ...
-
-    async def user_jobs(self, user_id: int, *, active_only: bool = True) -> Sequence[Job]: ...
-
-    async def pending_deliveries(self, limit: int = 20) -> Sequence[Job]: ...
-
-    async def begin_delivery(self, job_id: int) -> bool: ...
-
-    async def mark_delivered(self, job_id: int, message_id: int | None) -> bool: ...
-
-    async def mark_delivery_failed(self, job_id: int, *, give_up: bool) -> None: ...
-
-    async def set_status_message(self, job_id: int, message_id: int) -> None: ...
-
-    async def changed_since(self, cursor: Any) -> tuple[Sequence[Job], Any]: ...
-
-    async def wait_for_changes(self, timeout_s: float) -> None: ...
-
-    async def guild_settings(self, guild_id: int) -> GuildSettings: ...
-
-    async def update_guild_settings(self, guild_id: int, **changes: Any) -> GuildSettings: ...
-
-    async def forget_user(self, user_id: int) -> int: ...
+#: the name the bot types its queue with (tests pass an ``AsyncJobQueue`` over a real database)
+QueueAPI = AsyncJobQueue
 
 
 async def require_job(queue: QueueAPI, job_id: int) -> Job:
     """``queue.get`` that raises ``JobNotFound`` instead of returning None."""
-    job = await queue.get(job_id)
+    job: Job | None = await queue.get(job_id)
     if job is None:
         raise JobNotFound()
     return job

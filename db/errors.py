@@ -4,7 +4,9 @@ Tree::
 
     QueueError                 anything the queue could not do
     ├── AdmissionRefused       enqueue refused by a cap, quota or cooldown
-    │                          (code, message, retry_after_s)
+    │   │                      (code, message, retry_after_s)
+    │   └── InvalidRequest     a value the queue can't store (too long, out of range, NUL byte,
+    │                          unknown backend, ...): the caller's mistake, not an outage
     ├── JobNotFound            no job with that id (or it was forgotten)
     ├── NotAllowed             the caller may not do this to that job (not theirs, already finished)
     └── DatabaseUnavailable    the database could not be reached or answered with an error
@@ -35,6 +37,13 @@ class AdmissionRefused(QueueError):
         self.retry_after_s = retry_after_s
 
 
+class InvalidRequest(AdmissionRefused):
+    """That request has a value the job database can't store; please check it and try again."""
+
+    def __init__(self, code: str = "invalid_request", message: str | None = None) -> None:
+        super().__init__(code, message or (self.__doc__ or "").strip())
+
+
 class JobNotFound(QueueError):
     """That job does not exist (any more)."""
 
@@ -55,10 +64,29 @@ class DatabaseUnavailable(QueueError):
 
 @contextlib.contextmanager
 def translate_driver_errors() -> Iterator[None]:
-    """Turn SQLAlchemy/driver exceptions into ``DatabaseUnavailable`` at the queue's edge."""
+    """Turn SQLAlchemy/driver exceptions into queue errors at the queue's edge: values the database
+    refuses (out of range, NUL bytes, broken references) are ``InvalidRequest``, anything else
+    ``DatabaseUnavailable``."""
     from sqlalchemy import exc as sa_exc
 
     try:
         yield
+    except (sa_exc.DataError, sa_exc.IntegrityError, OverflowError) as exc:
+        raise InvalidRequest() from exc
+    except sa_exc.StatementError as exc:
+        # SQLAlchemy wraps errors raised while binding values (e.g. psycopg's NUL-byte DataError,
+        # sqlite3's OverflowError) in a StatementError whose ``orig`` says which
+        if _is_data_error(exc.orig):
+            raise InvalidRequest() from exc
+        raise DatabaseUnavailable() from exc
     except sa_exc.SQLAlchemyError as exc:
         raise DatabaseUnavailable() from exc
+
+
+def _is_data_error(exc: BaseException | None) -> bool:
+    if isinstance(exc, OverflowError):
+        return True
+    name = type(exc).__name__
+    return name in ("DataError", "IntegrityError") or any(
+        c.__name__ in ("DataError", "IntegrityError") for c in type(exc).__mro__
+    )

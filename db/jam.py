@@ -14,7 +14,6 @@ Errors (all ``db.errors.QueueError``, each with a stable ``code`` and a user-fac
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import enum
 import re
@@ -26,6 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, select, update
 
 from db import migrate, models
+from db.aio import AsyncProxy
 from db.dialects import for_url
 from db.errors import QueueError, translate_driver_errors
 from db.transactions import read_connection, write_transaction
@@ -473,64 +473,5 @@ class JamStore:
             return self._votes(conn, [part_id]).get(part_id, 0)
 
 
-class AsyncJamStore:
-    """``JamStore`` for the bot's event loop: each call runs on a worker thread."""
-
-    def __init__(self, store: JamStore) -> None:
-        self.sync = store
-
-    async def start(self, **kwargs: Any) -> JamSession:
-        return await asyncio.to_thread(lambda: self.sync.start(**kwargs))
-
-    async def get(self, session_id: int) -> JamSession:
-        return await asyncio.to_thread(self.sync.get, session_id)
-
-    async def by_thread(self, thread_id: int) -> JamSession | None:
-        return await asyncio.to_thread(self.sync.by_thread, thread_id)
-
-    async def sessions(self, guild_id: int, *, open_only: bool = True) -> list[JamSession]:
-        return await asyncio.to_thread(lambda: self.sync.sessions(guild_id, open_only=open_only))
-
-    async def set_thread(self, session_id: int, thread_id: int) -> None:
-        await asyncio.to_thread(self.sync.set_thread, session_id, thread_id)
-
-    async def set_card(self, session_id: int, message_id: int) -> None:
-        await asyncio.to_thread(self.sync.set_card, session_id, message_id)
-
-    async def use_render(self, session_id: int) -> JamSession:
-        return await asyncio.to_thread(self.sync.use_render, session_id)
-
-    async def end(self, session_id: int, user_id: int, *, is_admin: bool = False) -> JamSession:
-        return await asyncio.to_thread(
-            lambda: self.sync.end(session_id, user_id, is_admin=is_admin)
-        )
-
-    async def add_part(self, session_id: int, **kwargs: Any) -> JamPartInfo:
-        return await asyncio.to_thread(lambda: self.sync.add_part(session_id, **kwargs))
-
-    async def part(self, part_id: int) -> JamPartInfo:
-        return await asyncio.to_thread(self.sync.part, part_id)
-
-    async def parts(self, session_id: int) -> list[JamPartInfo]:
-        return await asyncio.to_thread(self.sync.parts, session_id)
-
-    async def attach_job(self, part_id: int, job_id: int) -> None:
-        await asyncio.to_thread(self.sync.attach_job, part_id, job_id)
-
-    async def fail_part(self, part_id: int) -> None:
-        await asyncio.to_thread(self.sync.fail_part, part_id)
-
-    async def set_part_message(self, part_id: int, message_id: int) -> None:
-        await asyncio.to_thread(self.sync.set_part_message, part_id, message_id)
-
-    async def part_by_message(self, message_id: int) -> JamPartInfo | None:
-        return await asyncio.to_thread(self.sync.part_by_message, message_id)
-
-    async def vote(self, part_id: int, voter_id: int) -> int:
-        return await asyncio.to_thread(self.sync.vote, part_id, voter_id)
-
-    async def forget_member(self, user_id: int) -> int:
-        return await asyncio.to_thread(self.sync.forget_member, user_id)
-
-    async def unvote(self, part_id: int, voter_id: int) -> int:
-        return await asyncio.to_thread(self.sync.unvote, part_id, voter_id)
+class AsyncJamStore(AsyncProxy[JamStore]):
+    """``JamStore`` for the bot's event loop: each call runs on a worker thread (``db.aio``)."""

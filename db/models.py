@@ -137,12 +137,16 @@ class UserStateRow(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     last_served_at: Mapped[float] = mapped_column(Double, server_default=text("0"))
     last_enqueued_at: Mapped[float] = mapped_column(Double, server_default=text("0"))
-    # Daily-quota ledger (kept on SQLite, where every write is serialised): seconds asked for by
+    # Daily-quota ledger (checked under the enqueue's per-user lock): seconds asked for by
     # jobs created after ``quota_from`` that still count (queued, running or succeeded). Each
     # enqueue first subtracts the jobs that slid out of the 24 h window since the last one, so the
     # check costs O(jobs that expired) instead of summing the user's whole day.
     quota_from: Mapped[float] = mapped_column(Double, server_default=text("0"))
     quota_used_s: Mapped[float] = mapped_column(Double, server_default=text("0"))
+    # jobs of this user now running: the claim's per-user cap reads (and on PostgreSQL locks)
+    # this row. ``last_served_at``, ``running`` and the ledger's refunds are kept by a trigger on
+    # ``jobs`` (migration 0006), so no code path that moves a job can forget them.
+    running: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class GuildSettingsRow(Base):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from db.types import KNOWN_BACKENDS
+
 
 class QueueSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUMJAM_", env_file=".env", extra="ignore")
@@ -29,6 +31,16 @@ class QueueSettings(BaseSettings):
     cooldown_s: float = Field(5.0, ge=0, description="minimum gap between a user's requests")
     guild_queue_cap: int = Field(50, ge=1, description="queued jobs per guild")
     max_duration_s: float = Field(120.0, gt=0)
+
+    # what a request may carry (checked before anything is stored; see ``db.queue.admission``)
+    backends: tuple[str, ...] = Field(
+        KNOWN_BACKENDS, description="backends a job may ask for (a job for another waits forever)"
+    )
+    max_prompt_chars: int = Field(1000, ge=1, description="longest prompt, in characters")
+    max_hum_bytes: int = Field(
+        25 * 1024 * 1024, ge=1, description="largest stored hum (Discord's upload cap)"
+    )
+    max_params_bytes: int = Field(64 * 1024, ge=2, description="largest JSON of a job's params")
 
     # scheduling
     short_job_s: float = Field(

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+#: the render backends a job may name (``generator.backends`` builds them; a test keeps both equal)
+KNOWN_BACKENDS = ("arranger", "musicgen")
+
 
 class JobStatus(enum.StrEnum):
     QUEUED = "queued"  # waiting for a worker

@@ -80,19 +80,37 @@ def make_queue(database_url: str) -> Iterator[Callable[..., Any]]:
 
     opened: list[JobQueue] = []
 
-    def make(**overrides: Any) -> JobQueue:
+    def make(clock: Callable[[], float] | None = None, **overrides: Any) -> JobQueue:
         settings = QueueSettings(
             _env_file=None,  # type: ignore[call-arg]
             database_url=database_url,
             **{**TEST_QUEUE_SETTINGS, **overrides},
         )
-        q = JobQueue.connect(database_url, settings)
+        q = JobQueue.connect(database_url, settings, **({"clock": clock} if clock else {}))
         opened.append(q)
         return q
 
     yield make
     for q in opened:
         q.close()
+
+
+class FakeClock:
+    """A settable UNIX clock for ``JobQueue(clock=...)``: tests move time instead of sleeping."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture

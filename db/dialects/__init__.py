@@ -1,42 +1,123 @@
-"""What differs between database engines, one module per engine behind ``Dialect``.
+"""What differs between database engines: one module per engine, all of its SQL in that module.
 
-``for_url(url)`` picks the module: ``sqlite`` (WAL, ``BEGIN IMMEDIATE`` writes, one-statement
-claim, polled change feed) or ``postgres`` (``FOR UPDATE SKIP LOCKED`` claim, advisory
-admission locks, LISTEN/NOTIFY wake-ups).
+``for_url(url)`` picks the module: ``sqlite`` (one file, WAL, writers serialised by
+``BEGIN IMMEDIATE``, polled change feed) or ``postgres`` (``FOR UPDATE SKIP LOCKED`` claims,
+advisory admission locks, LISTEN/NOTIFY wake-ups). Each runs the three transactions every job
+goes through — enqueue, claim, complete — as prepared SQL straight on the driver (SQLAlchemy
+Core costs more than the database itself for such short statements); the queue's rarer writes
+and every read stay on Core, in ``db.queue``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, Engine, Row
+    from sqlalchemy import Connection, Engine
+
+    from db.types import Output
+
+#: guild_settings columns that override a limit or configure the bot (NULL: the default)
+GUILD_COLUMNS = (
+    "queue_cap",
+    "max_queued_per_user",
+    "max_duration_s",
+    "daily_quota_s",
+    "cooldown_s",
+    "allowed_channel_ids",
+    "default_backend",
+    "jam_max_parts",
+    "jam_max_members",
+    "jam_max_renders",
+)
+#: columns of a new job, in the order both engines insert them
+INSERT_COLUMNS = (
+    "kind", "status", "requester_id", "guild_id", "channel_id", "prompt", "params", "backend",
+    "batch_key", "short", "seed", "duration_s", "parent_job_id", "attempts", "available_at",
+    "progress", "stage", "created_at", "updated_at", "version", "delivery_status",
+    "delivery_attempts", "interaction_token", "application_id", "status_message_id", "has_hum",
+    "result_meta",
+)  # fmt: skip
+#: what a claimed row carries besides the job's columns
+CLAIM_EXTRA = ("lease_token", "batch_key", "hum_data", "hum_filename")
+#: user-facing message for a job whose workers kept dying
+LOST_MESSAGE = (
+    "The machine making this track stopped responding {n} times, so we gave up. "
+    "Please try again in a few minutes."
+)
+DAY_S = 86400.0
+#: the ``LISTEN``/``NOTIFY`` channel: "there may be work" (enqueue, requeue)
+CHANNEL = "humjam_jobs"
+
+
+@dataclass(frozen=True)
+class AdmissionFacts:
+    """What admission control reads under the enqueue's locks, in one statement."""
+
+    guild: Mapping[str, Any]  # the guild's GUILD_COLUMNS overrides (None: default)
+    last_enqueued_at: float | None
+    active: int  # the user's queued + running jobs
+    guild_queued: int
+    quota_from: float  # the ledger counts jobs created after this
+    ledger_s: float  # seconds the ledger counts
+    expired_s: float  # of those, seconds created more than 24 h ago (slid out of the window)
+
+    @property
+    def used_s(self) -> float:
+        """Quota seconds of the last 24 h (rounded: the ledger adds and subtracts floats)."""
+        return round(self.ledger_s - self.expired_s, 6)
+
+
+#: checks the facts at ``now``; raises ``AdmissionRefused``
+Admit = Callable[[AdmissionFacts, float], None]
+
+
+@dataclass(frozen=True)
+class ClaimParams:
+    worker_id: str
+    backends: Sequence[str]
+    limit: int
+    lease_s: float
+    running_cap: int
+    #: also requeue expired leases in the claim's transaction (the queue paces it)
+    reap: bool
+    max_attempts: int
 
 
 class Dialect(Protocol):
     name: str
-    #: execution options for read-only calls
+    #: execution options for read-only Core calls
     read_options: ClassVar[dict[str, str]]
 
-    def create_engine(self, url: str) -> Engine: ...
-
-    def lock_admission(self, conn: Connection, user_id: int, guild_id: int | None) -> None:
-        """Serialise enqueues of one user and one guild so caps are checked atomically."""
+    def create_engine(self, url: str) -> Engine:
+        """The Core engine (kept by the dialect too, for its own driver connections)."""
         ...
 
-    def upsert_user_state(self, conn: Connection, user_id: int, **values: float) -> None: ...
-
-    def reap_expired(self, conn: Connection, now: float, max_attempts: int) -> list[int]:
-        """Requeue (or fail, past max attempts) running jobs whose lease expired; return ids."""
+    def enqueue(
+        self,
+        job: dict[str, Any],
+        hum: tuple[bytes, str | None] | None,
+        admit: Admit,
+        clock: Callable[[], float],
+    ) -> tuple[int, float]:
+        """Check ``admit`` under the per-user/guild lock, insert the job (its ``created_at`` and
+        friends set to the clock read under the lock), its hum, the user's cooldown stamp and
+        quota ledger, announce it; return (id, now)."""
         ...
 
-    def claim_one(self, conn: Connection, params: dict[str, Any]) -> Row[Any] | None:
-        """Move the fairest claimable job to running; return its ``CLAIM_COLUMNS`` row.
+    def claim(
+        self, params: ClaimParams, clock: Callable[[], float], new_token: Callable[[], str]
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        """Claim up to ``limit`` jobs (the first the fairest, the rest of its batch); return
+        their rows (``JOB_COLUMNS`` + ``CLAIM_EXTRA``, JSON undecoded) and reaped job ids."""
+        ...
 
-        ``params`` binds ``p_now``, ``p_backends``, ``p_running_cap``, ``p_token``, ``p_expires``,
-        ``p_worker`` and ``p_batch_key`` (None: any batch).
-        """
+    def complete(
+        self, job_id: int, token: str, now: float, meta_json: str, outputs: Sequence[Output]
+    ) -> bool:
+        """Mark the job succeeded and store its outputs, fenced by its lease; False: fenced."""
         ...
 
     def relax_durability(self, conn: Connection) -> None:
@@ -44,12 +125,19 @@ class Dialect(Protocol):
         ...
 
     def notify(self, conn: Connection, job_ids: Sequence[int]) -> None:
-        """Tell listeners (``wait_for_changes``) that these jobs changed, on commit."""
+        """Tell idle workers these jobs are claimable (requeued), on commit."""
         ...
 
-    def wait_for_changes(
-        self, engine: Engine, timeout_s: float, poll_interval_s: float
-    ) -> None: ...
+    def wait_for_changes(self, timeout_s: float, poll_interval_s: float) -> None: ...
+
+    def replaced(self) -> bool:
+        """Whether the database under us was replaced (SQLite: the file deleted or swapped);
+        the queue then reconnects."""
+        ...
+
+    def reset(self) -> None:
+        """Drop the dialect's own connections (after a failure or a replaced database)."""
+        ...
 
     def close(self) -> None: ...
 

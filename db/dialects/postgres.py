@@ -1,110 +1,344 @@
-"""PostgreSQL: many workers on many hosts.
+"""PostgreSQL: many workers on many hosts. All PostgreSQL SQL is here.
 
-The claim picks the fairest candidate with ``FOR UPDATE … SKIP LOCKED`` (workers never wait on each
-other's rows), then locks the requester's ``user_state`` row and re-counts their running jobs so the
-per-user running cap holds even when two workers pick the same user at once. Enqueues take
-transaction-scoped advisory locks per user and guild so caps are checked atomically.
-Every change is announced with ``NOTIFY humjam_jobs`` (sent on commit);
-``wait_for_changes`` LISTENs.
+Enqueue, claim and complete run as prepared statements on psycopg connections of our own
+(autocommit, ``prepare_threshold=0``), one statement per operation where that is safe:
+
+- claim: one ``UPDATE … FROM (candidate … FOR UPDATE OF j, u SKIP LOCKED) RETURNING`` with the
+  job's hum. The candidate's ``user_state`` row is locked with it and its ``running`` count must
+  be under the cap, so two workers never pass a user's cap together: the second one skips the
+  locked row, or (if the first committed meanwhile) re-checks the new count. The trigger of
+  migration 0006 counts the job as running and stamps the user's turn.
+- complete: one ``WITH done AS (UPDATE … fenced) INSERT outputs … FROM done`` statement.
+- enqueue: a transaction of two pipelined round trips: advisory locks (user, then guild) + the
+  admission facts, then — after the Python check — the insert with hum, cooldown stamp, quota
+  ledger and ``NOTIFY`` in one statement. The facts must be read after the locks are held (a
+  statement's snapshot predates its own lock waits), hence two statements.
+
+``NOTIFY humjam_jobs`` is sent on enqueue and requeue only (what idle workers wait for);
+``wait_for_changes`` LISTENs on a connection of its own. The reaper is one statement too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
-from functools import cache
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Row,
-    Select,
-    Update,
-    bindparam,
-    func,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Connection, Engine, text
 
-from db.dialects._common import (
-    CLAIM_COLUMNS,
-    candidates,
-    claim_values,
-    reap_params,
-    reap_values,
-    upsert_user_state_stmt,
+from db.dialects import (
+    CHANNEL,
+    DAY_S,
+    GUILD_COLUMNS,
+    INSERT_COLUMNS,
+    LOST_MESSAGE,
+    AdmissionFacts,
+    Admit,
+    ClaimParams,
 )
-from db.models import jobs, user_state
-from db.types import JobStatus
+from db.errors import DatabaseUnavailable, InvalidRequest
+from db.rows import JOB_COLUMN_NAMES
 
-CHANNEL = "humjam_jobs"
-_MAX_SKIPS = 32  # users at their running cap passed over in one claim before giving up
+if TYPE_CHECKING:
+    import psycopg
+
+    from db.types import Output
+
+#: Serialise the enqueues of one user and of one guild (always user before guild: no deadlock).
+LOCK_ADMISSION = """
+SELECT pg_advisory_xact_lock(hashtextextended('humjam:user:' || %(user)s::text, 0)),
+       CASE WHEN %(guild)s::bigint IS NOT NULL THEN
+            pg_advisory_xact_lock(hashtextextended('humjam:guild:' || %(guild)s::text, 0)) END
+"""
+#: The admission facts (see ``AdmissionFacts``), read under the locks.
+ADMISSION_FACTS = f"""
+SELECT {", ".join("g." + c for c in GUILD_COLUMNS)},
+       u.last_enqueued_at, coalesce(u.quota_from, 0.0), coalesce(u.quota_used_s, 0.0),
+       (SELECT count(*) FROM jobs
+         WHERE requester_id = %(user)s AND status IN ('queued', 'running')),
+       (SELECT count(*) FROM jobs WHERE guild_id = %(guild)s AND status = 'queued'),
+       (SELECT coalesce(sum(duration_s), 0.0) FROM jobs
+         WHERE requester_id = %(user)s AND status IN ('queued', 'running', 'succeeded')
+           AND created_at > coalesce(u.quota_from, 0.0) AND created_at <= %(day_ago)s)
+FROM (SELECT 1) AS one
+LEFT JOIN guild_settings AS g ON g.guild_id = %(guild)s
+LEFT JOIN user_state AS u ON u.user_id = %(user)s
+"""
+_JSON = ("params", "result_meta")
+#: The admitted job, its hum, the user's cooldown stamp and ledger, and the wake-up, at once.
+INSERT_JOB = f"""
+WITH job AS (
+    INSERT INTO jobs ({", ".join(INSERT_COLUMNS)})
+    VALUES ({", ".join(f"%({c})s::json" if c in _JSON else f"%({c})s" for c in INSERT_COLUMNS)})
+    RETURNING id
+), hum AS (
+    INSERT INTO job_hums (job_id, filename, data)
+    SELECT id, %(hum_filename)s, %(hum_data)s FROM job WHERE %(has_hum)s
+), turn AS (
+    INSERT INTO user_state (user_id, last_enqueued_at, quota_from, quota_used_s)
+    VALUES (%(requester_id)s, %(created_at)s, %(quota_from)s, %(quota_used)s)
+    ON CONFLICT (user_id) DO UPDATE SET last_enqueued_at = excluded.last_enqueued_at,
+        quota_from = excluded.quota_from, quota_used_s = excluded.quota_used_s
+)
+SELECT id, pg_notify('{CHANNEL}', id::text) FROM job
+"""
+_CLAIM_RETURNING = (
+    ", ".join(f"jobs.{c}" for c in JOB_COLUMN_NAMES)
+    .replace("jobs.params", "jobs.params::text AS params")
+    .replace("jobs.result_meta", "jobs.result_meta::text AS result_meta")
+)
+#: The claim, one statement: the fairest claimable job and its user's row, both locked (rows other
+#: workers hold are skipped, not waited on), marked running with a fresh lease; returns the job,
+#: lease, batch key and hum. Binds backends (array), now, cap, token, expires, worker, batch_key
+#: (NULL: any).
+CLAIM = f"""
+UPDATE jobs SET status = 'running', attempts = jobs.attempts + 1, lease_token = %(token)s,
+    lease_expires_at = %(expires)s, worker_id = %(worker)s, started_at = %(now)s, progress = 0.0,
+    stage = 'starting', updated_at = %(now)s, version = jobs.version + 1
+FROM (
+    SELECT j.id FROM jobs AS j JOIN user_state AS u ON u.user_id = j.requester_id
+    WHERE j.status = 'queued' AND j.backend = ANY(%(backends)s) AND j.available_at <= %(now)s
+      AND u.running < %(cap)s
+      AND (%(batch_key)s::text IS NULL OR j.batch_key = %(batch_key)s::text)
+    ORDER BY j.short DESC, u.last_served_at, j.id
+    LIMIT 1
+    FOR UPDATE OF j, u SKIP LOCKED
+) AS pick
+WHERE jobs.id = pick.id
+RETURNING {_CLAIM_RETURNING}, jobs.lease_token, jobs.batch_key,
+    (SELECT h.data FROM job_hums AS h WHERE h.job_id = jobs.id) AS hum_data,
+    (SELECT h.filename FROM job_hums AS h WHERE h.job_id = jobs.id) AS hum_filename
+"""
+#: Expired leases → queued again (or failed after max attempts), locked in id order skipping rows
+#: another reaper holds (so reapers never deadlock); requeued jobs are announced.
+REAP = f"""
+WITH victims AS (
+    SELECT id FROM jobs WHERE status = 'running' AND lease_expires_at < %(now)s
+    ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED
+), reaped AS (
+    UPDATE jobs SET
+        status = CASE WHEN attempts >= %(max_attempts)s THEN 'failed' ELSE 'queued' END,
+        error_code = CASE WHEN attempts >= %(max_attempts)s THEN 'worker_lost' END,
+        error_message = CASE WHEN attempts >= %(max_attempts)s THEN %(lost)s END,
+        finished_at = CASE WHEN attempts >= %(max_attempts)s THEN %(now)s END,
+        stage = CASE WHEN attempts >= %(max_attempts)s THEN 'failed' ELSE 'requeued' END,
+        lease_token = NULL, lease_expires_at = NULL, worker_id = NULL,
+        available_at = %(now)s, updated_at = %(now)s, version = version + 1
+    FROM victims WHERE jobs.id = victims.id
+    RETURNING jobs.id, jobs.status
+)
+SELECT id, CASE WHEN status = 'queued' THEN pg_notify('{CHANNEL}', id::text) END FROM reaped
+"""
+#: Succeeded and its outputs stored, fenced by the lease: nothing is stored for a stale holder.
+COMPLETE = """
+WITH done AS (
+    UPDATE jobs SET status = 'succeeded', progress = 1.0, stage = 'done',
+        finished_at = %(now)s, updated_at = %(now)s, version = version + 1,
+        lease_token = NULL, lease_expires_at = NULL, result_meta = %(meta)s::json
+    WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
+    RETURNING id
+), stored AS (
+    INSERT INTO job_outputs (job_id, name, content_type, data, created_at)
+    SELECT done.id, o.name, o.content_type, o.data, %(now)s
+    FROM done, unnest(%(names)s::text[], %(types)s::text[], %(datas)s::bytea[])
+        WITH ORDINALITY AS o(name, content_type, data, n)
+    ORDER BY o.n
+)
+SELECT count(*) FROM done
+"""
+
+
+class _Connections:
+    """psycopg connections of our own for the hot statements: autocommit, prepared on first use.
+    One per concurrent caller, reused; a connection that failed is closed, not reused."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._free: list[psycopg.Connection[Any]] = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def get(self) -> Iterator[psycopg.Connection[Any]]:
+        import psycopg
+
+        with self._lock:
+            conn = self._free.pop() if self._free else None
+        try:
+            if conn is None:
+                cargs, cparams = self._engine.dialect.create_connect_args(self._engine.url)
+                conn = psycopg.connect(*cargs, **cparams, autocommit=True, prepare_threshold=0)
+            yield conn
+        except psycopg.Error as exc:
+            # a connection that saw a driver error is never reused (it may be half-broken)
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
+                raise InvalidRequest() from exc
+            raise DatabaseUnavailable() from exc
+        except BaseException:
+            self._put_back(conn)  # e.g. AdmissionRefused: the transaction rolled back cleanly
+            raise
+        self._put_back(conn)
+
+    def _put_back(self, conn: psycopg.Connection[Any] | None) -> None:
+        import psycopg
+
+        if conn is None:
+            return
+        if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            with contextlib.suppress(Exception):
+                conn.close()
+            return
+        with self._lock:
+            self._free.append(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            free, self._free = self._free, []
+        for conn in free:
+            with contextlib.suppress(Exception):
+                conn.close()
 
 
 class PostgresDialect:
     name = "postgresql"
+    # reads skip the BEGIN/ROLLBACK round trips
+    read_options: ClassVar[dict[str, str]] = {"isolation_level": "AUTOCOMMIT"}
 
     def __init__(self) -> None:
         self._listener: Any = None  # a dedicated psycopg connection in autocommit, LISTENing
         self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._conns: _Connections | None = None
 
     def create_engine(self, url: str) -> Engine:
         # No pre-ping: it costs a round trip per checkout; a dropped connection fails one call
         # (DatabaseUnavailable) and SQLAlchemy then replaces the whole pool.
-        return sa.create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
+        self._engine = sa.create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
+        self._conns = _Connections(self._engine)
+        return self._engine
 
-    # reads skip the BEGIN/ROLLBACK round trips
-    read_options: ClassVar[dict[str, str]] = {"isolation_level": "AUTOCOMMIT"}
+    @property
+    def _c(self) -> _Connections:
+        assert self._conns is not None, "create_engine first"
+        return self._conns
 
-    def lock_admission(self, conn: Connection, user_id: int, guild_id: int | None) -> None:
-        keys = [f"humjam:user:{user_id}"]
-        if guild_id is not None:
-            keys.append(f"humjam:guild:{guild_id}")
-        for key in keys:  # always user before guild: no lock-order deadlock
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+    # -- the three hot transactions --------------------------------------------------------------
 
-    def upsert_user_state(self, conn: Connection, user_id: int, **values: float) -> None:
-        conn.execute(*upsert_user_state_stmt(pg_insert, user_id, values))
+    def enqueue(
+        self,
+        job: dict[str, Any],
+        hum: tuple[bytes, str | None] | None,
+        admit: Admit,
+        clock: Callable[[], float],
+    ) -> tuple[int, float]:
+        # BEGIN, locks and facts go out together; then the insert and COMMIT together
+        with self._c.get() as conn:
+            with conn.pipeline(), conn.transaction():
+                cur = self._admit_and_insert(conn, job, hum, admit, clock)
+            row = cur.fetchone()
+        assert row is not None
+        return int(row[0]), float(job["created_at"])
 
-    def reap_expired(self, conn: Connection, now: float, max_attempts: int) -> list[int]:
-        return [r[0] for r in conn.execute(_reap_stmt(), reap_params(now, max_attempts))]
+    def _admit_and_insert(
+        self,
+        conn: psycopg.Connection[Any],
+        job: dict[str, Any],
+        hum: tuple[bytes, str | None] | None,
+        admit: Admit,
+        clock: Callable[[], float],
+    ) -> psycopg.Cursor[Any]:
+        user, guild = job["requester_id"], job["guild_id"]
+        conn.execute(LOCK_ADMISSION, {"user": user, "guild": guild})
+        now = clock()
+        day_ago = now - DAY_S
+        f = conn.execute(
+            ADMISSION_FACTS, {"user": user, "guild": guild, "day_ago": day_ago}
+        ).fetchone()
+        assert f is not None
+        n = len(GUILD_COLUMNS)
+        last, quota_from, ledger, active, guild_queued, expired = f[n:]
+        facts = AdmissionFacts(
+            dict(zip(GUILD_COLUMNS, f[:n], strict=True)),
+            last, active, guild_queued, quota_from, ledger, expired,
+        )  # fmt: skip
+        admit(facts, now)
+        bind = {
+            **job,
+            "available_at": now,
+            "created_at": now,
+            "updated_at": now,
+            "has_hum": hum is not None,
+            "hum_data": hum[0] if hum else None,
+            "hum_filename": hum[1] if hum else None,
+            "quota_from": max(quota_from, day_ago),
+            "quota_used": facts.used_s + job["duration_s"],
+        }
+        job.update(available_at=now, created_at=now, updated_at=now)
+        return conn.execute(INSERT_JOB, bind)
 
-    def claim_one(self, conn: Connection, params: dict[str, Any]) -> Row[Any] | None:
-        with_batch_key = params.get("p_batch_key") is not None
-        skipped: list[int] = []
-        for _ in range(_MAX_SKIPS):
-            pick = _pick_stmt(with_batch_key)
-            if skipped:
-                pick = pick.where(jobs.c.requester_id.not_in(skipped))
-            row = conn.execute(pick, params).first()
-            if row is None:
-                return None
-            job_id, user_id = row
-            # Lock the user's turn, then re-count: the candidate query's count may predate a
-            # concurrent claim of this user's other job, which we now wait for and then see.
-            lock_turn = (
-                select(user_state.c.user_id)
-                .where(user_state.c.user_id == user_id)
-                .with_for_update()
-            )
-            if conn.execute(lock_turn).first() is None:  # enqueue makes the row; be safe anyway
-                conn.execute(pg_insert(user_state).values(user_id=user_id).on_conflict_do_nothing())
-                conn.execute(lock_turn)
-            running = conn.execute(
-                select(func.count()).where(
-                    jobs.c.requester_id == user_id, jobs.c.status == JobStatus.RUNNING.value
-                )
-            ).scalar_one()
-            if running >= params["p_running_cap"]:
-                skipped.append(user_id)
-                continue
-            return conn.execute(_claim_stmt(), {**params, "p_id": job_id}).first()
-        return None
+    def claim(
+        self, params: ClaimParams, clock: Callable[[], float], new_token: Callable[[], str]
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        claimed: list[dict[str, Any]] = []
+        reaped: list[int] = []
+        with self._c.get() as conn:
+            now = clock()
+            if params.reap:
+                reaped = [
+                    r[0]
+                    for r in conn.execute(
+                        REAP,
+                        {
+                            "now": now,
+                            "max_attempts": params.max_attempts,
+                            "lost": LOST_MESSAGE.format(n=params.max_attempts),
+                        },
+                    )
+                ]
+            bind: dict[str, Any] = {
+                "backends": list(params.backends),
+                "now": now,
+                "cap": params.running_cap,
+                "expires": now + params.lease_s,
+                "worker": params.worker_id,
+                "batch_key": None,
+            }
+            for _ in range(max(1, params.limit)):
+                bind["token"] = new_token()
+                cur = conn.execute(CLAIM, bind)
+                row = cur.fetchone()
+                if row is None:
+                    break
+                assert cur.description is not None
+                m = dict(zip([d.name for d in cur.description], row, strict=True))
+                if m["hum_data"] is not None:
+                    m["hum_data"] = bytes(m["hum_data"])
+                claimed.append(m)
+                # the rest of the batch must be compatible with the first job
+                bind["batch_key"], bind["backends"] = m["batch_key"], [m["backend"]]
+        return claimed, reaped
+
+    def complete(
+        self, job_id: int, token: str, now: float, meta_json: str, outputs: Sequence[Output]
+    ) -> bool:
+        bind = {
+            "id": job_id,
+            "token": token,
+            "now": now,
+            "meta": meta_json,
+            "names": [o.name for o in outputs],
+            "types": [o.content_type for o in outputs],
+            "datas": [o.data for o in outputs],
+        }
+        with self._c.get() as conn:
+            row = conn.execute(COMPLETE, bind).fetchone()
+        return row is not None and row[0] == 1
+
+    # -- the rest --------------------------------------------------------------------------------
 
     def relax_durability(self, conn: Connection) -> None:
         # A lost heartbeat or progress value is harmless; not waiting for the WAL flush is ~ms.
@@ -115,16 +349,15 @@ class PostgresDialect:
             payload = ",".join(str(i) for i in job_ids[:50])
             conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
 
-    def wait_for_changes(self, engine: Engine, timeout_s: float, poll_interval_s: float) -> None:
+    def wait_for_changes(self, timeout_s: float, poll_interval_s: float) -> None:
         import psycopg
 
-        from db.errors import DatabaseUnavailable
-
+        assert self._engine is not None
         try:
             with self._lock:
                 if self._listener is None:
                     # A session of our own, outside the pool: a LISTENing connection must stay put.
-                    cargs, cparams = engine.dialect.create_connect_args(engine.url)
+                    cargs, cparams = self._engine.dialect.create_connect_args(self._engine.url)
                     listener = psycopg.connect(*cargs, **cparams, autocommit=True)
                     listener.execute(f"LISTEN {CHANNEL}")
                     self._listener = listener
@@ -132,50 +365,23 @@ class PostgresDialect:
             for _ in listener.notifies(timeout=timeout_s, stop_after=1):
                 break
         except psycopg.Error as exc:
-            self.close()  # reconnect on the next call
+            self._close_listener()  # reconnect on the next call
             raise DatabaseUnavailable() from exc
 
-    def close(self) -> None:
+    def replaced(self) -> bool:
+        return False
+
+    def reset(self) -> None:
+        self._c.close()
+
+    def _close_listener(self) -> None:
         with self._lock:
             if self._listener is not None:
                 with contextlib.suppress(Exception):
                     self._listener.close()
                 self._listener = None
 
-
-@cache
-def _reap_stmt() -> Update:
-    """Expired leases → queued again (or failed after max attempts). Victims are locked in id
-    order, skipping rows another reaper holds, so concurrent reapers never deadlock."""
-    victims = (
-        select(jobs.c.id)
-        .where(
-            jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < bindparam("p_now")
-        )
-        .order_by(jobs.c.id)
-        .limit(100)
-        .with_for_update(skip_locked=True)
-    )
-    return (
-        update(jobs)
-        .where(jobs.c.id.in_(victims.scalar_subquery()))
-        .values(reap_values())
-        .returning(jobs.c.id)
-    )
-
-
-@cache
-def _pick_stmt(with_batch_key: bool) -> Select[Any]:
-    """The fairest candidate, row-locked; rows other workers hold are skipped, not waited on."""
-    return candidates(with_batch_key).with_for_update(of=jobs, skip_locked=True)
-
-
-@cache
-def _claim_stmt() -> Update:
-    """Mark the picked (and locked) job running with a fresh lease."""
-    return (
-        update(jobs)
-        .where(jobs.c.id == bindparam("p_id"))
-        .values(claim_values())
-        .returning(*CLAIM_COLUMNS)
-    )
+    def close(self) -> None:
+        self._close_listener()
+        if self._conns is not None:
+            self._conns.close()

@@ -469,15 +469,11 @@ def test_daily_quota_stops_counting_cancelled_failed_and_lost_jobs(make_queue):
     _refused(queue, "daily_quota", duration_s=1)
 
 
-def test_daily_quota_window_slides(make_queue, monkeypatch):
+def test_daily_quota_window_slides(make_queue, clock):
     """Jobs older than 24 h stop counting; cancelling one of them then gives nothing back twice."""
-    import db.queue as queue_module
-
-    queue = make_queue(daily_quota_s=60)
+    queue = make_queue(daily_quota_s=60, clock=clock)
     old = queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=40))
-    shift = 86400 + 1.0
-    real = time.time
-    monkeypatch.setattr(queue_module, "time", type("Clock", (), {"time": lambda: real() + shift}))
+    clock.advance(86400 + 1.0)
     queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=50))  # the 40 s slid out
     _refused(queue, "daily_quota", duration_s=20)
     queue.cancel(old.id, user_id=1)  # already out of the window

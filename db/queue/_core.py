@@ -1,0 +1,79 @@
+"""What every part of ``JobQueue`` shares: the engine, the dialect, settings, the clock, and
+short Core transactions with driver errors translated."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from sqlalchemy import Connection, Engine, bindparam, select
+
+from db import migrate
+from db.dialects import Dialect, for_url
+from db.errors import translate_driver_errors
+from db.models import jobs
+from db.rows import JOB_COLUMNS
+from db.settings import QueueSettings
+from db.transactions import read_connection, write_transaction
+from db.types import JobStatus
+
+log = logging.getLogger(__name__)
+
+#: a job waiting for or holding a worker
+ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+GET_JOB = select(*JOB_COLUMNS).where(jobs.c.id == bindparam("p_id"))
+
+Clock = Callable[[], float]
+
+
+class QueueCore:
+    """The shared state of a ``JobQueue``. ``clock`` (UNIX seconds) is injectable so tests of
+    leases, backoff and quotas move time instead of sleeping."""
+
+    def __init__(self, url: str, settings: QueueSettings, *, clock: Clock = time.time) -> None:
+        self.settings = settings
+        self.url = url
+        self._clock = clock
+        self._dialect: Dialect = for_url(url)
+        self._engine: Engine = self._dialect.create_engine(url)
+        self._closed = False
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._dialect.close()
+            self._engine.dispose()
+
+    def _migrate(self) -> None:
+        with translate_driver_errors():
+            migrate.upgrade(self._engine)
+
+    def _ensure_same_database(self) -> None:
+        """Reconnect when the database was replaced under us (SQLite: the file was deleted or
+        swapped by a restore), so jobs in the new file are seen without a restart."""
+        if self._dialect.replaced():
+            log.warning("database file replaced; reconnecting", extra={"url": self.url})
+            self._dialect.reset()
+            self._engine.dispose()
+            self._migrate()
+
+    def _write(self) -> contextlib.AbstractContextManager[Connection]:
+        return write_transaction(self._engine)
+
+    def _read(self) -> contextlib.AbstractContextManager[Connection]:
+        return read_connection(self._engine, **self._dialect.read_options)
+
+    @contextlib.contextmanager
+    def _details(self, conn: Connection | None) -> Iterator[Connection]:
+        """A connection for extra reads: the caller's, or a fresh read."""
+        if conn is not None:
+            yield conn
+        else:
+            with self._read() as c:
+                yield c
+
+    def _requeued(self, conn: Connection, job_ids: Sequence[int]) -> None:
+        """These jobs are claimable again: wake idle workers (PostgreSQL NOTIFY, on commit)."""
+        self._dialect.notify(conn, job_ids)

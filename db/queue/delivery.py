@@ -1,0 +1,96 @@
+"""Delivery bookkeeping: which finished jobs still need posting, held by one deliverer at a time."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select, update
+
+from db.models import jobs
+from db.queue._core import QueueCore
+from db.rows import JOB_COLUMNS, readable_jobs
+from db.types import DeliveryStatus, Job, JobStatus
+
+_DELIVERABLE = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)
+
+
+class Deliveries(QueueCore):
+    def pending_deliveries(self, limit: int = 20) -> list[Job]:
+        """Finished (succeeded or failed) jobs not yet delivered and not held by a deliverer."""
+        now = self._clock()
+        stmt = (
+            select(*JOB_COLUMNS)
+            .where(
+                jobs.c.delivery_status == DeliveryStatus.PENDING.value,
+                jobs.c.status.in_(_DELIVERABLE),
+                or_(jobs.c.delivery_lease_until.is_(None), jobs.c.delivery_lease_until < now),
+            )
+            .order_by(jobs.c.finished_at)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return readable_jobs(r._mapping for r in conn.execute(stmt))
+
+    def begin_delivery(self, job_id: int) -> bool:
+        """Take the delivery of a finished job for ``delivery_lease_s``; only one caller wins."""
+        now = self._clock()
+        with self._write() as conn:
+            res = conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id == job_id,
+                    jobs.c.delivery_status == DeliveryStatus.PENDING.value,
+                    jobs.c.status.in_(_DELIVERABLE),
+                    or_(jobs.c.delivery_lease_until.is_(None), jobs.c.delivery_lease_until < now),
+                )
+                .values(delivery_lease_until=now + self.settings.delivery_lease_s)
+            )
+        return res.rowcount == 1
+
+    def mark_delivered(self, job_id: int, message_id: int | None) -> bool:
+        now = self._clock()
+        with self._write() as conn:
+            res = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.delivery_status == DeliveryStatus.PENDING.value)
+                .values(
+                    delivery_status=DeliveryStatus.DELIVERED.value,
+                    delivered_message_id=message_id,
+                    delivery_lease_until=None,
+                    updated_at=now,
+                    version=jobs.c.version + 1,
+                )
+            )
+        return res.rowcount == 1
+
+    def mark_delivery_failed(self, job_id: int, *, give_up: bool) -> None:
+        """Count a failed delivery; retry later with backoff, or give up (also after too many)."""
+        now = self._clock()
+        with self._write() as conn:
+            row = conn.execute(
+                select(jobs.c.delivery_attempts).where(
+                    jobs.c.id == job_id, jobs.c.delivery_status == DeliveryStatus.PENDING.value
+                )
+            ).first()
+            if row is None:
+                return
+            attempts = row.delivery_attempts + 1
+            done = give_up or attempts >= self.settings.max_delivery_attempts
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(
+                    delivery_attempts=attempts,
+                    delivery_status=(
+                        DeliveryStatus.FAILED.value if done else DeliveryStatus.PENDING.value
+                    ),
+                    # retry after 5 s, 10 s, 20 s, ... (capped at 5 min)
+                    delivery_lease_until=None if done else now + min(300.0, 5.0 * 2**attempts),
+                    updated_at=now,
+                    version=jobs.c.version + 1,
+                )
+            )
+
+    def set_status_message(self, job_id: int, message_id: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(jobs).where(jobs.c.id == job_id).values(status_message_id=message_id)
+            )

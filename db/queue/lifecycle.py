@@ -1,0 +1,266 @@
+"""The lease lifecycle of a job: claim → heartbeat/progress → complete | fail | release, and cancel.
+
+Every worker write is fenced (``_FENCED``): still running, still this lease token. A worker whose
+lease expired and whose job was claimed again can't heartbeat, report, complete or fail it. A
+claimed row this version can't read is failed as ``corrupt_job`` right away, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import and_, bindparam, select, update
+
+from db.dialects import ClaimParams
+from db.errors import DatabaseUnavailable, JobNotFound, NotAllowed
+from db.models import jobs
+from db.queue._core import ACTIVE, GET_JOB, QueueCore
+from db.rows import CorruptRow, job_from_row, readable_jobs
+from db.types import Claim, Job, JobStatus, Output
+
+log = logging.getLogger(__name__)
+
+#: what a user sees for a job whose stored row could not be read
+CORRUPT_MESSAGE = "This request was stored damaged and can't be made. Please ask again."
+#: WHERE clause of every worker write: still running, still this lease (the fencing token)
+_FENCED = and_(
+    jobs.c.id == bindparam("p_id"),
+    jobs.c.lease_token == bindparam("p_token"),
+    jobs.c.status == JobStatus.RUNNING.value,
+)
+_HEARTBEAT = update(jobs).where(_FENCED).values(lease_expires_at=bindparam("p_expires"))
+_PROGRESS = (
+    update(jobs)
+    .where(_FENCED)
+    .values(
+        progress=bindparam("p_progress"),
+        stage=bindparam("p_stage"),
+        lease_expires_at=bindparam("p_expires"),
+        updated_at=bindparam("p_now"),
+        version=jobs.c.version + 1,
+    )
+)
+_MAX_CORRUPT_PER_CLAIM = 20  # unreadable rows failed in one claim call before giving up for now
+
+
+def _fence(claim: Claim) -> dict[str, Any]:
+    return {"p_id": claim.job.id, "p_token": claim.lease_token}
+
+
+class Lifecycle(QueueCore):
+    _next_reap_at = 0.0
+
+    def claim(self, worker_id: str, backends: Sequence[str], *, limit: int = 1) -> list[Claim]:
+        """Take up to ``limit`` jobs for ``worker_id``: the fairest claimable job, then more jobs
+        compatible with it (same backend and batch key: model and duration bucket).
+
+        Expired leases are reaped first, a few times per lease period (requeued, or failed after
+        ``max_attempts``). Unreadable rows are failed as corrupt and the claim moves on.
+        """
+        self._ensure_same_database()
+        s = self.settings
+        result: list[Claim] = []
+        for _ in range(_MAX_CORRUPT_PER_CLAIM):
+            now = self._clock()
+            reap = now >= self._next_reap_at
+            if reap:
+                self._next_reap_at = now + min(1.0, s.lease_s / 4)
+            params = ClaimParams(
+                worker_id=worker_id,
+                backends=list(backends),
+                limit=limit - len(result),
+                lease_s=s.lease_s,
+                running_cap=s.max_running_per_user,
+                reap=reap,
+                max_attempts=s.max_attempts,
+            )
+            rows, reaped = self._dialect.claim(params, self._clock, lambda: str(uuid.uuid4()))
+            if reaped:
+                log.warning("leases expired", extra={"job_ids": reaped})
+            corrupt = False
+            for m in rows:
+                try:
+                    job = job_from_row(m)
+                except CorruptRow as exc:
+                    self._fail_corrupt(m["id"], m["lease_token"], exc.reason)
+                    corrupt = True
+                    continue
+                result.append(Claim(job, m["lease_token"], m["hum_data"], m["hum_filename"]))
+            # a batch cut short by a corrupt row may try again; otherwise this is all there is
+            if not corrupt or len(result) >= limit:
+                break
+        return result
+
+    def _fail_corrupt(self, job_id: int, token: str, reason: str) -> None:
+        log.error("failing unreadable job", extra={"job_id": job_id, "reason": reason})
+        now = self._clock()
+        with self._write() as conn:
+            conn.execute(
+                update(jobs)
+                .where(_FENCED)
+                .values(
+                    status=JobStatus.FAILED.value,
+                    error_code="corrupt_job",
+                    error_message=CORRUPT_MESSAGE,
+                    stage=f"corrupt: {reason}"[:64],
+                    finished_at=now,
+                    lease_token=None,
+                    lease_expires_at=None,
+                    worker_id=None,
+                    updated_at=now,
+                    version=jobs.c.version + 1,
+                ),
+                {"p_id": job_id, "p_token": token},
+            )
+
+    def heartbeat(self, claim: Claim) -> bool:
+        """Extend the lease; False means the lease is lost (or the job cancelled): stop work."""
+        with self._write() as conn:
+            self._dialect.relax_durability(conn)
+            res = conn.execute(
+                _HEARTBEAT, {**_fence(claim), "p_expires": self._clock() + self.settings.lease_s}
+            )
+        return res.rowcount == 1
+
+    def report_progress(self, claim: Claim, fraction: float, stage: str) -> bool:
+        """Record progress (and extend the lease); False = cancelled or lease lost: stop work."""
+        now = self._clock()
+        with self._write() as conn:
+            self._dialect.relax_durability(conn)
+            res = conn.execute(
+                _PROGRESS,
+                {
+                    **_fence(claim),
+                    "p_progress": min(1.0, max(0.0, float(fraction))),
+                    "p_stage": stage[:64],
+                    "p_expires": now + self.settings.lease_s,
+                    "p_now": now,
+                },
+            )
+        return res.rowcount == 1
+
+    def complete(
+        self, claim: Claim, outputs: Sequence[Output], result_meta: Mapping[str, Any]
+    ) -> bool:
+        """Store the outputs and mark the job succeeded, unless fenced (then nothing is stored).
+
+        A connection lost on the way is retried once on a fresh one: the lease token makes a
+        repeat harmless (a complete that did land fences the retry off), and a finished render is
+        worth more than a second of waiting.
+        """
+        meta = json.dumps(dict(result_meta), default=str)
+        for attempt in (1, 2):
+            try:
+                done = self._dialect.complete(
+                    claim.job.id, claim.lease_token, self._clock(), meta, outputs
+                )
+                break
+            except DatabaseUnavailable:
+                if attempt == 2:
+                    raise
+                log.warning("complete failed; retrying on a fresh connection",
+                            extra={"job_id": claim.job.id})  # fmt: skip
+                self._dialect.reset()
+        if not done:
+            log.warning("complete fenced off", extra={"job_id": claim.job.id})
+        return done
+
+    def fail(self, claim: Claim, code: str, message: str, *, retry: bool) -> bool:
+        """Fail the attempt. With ``retry`` and attempts left, requeue it after a backoff;
+        otherwise the job fails for good with ``code`` and the user-facing ``message``."""
+        now = self._clock()
+        s = self.settings
+        attempts = claim.job.attempts
+        final = not (retry and attempts < s.max_attempts)
+        if not final:
+            values: dict[str, Any] = {
+                "status": JobStatus.QUEUED.value,
+                "available_at": now + s.retry_backoff_s * 2 ** max(0, attempts - 1),
+                "stage": "retrying",
+            }
+        else:
+            values = {
+                "status": JobStatus.FAILED.value,
+                "error_code": code[:64],
+                "error_message": message,
+                "finished_at": now,
+                "stage": "failed",
+            }
+        values.update(
+            lease_token=None,
+            lease_expires_at=None,
+            worker_id=None,
+            updated_at=now,
+            version=jobs.c.version + 1,
+        )
+        with self._write() as conn:
+            res = conn.execute(update(jobs).where(_FENCED).values(values), _fence(claim))
+            if res.rowcount == 1 and not final:
+                self._requeued(conn, [claim.job.id])
+        return res.rowcount == 1
+
+    def release(self, claim: Claim) -> bool:
+        """Hand a claimed job back untouched (worker shutting down): queued again at once, and
+        the attempt is not counted. False if the lease was already lost."""
+        now = self._clock()
+        with self._write() as conn:
+            res = conn.execute(
+                update(jobs)
+                .where(_FENCED)
+                .values(
+                    status=JobStatus.QUEUED.value,
+                    attempts=jobs.c.attempts - 1,
+                    available_at=now,
+                    lease_token=None,
+                    lease_expires_at=None,
+                    worker_id=None,
+                    started_at=None,
+                    progress=0.0,
+                    stage="queued",
+                    updated_at=now,
+                    version=jobs.c.version + 1,
+                ),
+                _fence(claim),
+            )
+            if res.rowcount == 1:
+                self._requeued(conn, [claim.job.id])
+        return res.rowcount == 1
+
+    def cancel(self, job_id: int, user_id: int, *, is_admin: bool = False) -> Job:
+        """Cancel a queued or running job (a running one stops at its next progress checkpoint)."""
+        now = self._clock()
+        with self._write() as conn:
+            row = conn.execute(
+                select(jobs.c.requester_id, jobs.c.status).where(jobs.c.id == job_id)
+            ).first()
+            if row is None:
+                raise JobNotFound()
+            if row.requester_id != user_id and not is_admin:
+                raise NotAllowed("You can only cancel your own tracks.")
+            if row.status not in ACTIVE:
+                raise NotAllowed(f"This track is already {row.status}; there is nothing to cancel.")
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE))
+                .values(
+                    status=JobStatus.CANCELLED.value,
+                    stage="cancelled",
+                    error_code="cancelled",
+                    error_message="Cancelled.",
+                    finished_at=now,
+                    updated_at=now,
+                    version=jobs.c.version + 1,
+                    lease_token=None,
+                    lease_expires_at=None,
+                )
+            )
+            new = conn.execute(GET_JOB, {"p_id": job_id}).one()
+        log.info("job cancelled", extra={"job_id": job_id, "user_id": user_id})
+        found = readable_jobs([new._mapping])
+        if not found:
+            raise JobNotFound()
+        return found[0]
