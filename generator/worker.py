@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -29,9 +30,10 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from db.errors import QueueError
-from db.types import Claim, JobKind, Output
+from db.types import Claim, Output
 from generator.backend import Backend, Progress, RenderRequest, RenderResult
 from generator.errors import RenderCancelled, RenderRefused
+from generator.kinds import JobHandler, WorkContext, handler_for
 from generator.settings import GeneratorSettings
 
 if TYPE_CHECKING:
@@ -43,7 +45,6 @@ __all__ = ["Worker", "encode_outputs", "main"]
 
 #: the message a user sees when their job kept crashing
 GENERIC_FAILURE = "Something went wrong while making your track, and retrying didn't help. Sorry!"
-HUM_RATE = 22050  # what backends expect prepared hums at
 
 
 class _HandBack(RenderCancelled):
@@ -112,7 +113,9 @@ class Worker:
         self.processed = 0
         self._running: dict[int, _Running] = {}
         self._lock = threading.Lock()
-        self._jam_store: Any = None
+        self.context = WorkContext(queue, backend, self.settings)
+        #: set when a ``--once`` run stopped because the queue failed (exit status 1)
+        self.gave_up = False
         self._first_signal_at = -1e9
         # beat well inside the queue's lease so one slow beat doesn't lose it
         self.heartbeat_s = min(self.settings.heartbeat_s, queue.settings.lease_s / 3)
@@ -157,6 +160,11 @@ class Worker:
                         self.worker_id, [self.backend.name], limit=self.batch_size
                     )
                 except QueueError:
+                    if once:
+                        # e.g. a read-only or vanished database: draining can't make progress
+                        log.exception("claim failed; --once worker exiting")
+                        self.gave_up = True
+                        break
                     log.exception("claim failed; retrying shortly")
                     self.stop_event.wait(self.idle_wait_s)
                     continue
@@ -171,14 +179,24 @@ class Worker:
                     # The database went away mid-job: its lease will expire and it is retried.
                     log.exception("queue unavailable while storing a result")
                     self.stop_event.wait(self.idle_wait_s)
+                except Exception:
+                    # A bug outside any one job's render: never take the worker down with it.
+                    log.exception("worker error; handing the batch back for a retry")
+                    self._give_back(claims)
         finally:
             self.stop_event.set()
             beat.join(timeout=5)
             self.backend.close()
-            if self._jam_store is not None:
-                self._jam_store.close()
+            self.context.close()
             log.info("worker stopped", extra={"worker_id": self.worker_id, "jobs": self.processed})
         return self.processed
+
+    def _give_back(self, claims: Sequence[Claim]) -> None:
+        """Retry each claim of a batch that broke outside its render (fenced: a job already
+        finished stays finished)."""
+        for c in claims:
+            with contextlib.suppress(QueueError):
+                self.queue.fail(c, "internal_error", GENERIC_FAILURE, retry=True)
 
     def _idle(self) -> None:
         """Sleep until a job may be claimable (a change in the queue) or ``idle_wait_s``."""
@@ -195,7 +213,7 @@ class Worker:
                 try:
                     if not self.queue.heartbeat(r.claim):
                         r.lost.set()
-                except QueueError:
+                except Exception:  # the beat must go on for the other jobs
                     log.warning("heartbeat failed", extra={"job_id": r.claim.job.id})
             if self.stop_event.is_set():
                 # keep beating for jobs still finishing after stop; pace it like normal
@@ -210,90 +228,45 @@ class Worker:
             for c in claims:
                 self._running[c.job.id] = _Running(c)
         try:
-            ready: list[tuple[Claim, RenderRequest]] = []
+            ready: list[tuple[Claim, JobHandler, RenderRequest]] = []
             for c in claims:
-                request = self._prepare(c)
-                if request is not None:
-                    ready.append((c, request))
-            if ready:
-                self._render(ready)
+                prepared = self._prepare(c)
+                if prepared is not None:
+                    ready.append((c, *prepared))
+            # jobs of a batchable handler share one backend batch; the others render alone
+            batch = [item for item in ready if item[1].batchable]
+            alone = [[item] for item in ready if not item[1].batchable]
+            for group in ([batch] if batch else []) + alone:
+                self._render(group)
         finally:
             with self._lock:
                 for c in claims:
                     self._running.pop(c.job.id, None)
             self.processed += len(claims)
 
-    def _prepare(self, claim: Claim) -> RenderRequest | None:
-        """Decode the hum and build the request; refuse (no retry) what can never work."""
+    def _prepare(self, claim: Claim) -> tuple[JobHandler, RenderRequest] | None:
+        """The job's handler and request; refuse (no retry) what can never work."""
         import audio
 
-        job = claim.job
         try:
-            melody, rate = None, 0
-            if claim.hum is not None and job.kind is not JobKind.JAM:
-                clip = audio.prepare_hum(
-                    audio.decode(claim.hum, claim.hum_filename), target_rate=HUM_RATE
-                )
-                melody, rate = clip.samples, clip.sample_rate
-            options = dict(job.params)
-            duration_s = job.duration_s
-            if job.params.get("extend_from_job") is not None and self.backend.name == "musicgen":
-                # MusicGen continues the parent's audio; the arranger instead re-renders the same
-                # arrangement (same seed) at the longer length, which is how it "continues".
-                options["continue_audio"], options["continue_rate"] = self._parent_track(job.params)
-                duration_s = float(job.params.get("extend_by_s") or job.duration_s)
-            request = RenderRequest(
-                prompt=job.prompt,
-                duration_s=duration_s,
-                seed=job.seed,
-                melody=melody,
-                melody_rate=rate,
-                style=job.params.get("style"),
-                options=options,
-            )
-            if job.kind is not JobKind.JAM:
-                self.backend.check(request)
-            return request
+            handler = handler_for(claim.job.kind)
+            return handler, handler.prepare(self.context, claim)
         except (RenderRefused, audio.AudioRejected) as exc:
             self._refuse(claim, exc.code, exc.message)
         except Exception as exc:
             self._retry(claim, exc, stage="prepare")
         return None
 
-    def _parent_track(self, params: Any) -> tuple[Any, int]:
-        """The master of the track an Extend job continues, decoded to mono float32."""
-        import audio
-
-        parent = {o.name: o for o in self.queue.outputs(int(params["extend_from_job"]))}
-        master = parent.get("track.flac") or parent.get("track.opus")
-        if master is None:
-            raise RenderRefused(
-                "extend_source_gone", "The track to extend is gone (deleted or expired)."
-            )
-        clip = audio.decode(master.data, master.name, audio.TRACK_LIMITS)
-        return clip.samples, clip.sample_rate
-
-    def _render(self, ready: list[tuple[Claim, RenderRequest]]) -> None:
-        if len(ready) > 1 and any(c.job.kind is JobKind.JAM for c, _ in ready):
-            # The queue batches by backend and duration only: a jam job (a MusicGen jam mix on
-            # a batching worker) is rendered on its own, the rest still as one batch.
-            jams = [item for item in ready if item[0].job.kind is JobKind.JAM]
-            rest = [item for item in ready if item[0].job.kind is not JobKind.JAM]
-            for item in jams:
-                self._render([item])
-            if rest:
-                self._render(rest)
-            return
+    def _render(self, ready: list[tuple[Claim, JobHandler, RenderRequest]]) -> None:
         started = time.perf_counter()
-        claims = [c for c, _ in ready]
+        claims = [c for c, _, _ in ready]
         progresses = [self._progress_for(c) for c in claims]
         try:
-            if len(ready) == 1 and claims[0].job.kind is JobKind.JAM:
-                results = [self._render_jam(claims[0], progresses[0])]
-            elif len(ready) == 1:
-                results = [self.backend.render(ready[0][1], progresses[0])]
+            if len(ready) == 1:
+                claim, handler, request = ready[0]
+                results = [handler.render(self.context, claim, request, progresses[0])]
             else:
-                results = self.backend.render_batch([r for _, r in ready], progresses)
+                results = self.backend.render_batch([r for _, _, r in ready], progresses)
         except _HandBack:
             for c in claims:
                 self.queue.release(c)
@@ -314,22 +287,6 @@ class Worker:
         render_s = time.perf_counter() - started
         for claim, result in zip(claims, results, strict=True):
             self._store(claim, result, render_s / len(claims))
-
-    def _render_jam(self, claim: Claim, progress: Progress) -> RenderResult:
-        from db.jam import JamStore
-        from generator.jam.jobs import render_jam_job
-
-        if self._jam_store is None:
-            self._jam_store = JamStore.connect(self.queue.url)
-        return render_jam_job(
-            claim.job,
-            claim.hum,
-            claim.hum_filename,
-            self._jam_store,
-            self.settings,
-            progress,
-            backend=self.backend,
-        )
 
     def _store(self, claim: Claim, result: RenderResult, render_s: float) -> None:
         t0 = time.perf_counter()
@@ -399,7 +356,8 @@ def _settings(args: argparse.Namespace) -> tuple[GeneratorSettings, Any, str, in
 
 
 def run_worker(backend_name: str, database_url: str | None, once: bool) -> int:
-    """One worker process: connect, load the backend, work. Returns jobs processed."""
+    """One worker process: connect, load the backend, work. Returns its exit status (1: a
+    ``--once`` run gave up because the queue failed)."""
     from db.queue import JobQueue
     from generator.backends import get_backend
 
@@ -407,46 +365,118 @@ def run_worker(backend_name: str, database_url: str | None, once: bool) -> int:
     gen, qs, backend_name, _ = _settings(args)
     with JobQueue.connect(qs.database_url, qs) as queue:
         worker = Worker(queue, get_backend(backend_name, gen), gen, install_signal_handlers=True)
-        return worker.run(once=once)
+        worker.run(once=once)
+        return 1 if worker.gave_up else 0
 
 
 def _child(backend_name: str, database_url: str | None, once: bool, log_level: str) -> None:
     from humjam.logs import configure_logging
 
     configure_logging(log_level)
-    run_worker(backend_name, database_url, once)
+    sys.exit(run_worker(backend_name, database_url, once))
+
+
+#: a child that dies is restarted after this long, doubling per quick death, up to the cap
+RESTART_BACKOFF_S = (1.0, 60.0)
+#: a child that ran this long before dying was healthy: its backoff starts over
+HEALTHY_RUN_S = 60.0
+#: ``--once``: a child that keeps dying is given up after this many restarts
+ONCE_MAX_RESTARTS = 3
+
+
+@dataclass
+class _Slot:
+    """One child process of ``--concurrency N`` and its restart bookkeeping."""
+
+    name: str
+    process: Any = None
+    started_at: float = 0.0
+    backoff_s: float = RESTART_BACKOFF_S[0]
+    restart_at: float | None = None
+    restarts: int = 0
+    done: bool = False
+
+
+def supervise(
+    start: Callable[[str], Any], names: Sequence[str], *, once: bool, stop: threading.Event
+) -> int:
+    """Run one child per name (``start(name)`` returns a started ``multiprocessing.Process``)
+    and restart each one that dies, after a backoff that doubles while it keeps dying quickly.
+    A child that exits 0 (``--once``: drained) or by our SIGTERM is done. Returns 1 if a child
+    was given up on, else 0."""
+    slots = [_Slot(name) for name in names]
+    failed = False
+    for slot in slots:
+        slot.process, slot.started_at = start(slot.name), time.monotonic()
+    while not all(slot.done for slot in slots):
+        now = time.monotonic()
+        for slot in slots:
+            if slot.done:
+                continue
+            if slot.restart_at is not None:
+                if stop.is_set():
+                    slot.done = True
+                elif now >= slot.restart_at:
+                    log.warning("restarting worker process", extra={"worker": slot.name})
+                    slot.process, slot.started_at = start(slot.name), now
+                    slot.restart_at = None
+                continue
+            code = slot.process.exitcode
+            if code is None:
+                continue
+            if code == 0 or stop.is_set() or code == -signal.SIGTERM:
+                slot.done = True
+                continue
+            slot.restarts += 1
+            if once and slot.restarts > ONCE_MAX_RESTARTS:
+                log.error("worker process keeps dying; giving up", extra={"worker": slot.name})
+                slot.done, failed = True, True
+                continue
+            if now - slot.started_at >= HEALTHY_RUN_S:
+                slot.backoff_s = RESTART_BACKOFF_S[0]
+            log.error(
+                "worker process died; restarting after backoff",
+                extra={"worker": slot.name, "exitcode": code, "backoff_s": slot.backoff_s},
+            )
+            slot.restart_at = now + slot.backoff_s
+            slot.backoff_s = min(slot.backoff_s * 2, RESTART_BACKOFF_S[1])
+        stop.wait(0.2)
+        if stop.is_set():
+            for slot in slots:
+                if slot.process is not None and slot.restart_at is None:
+                    slot.process.join()
+            for slot in slots:
+                slot.done = True
+    return 1 if failed else 0
 
 
 def main(args: argparse.Namespace) -> int:
-    """``humjam worker``: one process, or ``--concurrency N`` children (signals forwarded)."""
+    """``humjam worker``: one process, or ``--concurrency N`` children (signals forwarded; a
+    child that dies is restarted with backoff)."""
     _, qs, backend_name, concurrency = _settings(args)
     once = bool(getattr(args, "once", False))
     if concurrency <= 1:
-        run_worker(backend_name, qs.database_url, once)
-        return 0
+        return run_worker(backend_name, qs.database_url, once)
     ctx = multiprocessing.get_context("spawn")  # no forked DB connections or CUDA state
     level = logging.getLevelName(logging.getLogger().level)
-    children = [
-        ctx.Process(
-            target=_child, args=(backend_name, qs.database_url, once, level), name=f"worker-{i}"
+    live: dict[str, Any] = {}
+    stop = threading.Event()
+
+    def start(name: str) -> Any:
+        child = ctx.Process(
+            target=_child, args=(backend_name, qs.database_url, once, level), name=name
         )
-        for i in range(concurrency)
-    ]
-    for child in children:
         child.start()
+        live[name] = child
+        return child
 
     def forward(signum: int, _frame: FrameType | None) -> None:
-        for child in children:
+        stop.set()
+        for child in live.values():
             if child.pid is not None and child.is_alive():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(child.pid, signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for child in children:
-        child.join()
-    failed = [c.name for c in children if c.exitcode not in (0, -signal.SIGTERM)]
-    if failed:
-        log.error("worker processes failed", extra={"workers": failed})
-        return 1
-    return 0
+    return supervise(start, [f"worker-{i}" for i in range(concurrency)], once=once, stop=stop)

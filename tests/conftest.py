@@ -28,6 +28,8 @@ TEST_QUEUE_SETTINGS: dict[str, Any] = {
     "guild_queue_cap": 10_000,
     "retry_backoff_s": 0.0,
     "poll_interval_s": 0.02,
+    # the test backends beside the real ones
+    "backends": ("arranger", "musicgen", "fake"),
 }
 
 

@@ -215,6 +215,7 @@ def test_extend_hands_musicgen_the_parent_track(queue):
 
     class MusicgenLike(FakeBackend):
         name = "musicgen"
+        continues_audio = True
 
     backend = MusicgenLike()
     parent = queue.enqueue(req(backend="musicgen"))
@@ -240,6 +241,7 @@ def test_extend_hands_musicgen_the_parent_track(queue):
 def test_extend_of_a_deleted_track_is_refused(queue):
     class MusicgenLike(FakeBackend):
         name = "musicgen"
+        continues_audio = True
 
     backend = MusicgenLike()
     orphan = queue.enqueue(

@@ -91,6 +91,8 @@ class MusicgenBackend:
     """MusicGen-melody through transformers (``Backend`` protocol)."""
 
     name = "musicgen"
+    #: an Extend job continues the parent's audio (``generator.kinds.BackendJob``)
+    continues_audio = True
 
     def __init__(
         self,

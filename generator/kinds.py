@@ -1,0 +1,170 @@
+"""Job kinds: how the worker makes each kind of job, behind one small interface.
+
+The worker loop is generic: for every claimed job it asks ``handler_for(job.kind)`` for a
+``JobHandler``, calls ``prepare`` (decode inputs, build the ``RenderRequest``, refuse what can
+never work) and then ``render``; jobs whose handler is ``batchable`` may share one
+``backend.render_batch`` call. A new kind plugs in with a handler class in its own module and one
+line in ``HANDLERS`` ("kind" → "module:Class", imported on first use) — no edit to the worker.
+
+Built in: ``BackendJob`` (generate, reroll, variation, extend, remix: the hum through the
+worker's backend) and ``JamJob`` (jam parts and mixes, ``generator.jam.jobs``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+
+from db.types import Claim
+from generator.backend import Backend, Progress, RenderRequest, RenderResult
+from generator.errors import RenderRefused
+from generator.settings import GeneratorSettings
+
+if TYPE_CHECKING:
+    from db.queue import JobQueue
+
+__all__ = ["HANDLERS", "BackendJob", "JamJob", "JobHandler", "WorkContext", "handler_for"]
+
+HUM_RATE = 22050  # what backends expect prepared hums at
+T = TypeVar("T")
+
+
+@dataclass
+class WorkContext:
+    """What a handler may use: the worker's queue, backend and settings, and resources opened
+    on first use and closed when the worker stops (``resource``)."""
+
+    queue: JobQueue
+    backend: Backend
+    settings: GeneratorSettings
+    _resources: dict[str, Any] = field(default_factory=dict)
+
+    def resource(self, name: str, open_: Callable[[], T]) -> T:
+        """The resource called ``name``, opened by ``open_()`` the first time (it must have
+        ``close()``)."""
+        if name not in self._resources:
+            self._resources[name] = open_()
+        value: T = self._resources[name]
+        return value
+
+    def close(self) -> None:
+        for res in self._resources.values():
+            res.close()
+        self._resources.clear()
+
+
+class JobHandler(Protocol):
+    """How the worker makes one kind of job. Raise ``RenderRefused`` (or ``AudioRejected``) to
+    fail the job for good with its message; anything else is retried by the queue."""
+
+    #: may render in one ``backend.render_batch`` call with other jobs of the same handler
+    batchable: ClassVar[bool]
+
+    def prepare(self, ctx: WorkContext, claim: Claim) -> RenderRequest: ...
+
+    def render(
+        self, ctx: WorkContext, claim: Claim, request: RenderRequest, progress: Progress
+    ) -> RenderResult: ...
+
+
+class BackendJob:
+    """generate, reroll, variation, extend, remix: the (decoded, prepared) hum and the prompt
+    through the worker's backend, checked before any heavy work."""
+
+    batchable: ClassVar[bool] = True
+
+    def prepare(self, ctx: WorkContext, claim: Claim) -> RenderRequest:
+        import audio
+
+        job = claim.job
+        melody, rate = None, 0
+        if claim.hum is not None:
+            clip = audio.prepare_hum(
+                audio.decode(claim.hum, claim.hum_filename), target_rate=HUM_RATE
+            )
+            melody, rate = clip.samples, clip.sample_rate
+        options = dict(job.params)
+        duration_s = job.duration_s
+        if job.params.get("extend_from_job") is not None and getattr(
+            ctx.backend, "continues_audio", False
+        ):
+            # A backend that continues audio (MusicGen) gets the parent's track; the others
+            # re-render the same arrangement (same seed) at the longer length instead.
+            options["continue_audio"], options["continue_rate"] = _parent_track(ctx, job.params)
+            duration_s = float(job.params.get("extend_by_s") or job.duration_s)
+        request = RenderRequest(
+            prompt=job.prompt,
+            duration_s=duration_s,
+            seed=job.seed,
+            melody=melody,
+            melody_rate=rate,
+            style=job.params.get("style"),
+            options=options,
+        )
+        ctx.backend.check(request)
+        return request
+
+    def render(
+        self, ctx: WorkContext, claim: Claim, request: RenderRequest, progress: Progress
+    ) -> RenderResult:
+        return ctx.backend.render(request, progress)
+
+
+def _parent_track(ctx: WorkContext, params: Any) -> tuple[Any, int]:
+    """The master of the track an Extend job continues, decoded to mono float32."""
+    import audio
+
+    parent = {o.name: o for o in ctx.queue.outputs(int(params["extend_from_job"]))}
+    master = parent.get("track.flac") or parent.get("track.opus")
+    if master is None:
+        raise RenderRefused(
+            "extend_source_gone", "The track to extend is gone (deleted or expired)."
+        )
+    clip = audio.decode(master.data, master.name, audio.TRACK_LIMITS)
+    return clip.samples, clip.sample_rate
+
+
+class JamJob:
+    """A jam part or mix (``generator.jam.jobs``): reads the session from the jam store; the hum
+    is decoded there, and the worker's backend renders mixes when it can."""
+
+    batchable: ClassVar[bool] = False
+
+    def prepare(self, ctx: WorkContext, claim: Claim) -> RenderRequest:
+        job = claim.job
+        return RenderRequest(
+            prompt=job.prompt, duration_s=job.duration_s, seed=job.seed, options=dict(job.params)
+        )
+
+    def render(
+        self, ctx: WorkContext, claim: Claim, request: RenderRequest, progress: Progress
+    ) -> RenderResult:
+        from db.jam import JamStore
+        from generator.jam.jobs import render_jam_job
+
+        store = ctx.resource("jam_store", lambda: JamStore.connect(ctx.queue.url))
+        return render_jam_job(
+            claim.job, claim.hum, claim.hum_filename, store, ctx.settings, progress,
+            backend=ctx.backend,
+        )  # fmt: skip
+
+
+#: job kind → handler ("module:Class"); kinds not listed are ``BackendJob``s
+HANDLERS: dict[str, str] = {
+    "jam": "generator.kinds:JamJob",
+}
+_loaded: dict[str, JobHandler] = {}
+
+
+def handler_for(kind: str) -> JobHandler:
+    """The handler of a job kind (imported and built once)."""
+    if kind not in _loaded:
+        target = HANDLERS.get(str(kind))
+        if target is None:
+            _loaded[kind] = BackendJob()
+        else:
+            module, _, name = target.partition(":")
+            _loaded[kind] = getattr(importlib.import_module(module), name)()
+    return _loaded[kind]
