@@ -152,10 +152,12 @@ SELECT count(*) FROM done
 
 class _Connections:
     """psycopg connections of our own for the hot statements: autocommit, prepared on first use.
-    One per concurrent caller, reused; a connection that failed is closed, not reused."""
+    One per concurrent caller, reused; a connection that failed is closed, not reused.
+    ``relaxed`` connections commit without waiting for the WAL flush (see ``claim``)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, relaxed: bool = False) -> None:
         self._engine = engine
+        self._relaxed = relaxed
         self._free: list[psycopg.Connection[Any]] = []
         self._lock = threading.Lock()
 
@@ -169,6 +171,8 @@ class _Connections:
             if conn is None:
                 cargs, cparams = self._engine.dialect.create_connect_args(self._engine.url)
                 conn = psycopg.connect(*cargs, **cparams, autocommit=True, prepare_threshold=0)
+                if self._relaxed:
+                    conn.execute("SET synchronous_commit = off")
             yield conn
         except psycopg.Error as exc:
             # a connection that saw a driver error is never reused (it may be half-broken)
@@ -213,12 +217,14 @@ class PostgresDialect:
         self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._conns: _Connections | None = None
+        self._relaxed: _Connections | None = None
 
     def create_engine(self, url: str) -> Engine:
         # No pre-ping: it costs a round trip per checkout; a dropped connection fails one call
         # (DatabaseUnavailable) and SQLAlchemy then replaces the whole pool.
         self._engine = sa.create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
         self._conns = _Connections(self._engine)
+        self._relaxed = _Connections(self._engine, relaxed=True)
         return self._engine
 
     @property
@@ -283,9 +289,13 @@ class PostgresDialect:
     def claim(
         self, params: ClaimParams, clock: Callable[[], float], new_token: Callable[[], str]
     ) -> tuple[list[dict[str, Any]], list[int]]:
+        """Claims (and reaps) commit without waiting for the WAL flush: one fewer fsync per job.
+        A claim lost in a database crash only puts the job back in the queue — its worker's
+        complete is then fenced off by the lease token, so nothing is done twice."""
         claimed: list[dict[str, Any]] = []
         reaped: list[int] = []
-        with self._c.get() as conn:
+        assert self._relaxed is not None
+        with self._relaxed.get() as conn:
             now = clock()
             if params.reap:
                 reaped = [
@@ -373,6 +383,8 @@ class PostgresDialect:
 
     def reset(self) -> None:
         self._c.close()
+        if self._relaxed is not None:
+            self._relaxed.close()
 
     def _close_listener(self) -> None:
         with self._lock:
@@ -383,5 +395,6 @@ class PostgresDialect:
 
     def close(self) -> None:
         self._close_listener()
-        if self._conns is not None:
-            self._conns.close()
+        for pool in (self._conns, self._relaxed):
+            if pool is not None:
+                pool.close()
