@@ -32,6 +32,8 @@ class ChangeCursor:
 class ChangeFeed(QueueCore):
     def get(self, job_id: int) -> Job | None:
         """The job, or None if there is none (or its row is unreadable: logged)."""
+        if not 0 <= job_id < 2**63:  # no such id can exist; don't ask the database
+            return None
         with self._read() as conn:
             row = conn.execute(GET_JOB, {"p_id": job_id}).first()
         found = readable_jobs([row._mapping]) if row is not None else []

@@ -55,11 +55,11 @@ def test_second_complete_is_fenced_and_stores_nothing(queue, job_factory):
     assert queue.get(job.id).status is JobStatus.SUCCEEDED
 
 
-def test_lease_expiry_reclaims_and_fences_the_old_worker(make_queue):
-    queue = make_queue(lease_s=0.2)
+def test_lease_expiry_reclaims_and_fences_the_old_worker(make_queue, clock):
+    queue = make_queue(lease_s=0.2, clock=clock)
     job = queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
     [old] = queue.claim("w1", ["arranger"])
-    time.sleep(0.35)  # w1 stalls: no heartbeat
+    clock.advance(0.35)  # w1 stalls: no heartbeat
     [new] = queue.claim("w2", ["arranger"])
     assert new.job.id == job.id and new.job.attempts == 2
     assert new.lease_token != old.lease_token
@@ -74,24 +74,24 @@ def test_lease_expiry_reclaims_and_fences_the_old_worker(make_queue):
     assert queue.outputs(job.id) == [MIDI]
 
 
-def test_heartbeat_keeps_the_lease(make_queue):
-    queue = make_queue(lease_s=0.3)
+def test_heartbeat_keeps_the_lease(make_queue, clock):
+    queue = make_queue(lease_s=0.3, clock=clock)
     queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
     [claim] = queue.claim("w1", ["arranger"])
     for _ in range(4):
-        time.sleep(0.15)
+        clock.advance(0.15)
         assert queue.heartbeat(claim)
         assert queue.claim("w2", ["arranger"]) == []
     assert queue.complete(claim, [], {})
 
 
-def test_max_attempts_fails_with_clear_message(make_queue):
-    queue = make_queue(lease_s=0.1, max_attempts=2)
+def test_max_attempts_fails_with_clear_message(make_queue, clock):
+    queue = make_queue(lease_s=0.1, max_attempts=2, clock=clock)
     job = queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
     for attempt in (1, 2):
         [claim] = queue.claim(f"w{attempt}", ["arranger"])
         assert claim.job.attempts == attempt
-        time.sleep(0.2)
+        clock.advance(0.2)
     assert queue.claim("w3", ["arranger"]) == []  # reaped to failed, not requeued
     failed = queue.get(job.id)
     assert failed.status is JobStatus.FAILED and failed.error_code == "worker_lost"
@@ -111,13 +111,13 @@ def test_fail_with_retry_requeues_then_fails(make_queue):
     assert (failed.error_code, failed.error_message) == ("internal", "Something went wrong.")
 
 
-def test_retry_backoff_delays_the_next_claim(make_queue):
-    queue = make_queue(retry_backoff_s=0.3)
+def test_retry_backoff_delays_the_next_claim(make_queue, clock):
+    queue = make_queue(retry_backoff_s=0.3, clock=clock)
     queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
     [c1] = queue.claim("w", ["arranger"])
     queue.fail(c1, "internal", "x", retry=True)
     assert queue.claim("w", ["arranger"]) == []
-    time.sleep(0.35)
+    clock.advance(0.35)
     assert len(queue.claim("w", ["arranger"])) == 1
 
 
@@ -443,10 +443,10 @@ def _refused(queue, code: str, **fields) -> None:
     assert err.value.code == code
 
 
-def test_daily_quota_stops_counting_cancelled_failed_and_lost_jobs(make_queue):
+def test_daily_quota_stops_counting_cancelled_failed_and_lost_jobs(make_queue, clock):
     """Only queued, running and succeeded jobs use the quota: a cancel, a final failure or a
     lost worker gives the seconds back; a retry does not."""
-    queue = make_queue(daily_quota_s=60, max_attempts=2, lease_s=0.2)
+    queue = make_queue(daily_quota_s=60, max_attempts=2, lease_s=0.2, clock=clock)
 
     def enqueue(duration: float):
         return queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=duration))
@@ -460,9 +460,9 @@ def test_daily_quota_stops_counting_cancelled_failed_and_lost_jobs(make_queue):
     assert claim.job.id == b.id and queue.fail(claim, "oops", "Oops.", retry=False)
     c = enqueue(55)  # the failed job's 50 s came back
     assert [cl.job.id for cl in queue.claim("w", ["arranger"])] == [c.id]
-    time.sleep(0.3)  # lease lost: reaped and claimed again (attempt 2)
+    clock.advance(0.3)  # lease lost: reaped and claimed again (attempt 2)
     assert [cl.job.id for cl in queue.claim("w", ["arranger"])] == [c.id]
-    time.sleep(0.3)  # lost again: fails for good
+    clock.advance(0.3)  # lost again: fails for good
     assert queue.claim("w", ["arranger"]) == []
     assert queue.get(c.id).error_code == "worker_lost"
     enqueue(60)  # fits exactly: nothing failed or cancelled counts
