@@ -14,6 +14,14 @@ Enqueue, claim and complete run as prepared statements on psycopg connections of
   ledger and ``NOTIFY`` in one statement. The facts must be read after the locks are held (a
   statement's snapshot predates its own lock waits), hence two statements.
 
+Durability where a promise is made: the enqueue waits for its WAL flush (the user is told the
+track is queued). Claims and completes don't (``synchronous_commit = off``): a database crash can
+only undo the last fraction of a second of them. An undone claim puts the job back in the queue
+(its worker's complete is then fenced off by the lease token); an undone complete leaves the job
+running until its lease expires and it is rendered again. Neither can be delivered twice: the
+bot posts a track only after ``begin_delivery``, a durable write that saw the completion — its
+flush covers all WAL before it, so the completion it saw is durable before anything is posted.
+
 ``NOTIFY humjam_jobs`` is sent on enqueue and requeue only (what idle workers wait for);
 ``wait_for_changes`` LISTENs on a connection of its own. The reaper is one statement too.
 """
@@ -132,11 +140,12 @@ WITH victims AS (
 SELECT id, CASE WHEN status = 'queued' THEN pg_notify('{CHANNEL}', id::text) END FROM reaped
 """
 #: Succeeded and its outputs stored, fenced by the lease: nothing is stored for a stale holder.
+#: The token stays on the row: it records whose complete landed (see ``JobQueue.complete``).
 COMPLETE = """
 WITH done AS (
     UPDATE jobs SET status = 'succeeded', progress = 1.0, stage = 'done',
         finished_at = %(now)s, updated_at = %(now)s, version = version + 1,
-        lease_token = NULL, lease_expires_at = NULL, result_meta = %(meta)s::json
+        lease_expires_at = NULL, result_meta = %(meta)s::json
     WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
     RETURNING id
 ), stored AS (
@@ -335,6 +344,8 @@ class PostgresDialect:
     def complete(
         self, job_id: int, token: str, now: float, meta_json: str, outputs: Sequence[Output]
     ) -> bool:
+        """Commits without waiting for the WAL flush, like the claim (see the module docstring
+        for why nothing is lost or delivered twice)."""
         bind = {
             "id": job_id,
             "token": token,
@@ -344,7 +355,8 @@ class PostgresDialect:
             "types": [o.content_type for o in outputs],
             "datas": [o.data for o in outputs],
         }
-        with self._c.get() as conn:
+        assert self._relaxed is not None
+        with self._relaxed.get() as conn:
             row = conn.execute(COMPLETE, bind).fetchone()
         return row is not None and row[0] == 1
 

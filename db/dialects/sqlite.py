@@ -89,11 +89,12 @@ WHERE status = 'running' AND lease_expires_at < :p_now
 RETURNING id
 """
 HUMS_OF = "SELECT job_id, data, filename FROM job_hums WHERE job_id IN ({})"
-#: Succeeded, fenced: only the holder of this lease, while the job still runs.
+#: Succeeded, fenced: only the holder of this lease, while the job still runs. The token stays
+#: on the row: it records whose complete landed (see ``JobQueue.complete``'s retry).
 #: Binds :p_id, :p_token, :p_now, :p_meta (JSON text).
 COMPLETE = """
 UPDATE jobs SET status = 'succeeded', progress = 1.0, stage = 'done', finished_at = :p_now,
-    updated_at = :p_now, version = version + 1, lease_token = NULL, lease_expires_at = NULL,
+    updated_at = :p_now, version = version + 1, lease_expires_at = NULL,
     result_meta = :p_meta
 WHERE id = :p_id AND lease_token = :p_token AND status = 'running'
 """

@@ -30,7 +30,11 @@ class Deliveries(QueueCore):
             return readable_jobs(r._mapping for r in conn.execute(stmt))
 
     def begin_delivery(self, job_id: int) -> bool:
-        """Take the delivery of a finished job for ``delivery_lease_s``; only one caller wins."""
+        """Take the delivery of a finished job for ``delivery_lease_s``; only one caller wins.
+
+        This must stay a durable write (no relaxed commit): its flush also makes durable the
+        completion it saw, which PostgreSQL commits without waiting (``db.dialects.postgres``).
+        """
         now = self._clock()
         with self._write() as conn:
             res = conn.execute(

@@ -153,21 +153,31 @@ class Lifecycle(QueueCore):
         worth more than a second of waiting.
         """
         meta = json.dumps(dict(result_meta), default=str)
-        for attempt in (1, 2):
-            try:
-                done = self._dialect.complete(
-                    claim.job.id, claim.lease_token, self._clock(), meta, outputs
-                )
-                break
-            except DatabaseUnavailable:
-                if attempt == 2:
-                    raise
-                log.warning("complete failed; retrying on a fresh connection",
-                            extra={"job_id": claim.job.id})  # fmt: skip
-                self._dialect.reset()
+        job_id, token = claim.job.id, claim.lease_token
+        try:
+            done = self._dialect.complete(job_id, token, self._clock(), meta, outputs)
+        except DatabaseUnavailable:
+            log.warning("complete failed; retrying on a fresh connection",
+                        extra={"job_id": job_id})  # fmt: skip
+            self._dialect.reset()
+            done = self._dialect.complete(job_id, token, self._clock(), meta, outputs)
+            # fenced: maybe by our own first attempt, which landed before the connection broke
+            done = done or self._completed_by(job_id, token)
         if not done:
             log.warning("complete fenced off", extra={"job_id": claim.job.id})
         return done
+
+    def _completed_by(self, job_id: int, token: str) -> bool:
+        """Whether the job succeeded under this lease (a complete keeps the token on the row)."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(jobs.c.id).where(
+                    jobs.c.id == job_id,
+                    jobs.c.lease_token == token,
+                    jobs.c.status == JobStatus.SUCCEEDED.value,
+                )
+            ).first()
+        return row is not None
 
     def fail(self, claim: Claim, code: str, message: str, *, retry: bool) -> bool:
         """Fail the attempt. With ``retry`` and attempts left, requeue it after a backoff;

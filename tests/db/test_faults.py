@@ -211,3 +211,24 @@ def test_the_queue_knows_the_generator_backends():
     from generator.backends import BACKENDS
 
     assert tuple(BACKENDS) == KNOWN_BACKENDS
+
+
+def test_a_complete_that_landed_before_its_connection_broke_counts_as_done(queue, monkeypatch):
+    """The commit reached the database but its answer was lost: the retry is fenced off by the
+    first attempt, and the queue recognises its own lease on the finished row."""
+    job = queue.enqueue(req())
+    [claim] = queue.claim("w", ["arranger"])
+    real = queue._dialect.complete
+    calls = []
+
+    def lands_then_breaks(*args):
+        calls.append(args)
+        done = real(*args)
+        if len(calls) == 1:
+            raise DatabaseUnavailable()
+        return done
+
+    monkeypatch.setattr(queue._dialect, "complete", lands_then_breaks)
+    assert queue.complete(claim, [TRACK], {})
+    assert len(calls) == 2 and queue.outputs(job.id) == [TRACK]
+    assert queue.get(job.id).status is JobStatus.SUCCEEDED
