@@ -3,6 +3,10 @@
 Hum file → ``audio.decode`` → ``audio.prepare_hum`` → backend → ``audio.encode``; writes
 ``track.<fmt>``, ``melody.mid`` and ``pianoroll.png`` and prints their paths. User mistakes
 (bad audio, refused requests) print one friendly line and exit with status 2.
+
+Start-up is part of the job: this module imports nothing heavy at the top, says what it is about
+to do on stderr before the audio and DSP stack loads, and reports each render stage as it
+starts (``humjam generate`` shows its first line within a second).
 """
 
 from __future__ import annotations
@@ -11,13 +15,11 @@ import argparse
 import logging
 import sys
 import time
-from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import audio
-from generator.backend import RenderRequest, RenderResult
-from generator.errors import BackendUnavailable, RenderRefused
-from generator.settings import GeneratorSettings
+if TYPE_CHECKING:
+    from generator.backend import Progress, RenderResult
 
 __all__ = ["DEMO_PROMPT", "demo", "generate", "styles"]
 
@@ -32,6 +34,23 @@ def _fail(message: str) -> int:
     return USER_ERROR
 
 
+def _say(message: str) -> None:
+    """A progress line on stderr (stdout carries only the written paths and the summary)."""
+    print(f"humjam: {message}", file=sys.stderr, flush=True)
+
+
+def _stage_printer() -> Progress:
+    """A backend progress callback that prints each new stage once."""
+    seen: set[str] = set()
+
+    def progress(fraction: float, stage: str) -> None:
+        if stage not in seen:
+            seen.add(stage)
+            _say(f"{stage} …")
+
+    return progress
+
+
 def _render(
     hum: bytes | None,
     filename: str | None,
@@ -44,7 +63,11 @@ def _render(
     fmt: str,
     out_dir: Path,
 ) -> int:
+    import audio
+    from generator.backend import RenderRequest
     from generator.backends import get_backend
+    from generator.errors import BackendUnavailable, RenderRefused
+    from generator.settings import GeneratorSettings
 
     settings = GeneratorSettings()
     try:
@@ -65,7 +88,7 @@ def _render(
         backend.load()
         try:
             started = time.perf_counter()
-            result = backend.render(request)
+            result = backend.render(request, _stage_printer())
             elapsed = time.perf_counter() - started
         finally:
             backend.close()
@@ -78,6 +101,8 @@ def _render(
 
 
 def _write(result: RenderResult, fmt: str, out_dir: Path, elapsed: float) -> None:
+    import audio
+
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     track = out_dir / f"track.{'ogg' if fmt == 'opus' else fmt}"
@@ -109,6 +134,8 @@ def generate(args: argparse.Namespace) -> int:
         if not path.is_file():
             return _fail(f"no such file: {path}")
         data, name = path.read_bytes(), path.name
+    source = f"from {name}" if name else "from the prompt alone"
+    _say(f"making a {args.duration:g} s track {source} with the {args.backend} …")
     return _render(
         data,
         name,
@@ -124,6 +151,8 @@ def generate(args: argparse.Namespace) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     """``humjam demo``: the bundled hum (Vocadito #14, CC BY 4.0) through the arranger."""
+    from importlib import resources
+
     hum = resources.files("generator").joinpath("assets/demo_hum.ogg").read_bytes()
     print(f"rendering the bundled hum with prompt {args.prompt!r} ...")
     return _render(
