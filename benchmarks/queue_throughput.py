@@ -9,7 +9,10 @@ machine's PostgreSQL (a fresh schema per run) — humjam also on SQLite (a temp 
   (``benchmarks/queue_peers.py``), run from a virtual environment this script creates under
   ``benchmarks/.peers-venv`` with pinned versions, so they never enter humjam's environment;
 - ``plain loop``: psycopg with three prepared autocommit statements (INSERT; UPDATE … WHERE id =
-  (SELECT … FOR UPDATE SKIP LOCKED) RETURNING; UPDATE done) — the floor for any such queue.
+  (SELECT … FOR UPDATE SKIP LOCKED) RETURNING; UPDATE done) — the floor for any such queue;
+  ``plain-loop-relaxed`` is the same loop with humjam's durability (the claim and the done
+  commit without waiting for the WAL flush; see ``db/dialects/postgres.py``), so the two rows
+  separate what durability costs from what the queue's own work costs.
 
 Systems alternate within each repeat (the box is shared and noisy); the table shows min / median
 cycles/s over the repeats and humjam's ratio to each peer.
@@ -47,7 +50,14 @@ LENIENT: dict[str, Any] = {
     "guild_queue_cap": 1_000_000,
     "backends": ("noop",),
 }
-SYSTEMS = ("humjam-sqlite", "humjam-postgres", "pgqueuer", "procrastinate", "plain-loop")
+SYSTEMS = (
+    "humjam-sqlite",
+    "humjam-postgres",
+    "pgqueuer",
+    "procrastinate",
+    "plain-loop",
+    "plain-loop-relaxed",
+)
 
 
 # -- children (one process per worker) ------------------------------------------------------------
@@ -123,26 +133,33 @@ CREATE INDEX plain_jobs_status_id ON plain_jobs (status, id);
 """
 
 
-def _plain_child(url: str, seconds: float, start_at: float, index: int) -> int:
+def _plain_child(
+    url: str, seconds: float, start_at: float, index: int, *, relaxed: bool = False
+) -> int:
     import psycopg
 
     conn = psycopg.connect(_libpq(url), autocommit=True, prepare_threshold=0)
+    # the relaxed loop: the insert durable, the claim and the done not (humjam's choice)
+    worker = psycopg.connect(_libpq(url), autocommit=True, prepare_threshold=0)
+    if relaxed:
+        worker.execute("SET synchronous_commit = off")
 
     def cycle() -> int:
         conn.execute("INSERT INTO plain_jobs (status, payload) VALUES ('queued', '')")
-        row = conn.execute(
+        row = worker.execute(
             "UPDATE plain_jobs SET status = 'running' WHERE id = (SELECT id FROM plain_jobs"
             " WHERE status = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
         ).fetchone()
         if row is None:
             return 0
-        conn.execute("UPDATE plain_jobs SET status = 'done' WHERE id = %s", (row[0],))
+        worker.execute("UPDATE plain_jobs SET status = 'done' WHERE id = %s", (row[0],))
         return 1
 
     try:
         return _timed(cycle, seconds, start_at)
     finally:
         conn.close()
+        worker.close()
 
 
 # -- the parent ---------------------------------------------------------------------------------
@@ -213,7 +230,7 @@ def run(system: str, workers: int, seconds: float, tmp: Path) -> float:
             from db.queue import JobQueue
 
             JobQueue.connect(db.url).close()  # migrate once, up front
-        elif system == "plain-loop":
+        elif system.startswith("plain-loop"):
             import psycopg
 
             with psycopg.connect(_libpq(db.url), autocommit=True) as conn:
@@ -221,7 +238,7 @@ def run(system: str, workers: int, seconds: float, tmp: Path) -> float:
         else:
             subprocess.run(_command(system, "setup", db.url), check=True, stdout=subprocess.DEVNULL)
         start_at = time.time() + 4.0 + workers  # every process imported, connected and warm
-        mode = [] if system in SYSTEMS[:2] or system == "plain-loop" else ["run"]
+        mode = ["run"] if system in ("pgqueuer", "procrastinate") else []
         procs = [
             subprocess.Popen(
                 _command(system, *mode, db.url, str(seconds), str(start_at), str(i)),
@@ -244,8 +261,11 @@ def run(system: str, workers: int, seconds: float, tmp: Path) -> float:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         system, url, seconds, start_at, index = sys.argv[2:7]
-        child = _plain_child if system == "plain-loop" else _humjam_child
-        print(child(url, float(seconds), float(start_at), int(index)))
+        args = (url, float(seconds), float(start_at), int(index))
+        if system.startswith("plain-loop"):
+            print(_plain_child(*args, relaxed=system == "plain-loop-relaxed"))
+        else:
+            print(_humjam_child(*args))
         return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--seconds", type=float, default=5.0)
@@ -275,7 +295,7 @@ def main() -> None:
             cells.append(f"{min(r):,.0f} / {statistics.median(r):,.0f}")
         print(f"| {system} | {' | '.join(cells)} |")
     if "humjam-postgres" in a.systems:
-        for peer in ("pgqueuer", "procrastinate", "plain-loop"):
+        for peer in ("pgqueuer", "procrastinate", "plain-loop", "plain-loop-relaxed"):
             if peer not in a.systems:
                 continue
             ratios = []
