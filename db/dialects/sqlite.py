@@ -256,7 +256,10 @@ class SqliteDialect:
             # job, so a rarer checkpoint copies each of them once for many commits.
             cur.execute("PRAGMA wal_autocheckpoint=10000")
             cur.close()
-            self._identity = self._stat()
+            if self._identity is None:
+                # the file this generation of connections opened; a later connection must not
+                # adopt a replacement file (that is what ``replaced`` is there to notice)
+                self._identity = self._stat()
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:

@@ -167,6 +167,11 @@ def test_a_database_replaced_under_a_running_queue_is_picked_up(make_queue):
     _replace_database(old_queue, make_queue)
     new_queue = make_queue()  # e.g. the bot restarting: creates and migrates the new database
     job = new_queue.enqueue(req(requester_id=7))
+    if old_queue.url.startswith("sqlite"):
+        # a read on a fresh connection first must not make the old queue adopt the new file
+        # while its writer still holds the deleted one
+        old_queue._engine.pool.dispose()
+        assert old_queue.queue_length() == 1
     claims = []
     for _ in range(2):
         try:
