@@ -13,6 +13,7 @@ import logging
 import math
 import random
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -138,7 +139,8 @@ class Admission(Positions, Guilds):
             guild_id=request.guild_id,
             channel_id=request.channel_id,
             prompt=request.prompt,
-            params=json.loads(params_json),  # JSON-normalised, as a reader will see them
+            # JSON-normalised, as a reader will see them
+            params=json.loads(params_json) if params_json != "{}" else {},
             backend=request.backend,
             seed=values["seed"],
             duration_s=float(request.duration_s),
@@ -148,7 +150,7 @@ class Admission(Positions, Guilds):
             stage="queued",
             error_code=None,
             error_message=None,
-            created_at=_utc(now),
+            created_at=datetime.fromtimestamp(now, UTC),
             started_at=None,
             finished_at=None,
             delivery_status=DeliveryStatus.PENDING,
@@ -280,8 +282,3 @@ class Admission(Positions, Guilds):
                 return float(r.created_at + DAY_S - now)
         return None
 
-
-def _utc(ts: float) -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ts, UTC)

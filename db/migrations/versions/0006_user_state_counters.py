@@ -36,9 +36,6 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
-    IF NEW.status = 'running' THEN
-        INSERT INTO user_state (user_id) VALUES (NEW.requester_id) ON CONFLICT DO NOTHING;
-    END IF;
     UPDATE user_state SET
         running = greatest(running + (NEW.status = 'running')::int - (OLD.status = 'running')::int, 0),
         last_served_at = CASE WHEN NEW.status = 'running' THEN NEW.started_at
@@ -62,7 +59,6 @@ _SQLITE_TRIGGERS = (
     """CREATE TRIGGER humjam_user_counters_update AFTER UPDATE OF status ON jobs
     WHEN OLD.status IS NOT NEW.status
     BEGIN
-        INSERT OR IGNORE INTO user_state (user_id) VALUES (NEW.requester_id);
         UPDATE user_state SET
             running = max(running + (NEW.status = 'running') - (OLD.status = 'running'), 0),
             last_served_at = CASE WHEN NEW.status = 'running' THEN NEW.started_at
@@ -92,7 +88,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("running", sa.Integer(), server_default=sa.text("0"), nullable=False)
         )
-    # every user with a job gets a row (the claim joins it), with today's counts
+    # every user with a job gets a row (enqueue makes it; the claim joins it), with today's counts
     op.execute(
         "INSERT INTO user_state (user_id) SELECT DISTINCT requester_id FROM jobs "
         "WHERE requester_id NOT IN (SELECT user_id FROM user_state)"
