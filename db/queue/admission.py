@@ -281,4 +281,3 @@ class Admission(Positions, Guilds):
             if remaining + req.duration_s <= limits.daily_quota_s:
                 return float(r.created_at + DAY_S - now)
         return None
-
