@@ -56,14 +56,24 @@ def jam_filename(session: JamSession | None, job: Job, ext: str) -> str:
     return f"humjam-jam-{sid}-{name}-{what}-{job.id}.{ext.lstrip('.')}"
 
 
-def card_embed(session: JamSession, parts: Sequence[JamPartInfo]) -> discord.Embed:
-    """The pinned session card: settings, parts so far (with votes) and members."""
+def card_embed(
+    session: JamSession, parts: Sequence[JamPartInfo], *, audio_messages: bool
+) -> discord.Embed:
+    """The pinned session card: settings, parts so far (with votes) and members.
+
+    ``audio_messages``: whether audio posted in the thread becomes a part
+    (``HUMJAM_JAM_AUDIO_MESSAGES``); the card only offers what works.
+    """
     state = "🟢 open" if session.is_open else "🏁 ended"
+    how = (
+        "Post a **voice message** (or audio file) in this thread to add a part, or use `/jam add`."
+        if audio_messages
+        else "Use `/jam add` in this thread to add a part (attach your hum, or I invent one)."
+    )
     embed = discord.Embed(
         title=truncate(f"🎶 Jam session: {session.name}", 256),
         description=(
-            "Post a **voice message** (or audio file) in this thread to add a part, or use "
-            "`/jam add`. React to a part to vote for it. `/jam mix` renders the song so far; "
+            f"{how} React to a part to vote for it. `/jam mix` renders the song so far; "
             "the host ends it with `/jam end`."
             if session.is_open
             else "This session has ended — the recap is below."

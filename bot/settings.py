@@ -51,6 +51,9 @@ class BotSettings(BaseSettings):
     delivery_batch: int = Field(10, ge=1)
     change_wait_s: float = Field(2.0, gt=0, description="longest sleep between change polls")
     presence_interval_s: float = Field(30.0, gt=0)
+    shutdown_grace_s: float = Field(
+        8.0, ge=0, description="on SIGTERM, how long posts in flight may finish (docker: 10 s)"
+    )
 
     # Optional plain-attachment path (needs the privileged Message Content intent).
     message_content_path: bool = False

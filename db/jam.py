@@ -178,6 +178,20 @@ def normalise_key(text: str) -> str:
     return f"{_SPELLING[pc]} {'minor' if minor else 'major'}"
 
 
+def forget_member_rows(conn: Connection, user_id: int) -> int:
+    """Delete the member's takes and votes in ``conn``'s transaction; sessions they host lose
+    their host (admins can still end them). Returns the number of takes deleted."""
+    ids = [
+        r[0] for r in conn.execute(select(jam_parts.c.id).where(jam_parts.c.member_id == user_id))
+    ]
+    if ids:  # votes first: SQLite connections without FK enforcement must not orphan them
+        conn.execute(delete(jam_votes).where(jam_votes.c.part_id.in_(ids)))
+        conn.execute(delete(jam_parts).where(jam_parts.c.id.in_(ids)))
+    conn.execute(delete(jam_votes).where(jam_votes.c.voter_id == user_id))
+    conn.execute(update(jam_sessions).where(jam_sessions.c.host_id == user_id).values(host_id=0))
+    return len(ids)
+
+
 class JamStore:
     """Jam sessions on the queue's database (same engine, same migrations)."""
 
@@ -425,23 +439,10 @@ class JamStore:
             return self._part(conn, row.id) if row is not None else None
 
     def forget_member(self, user_id: int) -> int:
-        """/forget: delete the member's takes and votes; sessions they host lose their host
-        (admins can still end them). Returns the number of takes deleted."""
+        """/forget's jam half on its own (``JobQueue.forget_user`` does both in one transaction).
+        Returns the number of takes deleted."""
         with self._write() as conn:
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    select(jam_parts.c.id).where(jam_parts.c.member_id == user_id)
-                )
-            ]
-            if ids:  # votes first: SQLite connections without FK enforcement must not orphan them
-                conn.execute(delete(jam_votes).where(jam_votes.c.part_id.in_(ids)))
-                conn.execute(delete(jam_parts).where(jam_parts.c.id.in_(ids)))
-            conn.execute(delete(jam_votes).where(jam_votes.c.voter_id == user_id))
-            conn.execute(
-                update(jam_sessions).where(jam_sessions.c.host_id == user_id).values(host_id=0)
-            )
-        return len(ids)
+            return forget_member_rows(conn, user_id)
 
     # -- votes ---------------------------------------------------------------------------------
 

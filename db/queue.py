@@ -19,7 +19,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +27,8 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Row,
+    Text,
+    TypeDecorator,
     and_,
     bindparam,
     delete,
@@ -35,6 +37,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    type_coerce,
     update,
 )
 
@@ -43,6 +46,7 @@ from db.dialects import Dialect, for_url
 from db.dialects import sqlite_hot as hot
 from db.dialects._common import JOB_COLUMNS
 from db.errors import AdmissionRefused, JobNotFound, NotAllowed, translate_driver_errors
+from db.jam import forget_member_rows
 from db.models import guild_settings, hums, jobs, user_state
 from db.models import outputs as output_rows
 from db.settings import QueueSettings
@@ -64,13 +68,41 @@ log = logging.getLogger(__name__)
 __all__ = ["AsyncJobQueue", "ChangeCursor", "JobQueue"]
 
 _ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
-_DELIVERABLE = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)
+#: finished jobs the bot still has to tell about (a cancelled job: its status line)
+_DELIVERABLE = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
 #: a commit may land this long after its updated_at was stamped; the change feed looks back this far
 _FEED_OVERLAP_S = 5.0
 _DAY_S = 86400.0
 _ETA_SAMPLE = 20  # recent jobs averaged for the ETA
 
-_JOB_COLUMNS = JOB_COLUMNS
+
+class _LenientJSON(TypeDecorator[Any]):
+    """JSON read as text and decoded here: a row whose JSON is broken (written by hand or by an
+    old tool) decodes to ``_Unreadable`` instead of failing the whole result set, so one bad row
+    is skipped (``_readable``) rather than stopping every reader of the queue."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if not isinstance(value, str):  # NULL, or a driver that decodes JSON itself (psycopg)
+            return value
+        try:
+            return json.loads(value)
+        except ValueError:
+            return _Unreadable(value)
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    raw: str
+
+
+#: the job columns for reads that return many jobs, JSON columns decoded leniently
+_JOB_COLUMNS = [
+    type_coerce(c, _LenientJSON).label(c.name) if c.name in ("params", "result_meta") else c
+    for c in JOB_COLUMNS
+]
 _QUOTA_STATES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.SUCCEEDED.value)
 _INSERT_JOB = insert(jobs).returning(*JOB_COLUMNS)
 #: guild_settings columns that override a limit or configure the bot (NULL: the default)
@@ -156,7 +188,7 @@ _COMPLETE = (
     )
 )
 _UNCOUNT = text(hot.UNCOUNT)
-_GET_JOB = select(*JOB_COLUMNS).where(jobs.c.id == bindparam("p_id"))
+_GET_JOB = select(*_JOB_COLUMNS).where(jobs.c.id == bindparam("p_id"))
 _GUILD_ROW = select(guild_settings).where(guild_settings.c.guild_id == bindparam("p_guild"))
 _HUMS_OF = select(hums.c.job_id, hums.c.data, hums.c.filename).where(
     hums.c.job_id.in_(bindparam("p_ids", expanding=True))
@@ -171,7 +203,21 @@ def _job_from_row(row: Row[Any]) -> Job:
     return _job(row._mapping)
 
 
+def _readable(rows: Iterable[Row[Any]]) -> list[Job]:
+    """The jobs of ``rows``, skipping (and logging) rows that don't decode into a ``Job``."""
+    found = []
+    for row in rows:
+        try:
+            found.append(_job_from_row(row))
+        except (ValueError, TypeError, KeyError) as exc:
+            log.error("skipping unreadable job %s: %s", row.id, exc, extra={"job_id": row.id})
+    return found
+
+
 def _job(m: Mapping[Any, Any]) -> Job:
+    for name in ("params", "result_meta"):
+        if not isinstance(m[name], Mapping | None):
+            raise ValueError(f"{name} is not a JSON object")
     return Job(
         id=m["id"],
         kind=JobKind(m["kind"]),
@@ -586,7 +632,8 @@ class JobQueue:
     def get(self, job_id: int) -> Job | None:
         with self._read() as conn:
             row = conn.execute(_GET_JOB, {"p_id": job_id}).first()
-        return None if row is None else _job_from_row(row)
+        found = _readable([row] if row is not None else [])
+        return found[0] if found else None
 
     def _avg_run_s(self, conn: Connection, backend: str) -> float | None:
         recent = (
@@ -705,7 +752,7 @@ class JobQueue:
             stmt = stmt.where(jobs.c.guild_id == guild_id)
         stmt = stmt.order_by(jobs.c.id.desc()).limit(limit).offset(offset)
         with self._read() as conn:
-            return [_job_from_row(r) for r in conn.execute(stmt)]
+            return _readable(conn.execute(stmt))
 
     def user_jobs(self, user_id: int, *, active_only: bool = True) -> list[Job]:
         """A user's jobs, oldest first (queued and running only, unless ``active_only=False``)."""
@@ -713,7 +760,7 @@ class JobQueue:
         if active_only:
             stmt = stmt.where(jobs.c.status.in_(_ACTIVE))
         with self._read() as conn:
-            return [_job_from_row(r) for r in conn.execute(stmt.order_by(jobs.c.id))]
+            return _readable(conn.execute(stmt.order_by(jobs.c.id)))
 
     # -- workers --------------------------------------------------------------------------------
 
@@ -1057,7 +1104,7 @@ class JobQueue:
             .limit(limit)
         )
         with self._read() as conn:
-            return [_job_from_row(r) for r in conn.execute(stmt)]
+            return _readable(conn.execute(stmt))
 
     def begin_delivery(self, job_id: int) -> bool:
         """Take the delivery of a finished job for ``delivery_lease_s``; only one caller wins."""
@@ -1074,6 +1121,15 @@ class JobQueue:
                 .values(delivery_lease_until=now + self.settings.delivery_lease_s)
             )
         return res.rowcount == 1
+
+    def release_delivery(self, job_id: int) -> None:
+        """Hand a begun delivery back (the deliverer is shutting down): claimable again at once."""
+        with self._write() as conn:
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.delivery_status == DeliveryStatus.PENDING.value)
+                .values(delivery_lease_until=None)
+            )
 
     def mark_delivered(self, job_id: int, message_id: int | None) -> bool:
         now = time.time()
@@ -1154,7 +1210,7 @@ class JobQueue:
         fresh = [r for r in rows if (r.id, r.version) not in cursor.seen]
         since = max([cursor.since, *(r.updated_at for r in rows)])
         seen = frozenset((r.id, r.version) for r in rows if r.updated_at >= since - _FEED_OVERLAP_S)
-        return [_job_from_row(r) for r in fresh], ChangeCursor(since=since, seen=seen)
+        return _readable(fresh), ChangeCursor(since=since, seen=seen)
 
     def wait_for_changes(self, timeout_s: float) -> None:
         """Block until some job changes (Postgres: NOTIFY; SQLite: polling) or ``timeout_s``."""
@@ -1191,11 +1247,13 @@ class JobQueue:
     # -- retention ------------------------------------------------------------------------------
 
     def forget_user(self, user_id: int) -> int:
-        """Delete every job the user owns (hums and outputs cascade) and their bookkeeping.
+        """Delete every job the user owns (hums and outputs cascade), their bookkeeping and their
+        jam takes and votes, in one transaction.
 
         Returns the number of jobs deleted. A worker rendering one of them is fenced off.
         """
         with self._write() as conn:
+            forget_member_rows(conn, user_id)
             ids = [
                 r[0] for r in conn.execute(select(jobs.c.id).where(jobs.c.requester_id == user_id))
             ]
@@ -1310,6 +1368,9 @@ class AsyncJobQueue:
 
     async def begin_delivery(self, job_id: int) -> bool:
         return await asyncio.to_thread(self.sync.begin_delivery, job_id)
+
+    async def release_delivery(self, job_id: int) -> None:
+        await asyncio.to_thread(self.sync.release_delivery, job_id)
 
     async def mark_delivered(self, job_id: int, message_id: int | None) -> bool:
         return await asyncio.to_thread(self.sync.mark_delivered, job_id, message_id)

@@ -3,13 +3,13 @@
 ``/jam start`` opens a thread with a pinned session card; members add parts with voice messages
 posted in the thread (optional, needs the Message Content intent) or ``/jam add``; reactions on a
 part are votes; ``/jam mix`` renders the song so far; ``/jam end`` (host or admins) posts the
-recap. Thin like every cog: sessions live in ``db.jam``, rendering is a ``JobKind.JAM`` job on the
-queue, and the delivery cog hands finished jam jobs to ``Jam.deliver``.
+recap. Thin like every cog: sessions live in ``db.jam`` behind the bot's jam service
+(``bot.jams``, ``bot/jams.py``), rendering is a ``JobKind.JAM`` job on the queue, and the delivery
+service posts finished jam jobs through the jam service (loaded cog or not).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
@@ -24,31 +24,15 @@ from bot.cogs.admin import jam_limits
 from bot.cogs.generate import pick_audio
 from bot.errors import UserFacingError
 from bot.intake import Hum, fetch_hum
-from bot.jam_render import (
-    card_embed,
-    jam_filename,
-    mix_embed,
-    part_content,
-    role_from_text,
-    thread_name,
-)
+from bot.jam_render import card_embed, role_from_text, thread_name
 from bot.render import clean_prompt, format_seconds, status_line
 from bot.transformers import backend_autocomplete, check_backend
 from db.errors import QueueError
-from db.jam import (
-    AsyncJamStore,
-    JamError,
-    JamLimits,
-    JamNotFound,
-    JamSession,
-    JamStore,
-    normalise_key,
-)
+from db.jam import AsyncJamStore, JamError, JamLimits, JamSession, normalise_key
 from db.types import Job, JobKind, JobRequest
 
 if TYPE_CHECKING:
     from bot.app import HumjamBot
-    from bot.cogs.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -76,30 +60,14 @@ class Jam(
     def __init__(self, bot: HumjamBot) -> None:
         self.bot = bot
         self.settings = bot.settings
-        self._jams: AsyncJamStore | None = getattr(bot, "jams", None)  # injected, or opened below
-        self._owned: JamStore | None = None
-        self._card_locks: dict[int, asyncio.Lock] = {}
+        self.service = bot.jams  # shared with the delivery service (bot/jams.py)
 
     @property
     def jams(self) -> AsyncJamStore:
-        assert self._jams is not None, "cog_load opens the jam store"
-        return self._jams
+        return self.service.store
 
-    async def cog_load(self) -> None:
-        if self._jams is None:
-            # Same database as the queue; the bot was handed the queue, so follow its URL.
-            url = getattr(getattr(self.bot.queue, "sync", None), "url", None)
-            if url is None:
-                from db.settings import QueueSettings
-
-                url = QueueSettings.model_validate({}).database_url
-            self._owned = await asyncio.to_thread(JamStore.connect, url)
-            self._jams = AsyncJamStore(self._owned)
-
-    async def cog_unload(self) -> None:
-        if self._owned is not None:
-            await asyncio.to_thread(self._owned.close)
-            self._owned = None
+    async def refresh_card(self, session_id: int) -> None:
+        await self.service.refresh_card(session_id)
 
     # ------------------------------------------------------------------ helpers
 
@@ -187,28 +155,10 @@ class Jam(
 
     async def _show_status(self, interaction: Interaction, job: Job, note: str) -> None:
         """Turn the deferred reply into the job's live status line (the delivery cog edits it)."""
-        message = await self._reply(interaction, f"{status_line(job)}\n{note}")
+        text = f"{status_line(job)}\n{note}"
+        self.bot.delivery.note_shown(job.id, text)
+        message = await self._reply(interaction, text)
         await self.bot.queue.set_status_message(job.id, message.id)
-
-    async def refresh_card(self, session_id: int) -> None:
-        """Re-draw the pinned card (parts, votes, members, status). Never raises."""
-        lock = self._card_locks.setdefault(session_id, asyncio.Lock())
-        async with lock:  # concurrent votes: edits land in order, the last one is current
-            try:
-                session = await self.jams.get(session_id)
-                if session.card_message_id is None or session.thread_id is None:
-                    return
-                parts = await self.jams.parts(session_id)
-                channel = self.bot.get_partial_messageable(
-                    session.thread_id,
-                    guild_id=session.guild_id,
-                    type=discord.ChannelType.public_thread,
-                )
-                await channel.get_partial_message(session.card_message_id).edit(
-                    embed=card_embed(session, parts)
-                )
-            except (discord.HTTPException, QueueError) as exc:
-                log.info("jam %s: card not updated (%s)", session_id, exc)
 
     async def _add(
         self,
@@ -325,7 +275,7 @@ class Jam(
             ) from exc
         await self.jams.set_thread(session.id, thread.id)
         session = await self.jams.get(session.id)
-        card = await thread.send(embed=card_embed(session, []))
+        card = await thread.send(embed=card_embed(session, [], audio_messages=s.jam_audio_messages))
         await self.jams.set_card(session.id, card.id)
         try:
             await card.pin()
@@ -473,7 +423,9 @@ class Jam(
             if job is None:
                 await status.delete()
                 return
-            await status.edit(content=f"{status_line(job)}\n> **{role}** from {message.author}")
+            text = f"{status_line(job)}\n> **{role}** from {message.author}"
+            self.bot.delivery.note_shown(job.id, text)
+            await status.edit(content=text)
         except (UserFacingError, QueueError) as exc:
             code = getattr(exc, "code", "jam_error")
             text = getattr(exc, "message", None) or "I couldn't add that part."
@@ -511,52 +463,6 @@ class Jam(
             log.info("jam vote not counted (%s)", exc)
             return
         await self.refresh_card(part.session_id)
-
-    async def forget(self, user_id: int) -> None:
-        """Part of /forget (bot/cogs/jobs.py): the member's takes and votes go too."""
-        n = await self.jams.forget_member(user_id)
-        log.info("jam: forgot %s takes of user %s", n, user_id)
-
-    # ----------------------------------------------------------------- delivery
-
-    async def deliver(self, job: Job, delivery: Delivery) -> int:
-        """Post a finished jam job in its thread (called by the delivery cog, exactly once)."""
-        session: JamSession | None
-        try:
-            session = await self.jams.get(int(job.params["jam_session"]))
-        except (JamNotFound, KeyError, ValueError):
-            session = None
-        attachments = await delivery._attachments(job)
-        for f in attachments.files:  # humjam-jam-3-friday-jam-mix-42.opus
-            f.filename = jam_filename(session, job, f.filename.rsplit(".", 1)[-1])
-        mentions = discord.AllowedMentions(
-            users=[discord.Object(job.requester_id)], everyone=False, roles=False
-        )
-        action = job.params.get("jam_action")
-        if action == "part":
-            message_id = await delivery._post(
-                job, content=part_content(job), mentions=mentions, files=attachments.files
-            )
-            part_id = job.params.get("jam_part")
-            if isinstance(part_id, int):
-                await self.jams.set_part_message(part_id, message_id)
-        else:
-            final = action == "end"
-            content = (
-                f"🏁 That's a wrap, <@{job.requester_id}>! Here is the session's final track."
-                if final
-                else f"<@{job.requester_id}> here's the mix so far."
-            )
-            message_id = await delivery._post(
-                job,
-                content=content,
-                mentions=mentions,
-                embed=mix_embed(job, session),
-                files=attachments.files,
-            )
-        if session is not None:
-            await self.refresh_card(session.id)
-        return message_id
 
 
 async def setup(bot: HumjamBot) -> None:

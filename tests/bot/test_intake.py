@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import audio
-from bot.cogs.delivery import fit_audio, split_outputs
+from bot.delivery import fit_audio, split_outputs
 from bot.errors import BadAttachment
 from bot.intake import check_declared, check_host, probe
 from bot.settings import BotSettings

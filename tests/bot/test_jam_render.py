@@ -66,19 +66,19 @@ def test_card_shows_settings_parts_votes_and_members() -> None:
         _part(2, "bob", "chorus", status=PartStatus.PENDING),
         _part(3, "alice", "bridge", status=PartStatus.FAILED),
     ]
-    embed = card_embed(_session(), parts).to_dict()
+    embed = card_embed(_session(), parts, audio_messages=True).to_dict()
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Key"] == "D minor" and fields["Tempo"] == "100 BPM"
     assert "2 votes" in fields["Parts (3/10)"] and "⏳" in fields["Parts (3/10)"]
     assert fields["Members (2)"].count("<@") == 2
     assert "mixes used 1/3" in embed["footer"]["text"]
-    ended = card_embed(_session(status="ended"), parts).to_dict()
+    ended = card_embed(_session(status="ended"), parts, audio_messages=True).to_dict()
     assert "ended" in ended["description"]
 
 
 def test_card_stays_within_discord_limits_with_many_parts() -> None:
     parts = [_part(i, f"member{i}" * 10, "melody") for i in range(60)]
-    embed = card_embed(_session(), parts)
+    embed = card_embed(_session(), parts, audio_messages=True)
     assert all(len(f.value or "") <= 1024 for f in embed.fields)
     assert len(embed) <= 6000
 
