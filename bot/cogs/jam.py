@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import discord
 from discord import app_commands
@@ -26,10 +26,11 @@ from bot.errors import UserFacingError
 from bot.intake import Hum, fetch_hum
 from bot.jam_render import card_embed, role_from_text, thread_name
 from bot.render import clean_prompt, format_seconds, status_line
-from bot.transformers import backend_autocomplete, check_backend
+from bot.transformers import Style, backend_autocomplete, check_backend
 from db.errors import QueueError
-from db.jam import AsyncJamStore, JamError, JamLimits, JamSession, normalise_key
+from db.jam import ROLES, AsyncJamStore, JamError, JamLimits, JamSession, Role, normalise_key
 from db.types import Job, JobKind, JobRequest
+from generator.settings import MAX_PROMPT_CHARS
 
 if TYPE_CHECKING:
     from bot.app import HumjamBot
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
-RoleChoice = Literal["melody", "counter-melody", "bass line", "chorus", "verse", "bridge"]
+#: /jam add's role choices: the jam roles (db.jam.Role), shown as they are spelled
+ROLE_CHOICES = [app_commands.Choice(name=r.value, value=r.value) for r in Role]
 #: parts are always heard and previewed symbolically; mixes use the session's backend
 JAM_BACKEND = "arranger"
 
@@ -218,8 +220,8 @@ class Jam(
         self,
         interaction: Interaction,
         name: app_commands.Range[str, 1, 80] | None = None,
-        style: app_commands.Range[str, 1, 100] | None = None,
-        key: app_commands.Range[str, 1, 12] | None = None,
+        style: Style | None = None,
+        key: app_commands.Range[str, 1, 20] | None = None,
         bpm: app_commands.Range[int, 50, 200] | None = None,
         length: app_commands.Range[int, 10, 600] | None = None,
         backend: str | None = None,
@@ -253,7 +255,7 @@ class Jam(
             channel_id=channel.id,
             host_id=interaction.user.id,
             name=title or "jam",
-            style=clean_prompt(str(style)) if style else s.jam_default_style,
+            style=style or s.jam_default_style,
             key=session_key,
             bpm=float(bpm or s.jam_default_bpm),
             length_s=length_s,
@@ -300,15 +302,18 @@ class Jam(
         melody="Your hummed part (voice message, ogg, mp3, m4a, wav); none: I invent one",
         role="What your part is in the song",
     )
+    @app_commands.choices(role=ROLE_CHOICES)
     @app_commands.guild_only()
     async def add(
         self,
         interaction: Interaction,
-        prompt: app_commands.Range[str, 0, 300] | None = None,
+        prompt: app_commands.Range[str, 0, MAX_PROMPT_CHARS] | None = None,
         melody: discord.Attachment | None = None,
-        role: RoleChoice = "melody",
+        role: str = Role.MELODY.value,
     ) -> None:
         await self._defer(interaction)
+        if role not in ROLES:  # Discord enforces the choices; a modified client does not
+            raise UserFacingError("bad_role", f"Pick a role: {', '.join(ROLES)}.")
         session = await self._here(interaction)
         hum = await fetch_hum(self.bot.session, melody, self.settings) if melody else None
         job = await self._add(

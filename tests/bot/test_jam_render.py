@@ -102,3 +102,12 @@ def test_part_reply_and_file_names() -> None:
                result_meta={"role": "verse", "key": "D minor", "bpm": 100})  # fmt: skip
     assert "**verse**" in part_content(job) and "`#8`" in part_content(job)
     assert jam_filename(_session(), job, "opus") == "humjam-jam-3-friday-jam-part-42.opus"
+
+
+def test_every_jam_role_can_be_named_in_a_caption() -> None:
+    from bot.jam_render import _ROLE_WORDS
+    from db.jam import Role
+
+    assert {role for role, _ in _ROLE_WORDS} == set(Role)
+    for role, words in _ROLE_WORDS:
+        assert role_from_text(f"my {words[0]} take") == role.value
