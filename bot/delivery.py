@@ -142,11 +142,9 @@ class Delivery:
         self._shown[job_id] = (time.monotonic(), text)
 
     async def show_progress(self, job: Job) -> None:
-        """The status line of an active job (queued with its place, or rendering); a job that
-        ended (cancelled) gets its final line at once."""
+        """The status line of an active job (queued with its place, or rendering). A finished
+        job's final line is written by its delivery (``deliver``), once."""
         if job.status.finished:
-            if job.status is JobStatus.CANCELLED:
-                await self.show(job, status_line(job), final=True)
             return
         position = None
         if job.status is JobStatus.QUEUED:
