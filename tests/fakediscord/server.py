@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 INTERACTION_TOKEN_TTL_S = 15 * 60
+NONCE_WINDOW_S = 5 * 60  # how long Discord remembers an enforced nonce ("a few minutes")
 
 
 @dataclass
@@ -878,9 +879,10 @@ class FakeDiscord:
         body = rec.json or {}
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
-            # Discord returns the earlier message for a repeated nonce (a few minutes window).
-            for msg in self.messages.values():
-                if msg.get("nonce") == nonce and int(msg["channel_id"]) == cid:
+            # Discord returns the earlier message for a repeated nonce, for a few minutes only.
+            since = p.snowflake(time.time() - NONCE_WINDOW_S)
+            for mid, msg in self.messages.items():
+                if msg.get("nonce") == nonce and int(msg["channel_id"]) == cid and mid > since:
                     return _json(msg)
         msg = self._store_message(cid, body, rec.files, webhook=False)
         return _json(msg)
