@@ -1,15 +1,19 @@
 """``HumjamBot`` and ``main`` for ``humjam bot``.
 
-The bot owns process-wide resources handed to it (settings, queue, HTTP session), loads the
-cogs in ``EXTENSIONS``, registers the restart-proof buttons and syncs commands. ``main`` builds
-those resources, runs the bot and closes everything. Nothing here imports torch or ``generator``.
+The bot owns process-wide resources handed to it (settings, queue, HTTP session, jam store) and
+the services the cogs share (``delivery``: status lines and result posts; ``jams``: jam state),
+loads the cogs in ``EXTENSIONS``, registers the restart-proof buttons and syncs commands. On
+SIGTERM (``docker stop``) it lets the posts in flight finish, hands back the rest and exits.
+``main`` builds those resources, runs the bot and closes everything. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,10 +22,13 @@ import discord
 from discord.ext import commands
 
 from bot import metrics
+from bot.delivery import Delivery
+from bot.jams import JamService
 from bot.ports import QueueAPI
 from bot.settings import BotSettings
 from bot.tree import HumjamTree
 from bot.views import HistoryPage, JobButton
+from db.jam import AsyncJamStore, JamStore
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,9 @@ class HumjamBot(commands.Bot):
         settings: BotSettings,
         queue: QueueAPI,
         session: aiohttp.ClientSession,
+        *,
+        jams: AsyncJamStore | None = None,
+        handle_signals: bool = True,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -67,6 +77,22 @@ class HumjamBot(commands.Bot):
         self.queue = queue
         self.session = session
         self._metrics_runner: Any = None
+        self._jam_store = jams  # injected, or opened on the queue's database in setup_hook
+        self._owned_jam_store: JamStore | None = None
+        self._handle_signals = handle_signals
+        self._signals: list[signal.Signals] = []
+        self.jams: JamService
+        self.delivery: Delivery
+
+    async def _open_services(self) -> None:
+        """The services the cogs share, made before any cog loads."""
+        if self._jam_store is not None:
+            self.jams = JamService(self, self._jam_store)
+        else:
+            # Same database as the queue; the bot was handed the queue, so follow its URL.
+            url = getattr(getattr(self.queue, "sync", None), "url", None)
+            self.jams, self._owned_jam_store = await JamService.open(self, url)
+        self.delivery = Delivery(self, self.jams)
 
     async def setup_hook(self) -> None:
         # Few worker threads: queue calls and hum probes run there, and every extra thread
@@ -74,6 +100,9 @@ class HumjamBot(commands.Bot):
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=self.settings.worker_threads, thread_name_prefix="bot")
         )
+        await self._open_services()
+        if self._handle_signals:
+            self._install_signal_handlers()
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)
@@ -99,11 +128,34 @@ class HumjamBot(commands.Bot):
         await self.queue.queue_length()
         return True
 
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM,):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
+                continue
+            self._signals.append(sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        log.info("%s: finishing the posts in flight, then stopping", sig.name)
+        asyncio.get_running_loop().create_task(self.close(), name="humjam-shutdown")
+
     async def close(self) -> None:
+        if getattr(self, "delivery", None) is not None and not self.is_closed():
+            await self.delivery.drain(self.settings.shutdown_grace_s)
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
+        self._signals.clear()
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
             self._metrics_runner = None
         await super().close()
+        if self._owned_jam_store is not None:
+            store, self._owned_jam_store = self._owned_jam_store, None
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(store.close)
 
 
 async def run(settings: BotSettings, queue: QueueAPI) -> None:

@@ -13,6 +13,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -21,6 +22,9 @@ import discord
 from bot.errors import BadAttachment
 from bot.render import format_seconds
 from bot.settings import BotSettings
+
+if TYPE_CHECKING:
+    import audio
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +161,25 @@ def probe(data: bytes, filename: str, settings: BotSettings) -> float:
         )
     if len(samples) == 0 or float(abs(samples).max()) < SILENCE_PEAK:
         raise BadAttachment("silent", "That clip is silent — I couldn't hear a melody in it.")
+    check_tune(clip)
     return decoded_s
+
+
+def check_tune(clip: audio.Clip) -> None:
+    """Refuse a clip with no tune in it (noise, a plain beep, talking) — the generator's own
+    listening check (the arranger's ``hear_tune`` on the hum prepared as the worker prepares it),
+    so what is refused here would have failed there, after being queued and charged."""
+    import audio
+    from generator.backends.arranger.analysis import hear_tune
+    from generator.errors import RenderRefused
+
+    try:
+        prepared = audio.prepare_hum(clip)
+        hear_tune(prepared.samples, prepared.sample_rate)
+    except audio.AudioRejected as exc:
+        raise BadAttachment(getattr(exc, "code", "bad_audio"), _audio_message(exc)) from None
+    except RenderRefused as exc:
+        raise BadAttachment(exc.code, exc.message) from None
 
 
 def _audio_message(exc: Exception) -> str:

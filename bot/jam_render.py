@@ -10,7 +10,7 @@ from typing import Any
 import discord
 
 from bot.render import format_seconds, slug, truncate
-from db.jam import JamPartInfo, JamSession, PartStatus
+from db.jam import JamPartInfo, JamSession, PartStatus, Role
 from db.types import Job
 
 __all__ = [
@@ -25,22 +25,23 @@ __all__ = [
 JAM_COLOUR = discord.Colour(0xE69F00)
 _STATUS_ICON = {PartStatus.PENDING: "⏳", PartStatus.READY: "🎵", PartStatus.FAILED: "⚠️"}
 # words in a voice message's caption that pick its role ("bass for the chorus" → bass line)
-_ROLE_WORDS = (
-    ("counter-melody", ("counter", "countermelody", "counter-melody", "harmony")),
-    ("bass line", ("bass", "bassline")),
-    ("chorus", ("chorus", "hook", "refrain")),
-    ("verse", ("verse",)),
-    ("bridge", ("bridge",)),
-    ("melody", ("melody", "lead", "tune")),
+# (checked in this order: "counter melody" is a counter-melody, not a melody)
+_ROLE_WORDS: tuple[tuple[Role, tuple[str, ...]], ...] = (
+    (Role.COUNTER_MELODY, ("counter", "countermelody", "counter-melody", "harmony")),
+    (Role.BASS_LINE, ("bass", "bassline")),
+    (Role.CHORUS, ("chorus", "hook", "refrain")),
+    (Role.VERSE, ("verse",)),
+    (Role.BRIDGE, ("bridge",)),
+    (Role.MELODY, ("melody", "lead", "tune")),
 )
 
 
-def role_from_text(text: str, default: str = "melody") -> str:
+def role_from_text(text: str, default: str = Role.MELODY.value) -> str:
     """The role a caption names (first match in the order above), else ``default``."""
     words = set(re.findall(r"[a-z-]+", text.lower()))
     for role, names in _ROLE_WORDS:
         if words & set(names):
-            return role
+            return role.value
     return default
 
 
@@ -56,14 +57,24 @@ def jam_filename(session: JamSession | None, job: Job, ext: str) -> str:
     return f"humjam-jam-{sid}-{name}-{what}-{job.id}.{ext.lstrip('.')}"
 
 
-def card_embed(session: JamSession, parts: Sequence[JamPartInfo]) -> discord.Embed:
-    """The pinned session card: settings, parts so far (with votes) and members."""
+def card_embed(
+    session: JamSession, parts: Sequence[JamPartInfo], *, audio_messages: bool
+) -> discord.Embed:
+    """The pinned session card: settings, parts so far (with votes) and members.
+
+    ``audio_messages``: whether audio posted in the thread becomes a part
+    (``HUMJAM_JAM_AUDIO_MESSAGES``); the card only offers what works.
+    """
     state = "🟢 open" if session.is_open else "🏁 ended"
+    how = (
+        "Post a **voice message** (or audio file) in this thread to add a part, or use `/jam add`."
+        if audio_messages
+        else "Use `/jam add` in this thread to add a part (attach your hum, or I invent one)."
+    )
     embed = discord.Embed(
         title=truncate(f"🎶 Jam session: {session.name}", 256),
         description=(
-            "Post a **voice message** (or audio file) in this thread to add a part, or use "
-            "`/jam add`. React to a part to vote for it. `/jam mix` renders the song so far; "
+            f"{how} React to a part to vote for it. `/jam mix` renders the song so far; "
             "the host ends it with `/jam end`."
             if session.is_open
             else "This session has ended — the recap is below."

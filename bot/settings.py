@@ -1,9 +1,14 @@
-"""Bot settings (env prefix ``HUMJAM_``; a ``.env`` file is read too). Built once by the CLI."""
+"""Bot settings (env prefix ``HUMJAM_``; a ``.env`` file is read too). Built once by the CLI.
+
+Styles are not a setting: they are the generator's catalogue (``bot.transformers.STYLE_NAMES``).
+"""
 
 from __future__ import annotations
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from db.types import MAX_PROMPT_CHARS
 
 
 class BotSettings(BaseSettings):
@@ -17,21 +22,11 @@ class BotSettings(BaseSettings):
     max_duration_s: float = Field(120.0, gt=0)
     default_duration_s: float = Field(30.0, gt=0)
     duration_presets: tuple[float, ...] = (8.0, 15.0, 30.0, 60.0, 120.0)
-    max_prompt_chars: int = Field(300, ge=10)
+    max_prompt_chars: int = Field(
+        MAX_PROMPT_CHARS, ge=10, description="one limit with the queue and generator (db.types)"
+    )
     backends: tuple[str, ...] = ("arranger", "musicgen")
     default_backend: str = "arranger"
-    styles: tuple[str, ...] = (
-        "lofi",
-        "pop",
-        "rock",
-        "jazz",
-        "orchestral",
-        "synthwave",
-        "folk",
-        "ambient",
-        "funk",
-        "chiptune",
-    )
 
     # Hum intake: only Discord's CDN, streamed with a cap; probed before enqueueing.
     cdn_hosts: tuple[str, ...] = ("cdn.discordapp.com", "media.discordapp.net")
@@ -51,6 +46,9 @@ class BotSettings(BaseSettings):
     delivery_batch: int = Field(10, ge=1)
     change_wait_s: float = Field(2.0, gt=0, description="longest sleep between change polls")
     presence_interval_s: float = Field(30.0, gt=0)
+    shutdown_grace_s: float = Field(
+        8.0, ge=0, description="on SIGTERM, how long posts in flight may finish (docker: 10 s)"
+    )
 
     # Optional plain-attachment path (needs the privileged Message Content intent).
     message_content_path: bool = False

@@ -1,7 +1,9 @@
 """Parsing of duration, style and backend options (app_commands ``Transformer``s).
 
 Bounds come from the running bot's settings, so they follow configuration rather than being
-frozen in the command signature. Bad values raise ``UserFacingError`` with the limit stated.
+frozen in the command signature; the styles are the generator's catalogue (one source of truth:
+what the bot offers is what the arranger can play). Bad values raise ``UserFacingError`` with the
+limit stated.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from discord import app_commands
 
 from bot.errors import UserFacingError
 from bot.render import format_seconds
+from generator.backends.arranger.styles import STYLES, get_style
 
 if TYPE_CHECKING:
     from bot.app import HumjamBot
@@ -77,8 +80,25 @@ class DurationTransformer(app_commands.Transformer):
         ][:25]
 
 
+#: the styles the generator can play, in its catalogue's order
+STYLE_NAMES: tuple[str, ...] = tuple(s.name for s in STYLES)
+
+
+def check_style(value: str) -> str | None:
+    """A catalogue style name (aliases like ``bossa`` accepted), None for ``auto``/empty."""
+    wanted = value.strip().lower()
+    if wanted in ("", "auto"):
+        return None
+    try:
+        return get_style(wanted).name
+    except KeyError:
+        raise UserFacingError(
+            "unknown_style", f"I don't know that style. Try one of: {', '.join(STYLE_NAMES)}."
+        ) from None
+
+
 class StyleTransformer(app_commands.Transformer):
-    """One of the configured style names (or ``auto``: the prompt picks it)."""
+    """One of the generator's styles (or ``auto``: the prompt picks it)."""
 
     @property
     def type(self) -> discord.AppCommandOptionType:
@@ -87,20 +107,13 @@ class StyleTransformer(app_commands.Transformer):
     async def transform(  # type: ignore[override]
         self, interaction: discord.Interaction[HumjamBot], value: str
     ) -> str | None:
-        styles = interaction.client.settings.styles
-        wanted = str(value).strip().lower()
-        if wanted in ("", "auto"):
-            return None
-        if wanted not in styles:
-            shown = ", ".join(styles[:15])
-            raise UserFacingError("unknown_style", f"I don't know that style. Try one of: {shown}.")
-        return wanted
+        return check_style(str(value)[:40])
 
     async def autocomplete(  # type: ignore[override]
         self, interaction: discord.Interaction[HumjamBot], value: str
     ) -> list[app_commands.Choice[str]]:
         typed = str(value).strip().lower()
-        names = ["auto", *interaction.client.settings.styles]
+        names = ["auto", *STYLE_NAMES]
         return [app_commands.Choice(name=n, value=n) for n in names if typed in n][:25]
 
 

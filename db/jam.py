@@ -43,6 +43,7 @@ __all__ = [
     "JamStore",
     "NotJamHost",
     "PartStatus",
+    "Role",
     "normalise_key",
 ]
 
@@ -51,8 +52,25 @@ jam_sessions = cast(Table, models.jam_sessions)
 jam_parts = cast(Table, models.jam_parts)
 jam_votes = cast(Table, models.jam_votes)
 
-#: the roles a part can take (generator.jam.parts.Role has the same values)
-ROLES = ("melody", "counter-melody", "bass line", "chorus", "verse", "bridge")
+
+class Role(enum.StrEnum):
+    """What a part does in the song (the one list: the bot's choices, the stored parts and the
+    generator's song form all use it). Lead roles fill form slots; layers play along."""
+
+    MELODY = "melody"
+    COUNTER_MELODY = "counter-melody"
+    BASS_LINE = "bass line"
+    CHORUS = "chorus"
+    VERSE = "verse"
+    BRIDGE = "bridge"
+
+    @property
+    def is_layer(self) -> bool:
+        return self in (Role.COUNTER_MELODY, Role.BASS_LINE)
+
+
+#: the roles a part can take, as stored
+ROLES = tuple(r.value for r in Role)
 
 
 class JamError(QueueError):
@@ -162,20 +180,42 @@ class JamPartInfo:
         )  # fmt: skip
 
 
-_KEY_RE = re.compile(r"^\s*([A-Ga-g])\s*([#b]?)\s*(major|minor|maj|min|m)?\s*$", re.IGNORECASE)
+_KEY_RE = re.compile(
+    r"^\s*([A-Ga-g])\s*(#|b|♯|♭|[- ]?sharp|[- ]?flat)?\s*(major|minor|maj|min|m)?\s*$",
+    re.IGNORECASE,
+)
+_ACCIDENTAL = {"#": 1, "♯": 1, "sharp": 1, "b": -1, "♭": -1, "flat": -1}
 _SPELLING = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _NATURAL = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
 def normalise_key(text: str) -> str:
-    """``"dm"``, ``"D minor"``, ``"f#"`` → ``"D minor"`` / ``"F# major"``; else ``ValueError``."""
+    """``"dm"``, ``"D minor"``, ``"f#"``, ``"F♯ minor"``, ``"B flat"`` → ``"D minor"`` /
+    ``"F# major"`` / …; else ``ValueError``. The one key parser: the bot's options, the jam
+    sessions and the arranger's prompt reading all end here."""
     m = _KEY_RE.match(text)
     if m is None:
         raise ValueError(f"{text!r} is not a key; try 'D minor' or 'Bb major'")
     letter, accidental, mode = m.groups()
-    pc = (_NATURAL[letter.upper()] + {"#": 1, "b": -1, "": 0}[accidental]) % 12
-    minor = mode is not None and mode.lower() in ("m", "min", "minor")
+    shift = _ACCIDENTAL[accidental.strip(" -").lower()] if accidental else 0
+    pc = (_NATURAL[letter.upper()] + shift) % 12
+    # "CM" is C major by convention; "Cm", "C min", "C minor" are minor
+    minor = mode is not None and mode != "M" and mode.lower() in ("m", "min", "minor")
     return f"{_SPELLING[pc]} {'minor' if minor else 'major'}"
+
+
+def forget_member_rows(conn: Connection, user_id: int) -> int:
+    """Delete the member's takes and votes in ``conn``'s transaction; sessions they host lose
+    their host (admins can still end them). Returns the number of takes deleted."""
+    ids = [
+        r[0] for r in conn.execute(select(jam_parts.c.id).where(jam_parts.c.member_id == user_id))
+    ]
+    if ids:  # votes first: SQLite connections without FK enforcement must not orphan them
+        conn.execute(delete(jam_votes).where(jam_votes.c.part_id.in_(ids)))
+        conn.execute(delete(jam_parts).where(jam_parts.c.id.in_(ids)))
+    conn.execute(delete(jam_votes).where(jam_votes.c.voter_id == user_id))
+    conn.execute(update(jam_sessions).where(jam_sessions.c.host_id == user_id).values(host_id=0))
+    return len(ids)
 
 
 class JamStore:
@@ -425,23 +465,10 @@ class JamStore:
             return self._part(conn, row.id) if row is not None else None
 
     def forget_member(self, user_id: int) -> int:
-        """/forget: delete the member's takes and votes; sessions they host lose their host
-        (admins can still end them). Returns the number of takes deleted."""
+        """/forget's jam half on its own (``JobQueue.forget_user`` does both in one transaction).
+        Returns the number of takes deleted."""
         with self._write() as conn:
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    select(jam_parts.c.id).where(jam_parts.c.member_id == user_id)
-                )
-            ]
-            if ids:  # votes first: SQLite connections without FK enforcement must not orphan them
-                conn.execute(delete(jam_votes).where(jam_votes.c.part_id.in_(ids)))
-                conn.execute(delete(jam_parts).where(jam_parts.c.id.in_(ids)))
-            conn.execute(delete(jam_votes).where(jam_votes.c.voter_id == user_id))
-            conn.execute(
-                update(jam_sessions).where(jam_sessions.c.host_id == user_id).values(host_id=0)
-            )
-        return len(ids)
+            return forget_member_rows(conn, user_id)
 
     # -- votes ---------------------------------------------------------------------------------
 

@@ -118,6 +118,9 @@ def readable_jobs(rows: Iterable[Mapping[Any, Any]]) -> list[Job]:
             out.append(job_from_row(m))
         except CorruptRow as exc:
             log.error(
-                "skipping unreadable job row", extra={"job_id": exc.job_id, "reason": exc.reason}
+                "skipping unreadable job %s: %s",
+                exc.job_id,
+                exc.reason,
+                extra={"job_id": exc.job_id, "reason": exc.reason},
             )
     return out

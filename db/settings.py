@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from db.types import KNOWN_BACKENDS
+from db.types import KNOWN_BACKENDS, MAX_PROMPT_CHARS
 
 
 class QueueSettings(BaseSettings):
@@ -36,7 +36,9 @@ class QueueSettings(BaseSettings):
     backends: tuple[str, ...] = Field(
         KNOWN_BACKENDS, description="backends a job may ask for (a job for another waits forever)"
     )
-    max_prompt_chars: int = Field(1000, ge=1, description="longest prompt, in characters")
+    max_prompt_chars: int = Field(
+        MAX_PROMPT_CHARS, ge=1, description="longest prompt, in characters"
+    )
     max_hum_bytes: int = Field(
         25 * 1024 * 1024, ge=1, description="largest stored hum (Discord's upload cap)"
     )

@@ -10,6 +10,9 @@ from typing import Any
 
 #: the render backends a job may name (``generator.backends`` builds them; a test keeps both equal)
 KNOWN_BACKENDS = ("arranger", "musicgen")
+#: the longest prompt, in characters: the one limit the queue's API, the bot and the generator
+#: default to (each reads HUMJAM_MAX_PROMPT_CHARS when set)
+MAX_PROMPT_CHARS = 500
 
 
 class JobStatus(enum.StrEnum):

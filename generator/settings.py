@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from db.types import MAX_PROMPT_CHARS
+
 
 def _default_soundfont() -> Path:
     # Debian's fluid-soundfont-gm (installed by scripts/setup.sh and the Dockerfile).
@@ -19,9 +21,8 @@ class GeneratorSettings(BaseSettings):
     backend: str = Field("arranger", description="arranger | musicgen")
     concurrency: int = Field(1, ge=1, le=64, description="worker processes")
     batch_size: int = Field(1, ge=1, le=64, description="jobs per render_batch (musicgen)")
-    lease_s: float = Field(60.0, gt=0, description="job lease; renewed by heartbeats")
+    # the job lease and the attempts per job are the queue's (db.settings.QueueSettings)
     heartbeat_s: float = Field(10.0, gt=0)
-    max_attempts: int = Field(3, ge=1)
 
     # arranger
     soundfont: Path = Field(default_factory=_default_soundfont)
@@ -39,4 +40,4 @@ class GeneratorSettings(BaseSettings):
 
     # limits the generator enforces itself (the bot checks them first for a friendly early answer)
     max_duration_s: float = 120.0
-    max_prompt_chars: int = 500
+    max_prompt_chars: int = MAX_PROMPT_CHARS

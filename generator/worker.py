@@ -346,7 +346,7 @@ def _settings(args: argparse.Namespace) -> tuple[GeneratorSettings, Any, str, in
     from db.settings import QueueSettings
 
     gen = GeneratorSettings()
-    overrides: dict[str, Any] = {}  # lease_s and max_attempts: both read HUMJAM_LEASE_S etc.
+    overrides: dict[str, Any] = {}  # the lease and attempts are the queue's settings
     if getattr(args, "database_url", None):
         overrides["database_url"] = args.database_url
     qs = QueueSettings(**overrides)

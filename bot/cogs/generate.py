@@ -178,9 +178,11 @@ class Generate(commands.Cog):
             position = await self.bot.queue.position(job.id)
         except Exception:
             position = None
+        text = self.bot.delivery.line(job, position)
+        # the delivery service edits this line from now on: it must know what it says
+        self.bot.delivery.note_shown(job.id, text)
         message = await interaction.edit_original_response(
-            content=f"{status_line(job, position)}\n> {prompt[:200]}",
-            allowed_mentions=discord.AllowedMentions.none(),
+            content=text, allowed_mentions=discord.AllowedMentions.none()
         )
         if job.status_message_id is None:
             await self.bot.queue.set_status_message(job.id, message.id)
@@ -368,7 +370,9 @@ class Generate(commands.Cog):
                 text = friendly.message
             await message.reply(text, allowed_mentions=mentions)
             return
-        status = await message.reply(status_line(job), allowed_mentions=mentions)
+        text = status_line(job)
+        self.bot.delivery.note_shown(job.id, text)
+        status = await message.reply(text, allowed_mentions=mentions)
         await self.bot.queue.set_status_message(job.id, status.id)
 
 

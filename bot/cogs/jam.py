@@ -3,17 +3,17 @@
 ``/jam start`` opens a thread with a pinned session card; members add parts with voice messages
 posted in the thread (optional, needs the Message Content intent) or ``/jam add``; reactions on a
 part are votes; ``/jam mix`` renders the song so far; ``/jam end`` (host or admins) posts the
-recap. Thin like every cog: sessions live in ``db.jam``, rendering is a ``JobKind.JAM`` job on the
-queue, and the delivery cog hands finished jam jobs to ``Jam.deliver``.
+recap. Thin like every cog: sessions live in ``db.jam`` behind the bot's jam service
+(``bot.jams``, ``bot/jams.py``), rendering is a ``JobKind.JAM`` job on the queue, and the delivery
+service posts finished jam jobs through the jam service (loaded cog or not).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import discord
 from discord import app_commands
@@ -24,36 +24,21 @@ from bot.cogs.admin import jam_limits
 from bot.cogs.generate import pick_audio
 from bot.errors import UserFacingError
 from bot.intake import Hum, fetch_hum
-from bot.jam_render import (
-    card_embed,
-    jam_filename,
-    mix_embed,
-    part_content,
-    role_from_text,
-    thread_name,
-)
+from bot.jam_render import card_embed, role_from_text, thread_name
 from bot.render import clean_prompt, format_seconds, status_line
-from bot.transformers import backend_autocomplete, check_backend
+from bot.transformers import Style, backend_autocomplete, check_backend
 from db.errors import QueueError
-from db.jam import (
-    AsyncJamStore,
-    JamError,
-    JamLimits,
-    JamNotFound,
-    JamSession,
-    JamStore,
-    normalise_key,
-)
-from db.types import Job, JobKind, JobRequest
+from db.jam import ROLES, AsyncJamStore, JamError, JamLimits, JamSession, Role, normalise_key
+from db.types import MAX_PROMPT_CHARS, Job, JobKind, JobRequest
 
 if TYPE_CHECKING:
     from bot.app import HumjamBot
-    from bot.cogs.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
 Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
-RoleChoice = Literal["melody", "counter-melody", "bass line", "chorus", "verse", "bridge"]
+#: /jam add's role choices: the jam roles (db.jam.Role), shown as they are spelled
+ROLE_CHOICES = [app_commands.Choice(name=r.value, value=r.value) for r in Role]
 #: parts are always heard and previewed symbolically; mixes use the session's backend
 JAM_BACKEND = "arranger"
 
@@ -76,30 +61,14 @@ class Jam(
     def __init__(self, bot: HumjamBot) -> None:
         self.bot = bot
         self.settings = bot.settings
-        self._jams: AsyncJamStore | None = getattr(bot, "jams", None)  # injected, or opened below
-        self._owned: JamStore | None = None
-        self._card_locks: dict[int, asyncio.Lock] = {}
+        self.service = bot.jams  # shared with the delivery service (bot/jams.py)
 
     @property
     def jams(self) -> AsyncJamStore:
-        assert self._jams is not None, "cog_load opens the jam store"
-        return self._jams
+        return self.service.store
 
-    async def cog_load(self) -> None:
-        if self._jams is None:
-            # Same database as the queue; the bot was handed the queue, so follow its URL.
-            url = getattr(getattr(self.bot.queue, "sync", None), "url", None)
-            if url is None:
-                from db.settings import QueueSettings
-
-                url = QueueSettings.model_validate({}).database_url
-            self._owned = await asyncio.to_thread(JamStore.connect, url)
-            self._jams = AsyncJamStore(self._owned)
-
-    async def cog_unload(self) -> None:
-        if self._owned is not None:
-            await asyncio.to_thread(self._owned.close)
-            self._owned = None
+    async def refresh_card(self, session_id: int) -> None:
+        await self.service.refresh_card(session_id)
 
     # ------------------------------------------------------------------ helpers
 
@@ -187,28 +156,10 @@ class Jam(
 
     async def _show_status(self, interaction: Interaction, job: Job, note: str) -> None:
         """Turn the deferred reply into the job's live status line (the delivery cog edits it)."""
-        message = await self._reply(interaction, f"{status_line(job)}\n{note}")
+        text = f"{status_line(job)}\n{note}"
+        self.bot.delivery.note_shown(job.id, text)
+        message = await self._reply(interaction, text)
         await self.bot.queue.set_status_message(job.id, message.id)
-
-    async def refresh_card(self, session_id: int) -> None:
-        """Re-draw the pinned card (parts, votes, members, status). Never raises."""
-        lock = self._card_locks.setdefault(session_id, asyncio.Lock())
-        async with lock:  # concurrent votes: edits land in order, the last one is current
-            try:
-                session = await self.jams.get(session_id)
-                if session.card_message_id is None or session.thread_id is None:
-                    return
-                parts = await self.jams.parts(session_id)
-                channel = self.bot.get_partial_messageable(
-                    session.thread_id,
-                    guild_id=session.guild_id,
-                    type=discord.ChannelType.public_thread,
-                )
-                await channel.get_partial_message(session.card_message_id).edit(
-                    embed=card_embed(session, parts)
-                )
-            except (discord.HTTPException, QueueError) as exc:
-                log.info("jam %s: card not updated (%s)", session_id, exc)
 
     async def _add(
         self,
@@ -268,8 +219,8 @@ class Jam(
         self,
         interaction: Interaction,
         name: app_commands.Range[str, 1, 80] | None = None,
-        style: app_commands.Range[str, 1, 100] | None = None,
-        key: app_commands.Range[str, 1, 12] | None = None,
+        style: Style | None = None,
+        key: app_commands.Range[str, 1, 20] | None = None,
         bpm: app_commands.Range[int, 50, 200] | None = None,
         length: app_commands.Range[int, 10, 600] | None = None,
         backend: str | None = None,
@@ -303,7 +254,7 @@ class Jam(
             channel_id=channel.id,
             host_id=interaction.user.id,
             name=title or "jam",
-            style=clean_prompt(str(style)) if style else s.jam_default_style,
+            style=style or s.jam_default_style,
             key=session_key,
             bpm=float(bpm or s.jam_default_bpm),
             length_s=length_s,
@@ -325,7 +276,7 @@ class Jam(
             ) from exc
         await self.jams.set_thread(session.id, thread.id)
         session = await self.jams.get(session.id)
-        card = await thread.send(embed=card_embed(session, []))
+        card = await thread.send(embed=card_embed(session, [], audio_messages=s.jam_audio_messages))
         await self.jams.set_card(session.id, card.id)
         try:
             await card.pin()
@@ -350,15 +301,18 @@ class Jam(
         melody="Your hummed part (voice message, ogg, mp3, m4a, wav); none: I invent one",
         role="What your part is in the song",
     )
+    @app_commands.choices(role=ROLE_CHOICES)
     @app_commands.guild_only()
     async def add(
         self,
         interaction: Interaction,
-        prompt: app_commands.Range[str, 0, 300] | None = None,
+        prompt: app_commands.Range[str, 0, MAX_PROMPT_CHARS] | None = None,
         melody: discord.Attachment | None = None,
-        role: RoleChoice = "melody",
+        role: str = Role.MELODY.value,
     ) -> None:
         await self._defer(interaction)
+        if role not in ROLES:  # Discord enforces the choices; a modified client does not
+            raise UserFacingError("bad_role", f"Pick a role: {', '.join(ROLES)}.")
         session = await self._here(interaction)
         hum = await fetch_hum(self.bot.session, melody, self.settings) if melody else None
         job = await self._add(
@@ -473,7 +427,9 @@ class Jam(
             if job is None:
                 await status.delete()
                 return
-            await status.edit(content=f"{status_line(job)}\n> **{role}** from {message.author}")
+            text = f"{status_line(job)}\n> **{role}** from {message.author}"
+            self.bot.delivery.note_shown(job.id, text)
+            await status.edit(content=text)
         except (UserFacingError, QueueError) as exc:
             code = getattr(exc, "code", "jam_error")
             text = getattr(exc, "message", None) or "I couldn't add that part."
@@ -511,52 +467,6 @@ class Jam(
             log.info("jam vote not counted (%s)", exc)
             return
         await self.refresh_card(part.session_id)
-
-    async def forget(self, user_id: int) -> None:
-        """Part of /forget (bot/cogs/jobs.py): the member's takes and votes go too."""
-        n = await self.jams.forget_member(user_id)
-        log.info("jam: forgot %s takes of user %s", n, user_id)
-
-    # ----------------------------------------------------------------- delivery
-
-    async def deliver(self, job: Job, delivery: Delivery) -> int:
-        """Post a finished jam job in its thread (called by the delivery cog, exactly once)."""
-        session: JamSession | None
-        try:
-            session = await self.jams.get(int(job.params["jam_session"]))
-        except (JamNotFound, KeyError, ValueError):
-            session = None
-        attachments = await delivery._attachments(job)
-        for f in attachments.files:  # humjam-jam-3-friday-jam-mix-42.opus
-            f.filename = jam_filename(session, job, f.filename.rsplit(".", 1)[-1])
-        mentions = discord.AllowedMentions(
-            users=[discord.Object(job.requester_id)], everyone=False, roles=False
-        )
-        action = job.params.get("jam_action")
-        if action == "part":
-            message_id = await delivery._post(
-                job, content=part_content(job), mentions=mentions, files=attachments.files
-            )
-            part_id = job.params.get("jam_part")
-            if isinstance(part_id, int):
-                await self.jams.set_part_message(part_id, message_id)
-        else:
-            final = action == "end"
-            content = (
-                f"🏁 That's a wrap, <@{job.requester_id}>! Here is the session's final track."
-                if final
-                else f"<@{job.requester_id}> here's the mix so far."
-            )
-            message_id = await delivery._post(
-                job,
-                content=content,
-                mentions=mentions,
-                embed=mix_embed(job, session),
-                files=attachments.files,
-            )
-        if session is not None:
-            await self.refresh_card(session.id)
-        return message_id
 
 
 async def setup(bot: HumjamBot) -> None:

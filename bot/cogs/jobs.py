@@ -127,11 +127,9 @@ class Jobs(commands.Cog):
     async def forget(self, interaction: Interaction) -> None:
         async def confirmed(button_interaction: Interaction) -> None:
             await button_interaction.response.defer()
-            await self.bot.queue.forget_user(button_interaction.user.id)
-            jam = self.bot.get_cog("jam")
-            if jam is not None:  # jam takes and votes (bot/cogs/jam.py)
-                await jam.forget(button_interaction.user.id)  # type: ignore[attr-defined]
-            log.info("forgot user %s", button_interaction.user.id)
+            # one transaction: jobs, hums, tracks, quota bookkeeping, jam takes and votes
+            jobs = await self.bot.queue.forget_user(button_interaction.user.id)
+            log.info("forgot user %s (%s jobs)", button_interaction.user.id, jobs)
             await button_interaction.edit_original_response(
                 content="Done — your hums, tracks and history are deleted.", view=None
             )

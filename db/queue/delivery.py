@@ -1,4 +1,8 @@
-"""Delivery bookkeeping: which finished jobs still need posting, held by one deliverer at a time."""
+"""Delivery bookkeeping: which finished jobs still need posting, held by one deliverer at a time.
+
+A cancelled job is delivered too: its delivery is one edit of the public status line to
+"cancelled", so the line never stays at "queued".
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ from db.queue._core import QueueCore
 from db.rows import JOB_COLUMNS, readable_jobs
 from db.types import DeliveryStatus, Job, JobStatus
 
-_DELIVERABLE = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)
+#: finished jobs the bot still has to tell about (a cancelled job: its status line)
+_DELIVERABLE = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
 
 
 class Deliveries(QueueCore):
     def pending_deliveries(self, limit: int = 20) -> list[Job]:
-        """Finished (succeeded or failed) jobs not yet delivered and not held by a deliverer."""
+        """Finished (succeeded, failed or cancelled) jobs not yet delivered and not held by a
+        deliverer."""
         now = self._clock()
         stmt = (
             select(*JOB_COLUMNS)
@@ -48,6 +54,15 @@ class Deliveries(QueueCore):
                 .values(delivery_lease_until=now + self.settings.delivery_lease_s)
             )
         return res.rowcount == 1
+
+    def release_delivery(self, job_id: int) -> None:
+        """Hand a begun delivery back (the deliverer is shutting down): claimable again at once."""
+        with self._write() as conn:
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.delivery_status == DeliveryStatus.PENDING.value)
+                .values(delivery_lease_until=None)
+            )
 
     def mark_delivered(self, job_id: int, message_id: int | None) -> bool:
         now = self._clock()

@@ -96,7 +96,12 @@ class Lifecycle(QueueCore):
         return result
 
     def _fail_corrupt(self, job_id: int, token: str, reason: str) -> None:
-        log.error("failing unreadable job", extra={"job_id": job_id, "reason": reason})
+        log.error(
+            "failing unreadable job %s: %s",
+            job_id,
+            reason,
+            extra={"job_id": job_id, "reason": reason},
+        )
         now = self._clock()
         with self._write() as conn:
             conn.execute(

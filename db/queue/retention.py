@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 
+from db.jam import forget_member_rows
 from db.models import hums, jobs, user_state
 from db.models import outputs as output_rows
 from db.queue._core import ACTIVE, QueueCore
@@ -16,11 +17,13 @@ log = logging.getLogger(__name__)
 
 class Retention(QueueCore):
     def forget_user(self, user_id: int) -> int:
-        """Delete every job the user owns (hums and outputs cascade) and their bookkeeping.
+        """Delete every job the user owns (hums and outputs cascade), their bookkeeping and their
+        jam takes and votes, in one transaction.
 
         Returns the number of jobs deleted. A worker rendering one of them is fenced off.
         """
         with self._write() as conn:
+            forget_member_rows(conn, user_id)
             ids = [
                 r[0] for r in conn.execute(select(jobs.c.id).where(jobs.c.requester_id == user_id))
             ]

@@ -5,15 +5,15 @@ Pure functions on the arranger's value types (``Melody``, ``BeatNote``, ``Key``)
 
 from __future__ import annotations
 
-import enum
 import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from db.jam import normalise_key
+from db.jam import Role
 from generator.backends.arranger.analysis import transpose_to_key
-from generator.backends.arranger.types import PITCH_CLASSES, BeatNote, Key, Melody
+from generator.backends.arranger.prompt import key_from_name
+from generator.backends.arranger.types import BeatNote, Key, Melody
 
 __all__ = [
     "GRID_BEATS",
@@ -34,21 +34,6 @@ GRID_BEATS = 0.25
 
 _MAJOR = (0, 2, 4, 5, 7, 9, 11)
 _MINOR = (0, 2, 3, 5, 7, 8, 10)  # natural minor: the scale the relative major shares
-
-
-class Role(enum.StrEnum):
-    """What a part does in the song. Lead roles fill form slots; layers play along."""
-
-    MELODY = "melody"
-    COUNTER_MELODY = "counter-melody"
-    BASS_LINE = "bass line"
-    CHORUS = "chorus"
-    VERSE = "verse"
-    BRIDGE = "bridge"
-
-    @property
-    def is_layer(self) -> bool:
-        return self in (Role.COUNTER_MELODY, Role.BASS_LINE)
 
 
 @dataclass(frozen=True)
@@ -76,8 +61,10 @@ def scale_pitch_classes(key: Key) -> frozenset[int]:
 
 def parse_key(text: str) -> Key:
     """``"D minor"``, ``"Dm"``, ``"f# major"``, ``"Bb"`` → ``Key``; ``ValueError`` otherwise."""
-    tonic, mode = normalise_key(text).split()
-    return Key(PITCH_CLASSES.index(tonic), mode)
+    key = key_from_name(text)
+    if key is None:
+        raise ValueError(f"{text!r} is not a key; try 'D minor' or 'Bb major'")
+    return key
 
 
 def _snap_to_scale(pitch: int, scale: frozenset[int]) -> int:

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 import audio
-from bot.cogs.delivery import fit_audio, split_outputs
+from bot.delivery import fit_audio, split_outputs
 from bot.errors import BadAttachment
 from bot.intake import check_declared, check_host, probe
 from bot.settings import BotSettings
 from bot.transformers import parse_duration
 from db.types import Output
+from tests.generator.hum_synth import RATE, sing
 
 
 @pytest.fixture
@@ -76,14 +77,19 @@ def test_declared_audio_passes(settings: BotSettings) -> None:
     check_declared(attachment(content_type=None, filename="hum.m4a"), settings)  # type: ignore[arg-type]
 
 
-def test_probe_refuses_silence_and_accepts_a_tone(settings: BotSettings) -> None:
+def test_probe_refuses_silence_and_a_plain_tone_and_accepts_a_tune(settings: BotSettings) -> None:
     rate = 16000
     with pytest.raises(BadAttachment) as err:
         probe(audio.encode(np.zeros(rate * 2, dtype=np.float32), rate, "wav"), "q.wav", settings)
     assert err.value.code == "silent"
     t = np.arange(rate * 2) / rate
     tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-    assert abs(probe(audio.encode(tone, rate, "opus"), "t.ogg", settings) - 2.0) < 0.1
+    with pytest.raises(BadAttachment) as err:
+        probe(audio.encode(tone, rate, "opus"), "t.ogg", settings)
+    assert err.value.code == "no_melody"  # one held pitch is not a tune
+    tune = sing([60, 62, 64, 65, 67, 65, 64, 62], [1] * 8, 100.0, seed=3)
+    seconds = len(tune) / RATE
+    assert abs(probe(audio.encode(tune, RATE, "opus"), "t.ogg", settings) - seconds) < 0.1
 
 
 @pytest.mark.parametrize(

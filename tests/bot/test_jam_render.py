@@ -66,19 +66,19 @@ def test_card_shows_settings_parts_votes_and_members() -> None:
         _part(2, "bob", "chorus", status=PartStatus.PENDING),
         _part(3, "alice", "bridge", status=PartStatus.FAILED),
     ]
-    embed = card_embed(_session(), parts).to_dict()
+    embed = card_embed(_session(), parts, audio_messages=True).to_dict()
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Key"] == "D minor" and fields["Tempo"] == "100 BPM"
     assert "2 votes" in fields["Parts (3/10)"] and "⏳" in fields["Parts (3/10)"]
     assert fields["Members (2)"].count("<@") == 2
     assert "mixes used 1/3" in embed["footer"]["text"]
-    ended = card_embed(_session(status="ended"), parts).to_dict()
+    ended = card_embed(_session(status="ended"), parts, audio_messages=True).to_dict()
     assert "ended" in ended["description"]
 
 
 def test_card_stays_within_discord_limits_with_many_parts() -> None:
     parts = [_part(i, f"member{i}" * 10, "melody") for i in range(60)]
-    embed = card_embed(_session(), parts)
+    embed = card_embed(_session(), parts, audio_messages=True)
     assert all(len(f.value or "") <= 1024 for f in embed.fields)
     assert len(embed) <= 6000
 
@@ -102,3 +102,12 @@ def test_part_reply_and_file_names() -> None:
                result_meta={"role": "verse", "key": "D minor", "bpm": 100})  # fmt: skip
     assert "**verse**" in part_content(job) and "`#8`" in part_content(job)
     assert jam_filename(_session(), job, "opus") == "humjam-jam-3-friday-jam-part-42.opus"
+
+
+def test_every_jam_role_can_be_named_in_a_caption() -> None:
+    from bot.jam_render import _ROLE_WORDS
+    from db.jam import Role
+
+    assert {role for role, _ in _ROLE_WORDS} == set(Role)
+    for role, words in _ROLE_WORDS:
+        assert role_from_text(f"my {words[0]} take") == role.value

@@ -48,3 +48,12 @@ def test_wrapped_errors_are_unwrapped_and_bugs_stay_unexpected() -> None:
 
 async def _noop(interaction) -> None:  # type: ignore[no-untyped-def]
     """A callback to build a Command from."""
+
+
+def test_bot_and_generator_share_one_prompt_limit() -> None:
+    from bot.settings import BotSettings
+    from generator.settings import GeneratorSettings
+
+    bot = BotSettings(_env_file=None)  # type: ignore[call-arg]
+    gen = GeneratorSettings(_env_file=None)  # type: ignore[call-arg]
+    assert bot.max_prompt_chars == gen.max_prompt_chars

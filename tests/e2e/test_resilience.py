@@ -46,7 +46,7 @@ async def test_restart_after_enqueue_delivers_once_and_old_buttons_work(
         job = await wait_job(queue, job.id, lambda j: j.delivery_status is DeliveryStatus.DELIVERED)
     async with start_bot() as bot:
         await fake.wait_until(lambda: fake.presences, timeout=5)
-        await bot.get_cog("Delivery").deliver_pending()  # type: ignore[union-attr]
+        await bot.delivery.deliver_pending()
         posts = track_posts(fake)
         assert len(posts) == 1
         assert_track_delivery(posts[0], job)

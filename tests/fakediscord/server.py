@@ -12,6 +12,7 @@ gateway URL, restored by ``unpatch_client``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 INTERACTION_TOKEN_TTL_S = 15 * 60
+NONCE_WINDOW_S = 5 * 60  # how long Discord remembers an enforced nonce ("a few minutes")
 
 
 @dataclass
@@ -50,6 +52,7 @@ class RecordedRequest:
     at: float
     status: int = 0
     response: Any = None
+    stalled: bool = False
 
     def matches(self, method: str, prefix: str) -> bool:
         return self.method == method and self.path.startswith(prefix)
@@ -105,6 +108,27 @@ def _error(status: int, code: int, message: str) -> web.Response:
     return _json({"message": message, "code": code}, status=status)
 
 
+def _rate_limited(retry_after: float = 0.01) -> web.Response:
+    """Discord's 429: JSON body with ``retry_after``, rate-limit headers, and a ``Via`` header
+    (discord.py takes a 429 without one for a Cloudflare ban)."""
+    response = _json(
+        {"message": "You are being rate limited.", "retry_after": retry_after, "global": False},
+        status=429,
+    )
+    response.headers.update(
+        {
+            "Via": "1.1 google",
+            "Retry-After": str(max(1, round(retry_after))),
+            "X-RateLimit-Limit": "5",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset-After": f"{retry_after:.3f}",
+            "X-RateLimit-Bucket": "fake-bucket",
+            "X-RateLimit-Scope": "user",
+        }
+    )
+    return response
+
+
 class FakeDiscord:
     """The fake server. ``await start()``, use it, ``await stop()``."""
 
@@ -146,6 +170,13 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._saved: tuple[str, yarl.URL] | None = None
+        #: requests matching this are carried out but never answered (the caller died mid-call)
+        self.stall: Callable[[RecordedRequest], bool] | None = None
+        #: seconds to wait before answering a request matching ``slow`` (a slow Discord)
+        self.slow: Callable[[RecordedRequest], float] | None = None
+        self._never = asyncio.Event()
+        #: requests matching this get a 429 (not carried out), as Discord answers them
+        self.rate_limit: Callable[[RecordedRequest], bool] | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -163,6 +194,7 @@ class FakeDiscord:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
+        self._never.set()  # release stalled requests so the server can shut down
         for ws in list(self._sockets):
             await ws.close()
         if self._runner is not None:
@@ -576,7 +608,10 @@ class FakeDiscord:
         body, files = await self._read_body(request)
         rec = self._record(request, body, files)
         try:
-            response = await self._route(request.method, rec.path.strip("/").split("/"), rec)
+            if self.rate_limit is not None and self.rate_limit(rec):
+                response = _rate_limited()
+            else:
+                response = await self._route(request.method, rec.path.strip("/").split("/"), rec)
         except Exception:  # the fake must never hide a bug as a hang
             log.exception("fake discord route failed: %s %s", request.method, rec.path)
             response = _error(500, 0, "fake discord crashed")
@@ -584,6 +619,11 @@ class FakeDiscord:
         if isinstance(response.body, bytes) and response.content_type == "application/json":
             rec.response = json.loads(response.body)
         await self._notify()
+        if self.slow is not None and (delay := self.slow(rec)):
+            await asyncio.sleep(delay)
+        if self.stall is not None and self.stall(rec):
+            rec.stalled = True
+            await self._never.wait()  # done on Discord's side; the answer never reaches the bot
         return response
 
     async def _route(self, method: str, parts: list[str], rec: RecordedRequest) -> web.Response:
@@ -626,6 +666,8 @@ class FakeDiscord:
                 return _json(ch.payload) if ch else _error(404, 10003, "Unknown Channel")
             case ("POST", ["channels", cid, "messages"]):
                 return self._channel_post(int(cid), rec)
+            case ("GET", ["channels", cid, "messages"]):
+                return self._history(int(cid), rec.query)
             case ("GET", ["channels", cid, "messages", mid]):
                 return self._get_message(int(cid), int(mid))
             case ("PATCH", ["channels", cid, "messages", mid]):
@@ -718,6 +760,14 @@ class FakeDiscord:
             )
             sent.original_message_id = int(msg["id"])
             resource["message"] = msg
+        elif kind in (6, 7) and sent.payload.get("message"):
+            # a component's (deferred) update: @original is the message the component is on
+            target = int(sent.payload["message"]["id"])
+            if target in self.messages:
+                sent.original_message_id = target
+                if kind == 7:
+                    self._apply_edit(target, dataclasses.replace(rec, json=data))
+                resource["message"] = self.messages[target]
         return _json(
             {
                 "interaction": {
@@ -829,28 +879,66 @@ class FakeDiscord:
         body = rec.json or {}
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
-            # Discord returns the earlier message for a repeated nonce (a few minutes window).
-            for msg in self.messages.values():
-                if msg.get("nonce") == nonce and int(msg["channel_id"]) == cid:
+            # Discord returns the earlier message for a repeated nonce, for a few minutes only.
+            since = p.snowflake(time.time() - NONCE_WINDOW_S)
+            for mid, msg in self.messages.items():
+                if msg.get("nonce") == nonce and int(msg["channel_id"]) == cid and mid > since:
                     return _json(msg)
         msg = self._store_message(cid, body, rec.files, webhook=False)
         return _json(msg)
 
-    def _get_message(self, cid: int, mid: int) -> web.Response:
+    def _in_channel(self, cid: int, mid: int) -> JSON | None:
+        """A message as the channel endpoints see it: ephemeral messages are not there."""
         msg = self.messages.get(mid)
-        if msg is None or int(msg["channel_id"]) != cid:
+        if msg is None or int(msg["channel_id"]) != cid or int(msg.get("flags") or 0) & 64:
+            return None
+        return msg
+
+    def _history(self, cid: int, query: dict[str, str]) -> web.Response:
+        """``GET /channels/{id}/messages``: newest first, ``limit`` 1-100 (default 50), one of
+        ``before`` / ``after`` / ``around``, like Discord (nonces are not returned)."""
+        ch = self._channel(cid)
+        if ch is None:
+            return _error(404, 10003, "Unknown Channel")
+        try:
+            limit = int(query.get("limit", 50))
+        except ValueError:
+            return _error(400, 50035, "Invalid Form Body")
+        if not 1 <= limit <= 100:
+            return _error(400, 50035, "Invalid Form Body")
+        ids = sorted(
+            (m for m in self.messages if self._in_channel(cid, m) is not None), reverse=True
+        )
+        if "before" in query:
+            ids = [m for m in ids if m < int(query["before"])][:limit]
+        elif "after" in query:
+            ids = [m for m in ids if m > int(query["after"])][-limit:]
+        elif "around" in query:
+            pivot = int(query["around"])
+            newer = [m for m in ids if m >= pivot][-(limit - limit // 2) :]
+            older = [m for m in ids if m < pivot][: limit // 2]
+            ids = newer + older
+        else:
+            ids = ids[:limit]
+        return _json([{k: v for k, v in self.messages[m].items() if k != "nonce"} for m in ids])
+
+    def _get_message(self, cid: int, mid: int) -> web.Response:
+        msg = self._in_channel(cid, mid)
+        if msg is None:
             return _error(404, 10008, "Unknown Message")
-        return _json(msg)
+        return _json({k: v for k, v in msg.items() if k != "nonce"})
 
     def _edit_message(self, cid: int, mid: int, rec: RecordedRequest) -> web.Response:
-        msg = self.messages.get(mid)
-        if msg is None or int(msg["channel_id"]) != cid:
+        msg = self._in_channel(cid, mid)
+        if msg is None:
             return _error(404, 10008, "Unknown Message")
+        if int(msg["author"]["id"]) != self.bot_user.id:
+            return _error(403, 50005, "Cannot edit a message authored by another user")
         return self._apply_edit(mid, rec)
 
     def _delete_message(self, cid: int, mid: int) -> web.Response:
-        msg = self.messages.get(mid)
-        if msg is None or int(msg["channel_id"]) != cid:
+        msg = self._in_channel(cid, mid)
+        if msg is None:
             return _error(404, 10008, "Unknown Message")
         del self.messages[mid]
         return web.Response(status=204)

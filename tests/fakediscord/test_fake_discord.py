@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import discord
+import pytest
 from discord import app_commands
 
 from tests.fakediscord.fixtures import running
@@ -49,3 +50,34 @@ async def test_plain_client_round_trip(fake_discord: FakeDiscord) -> None:
     fake.expire(sent)
     assert fake._live(sent.token) is None
     assert fake.identifies == 1
+
+
+async def test_history_rate_limits_and_edit_rules_behave_like_discord(
+    fake_discord: FakeDiscord,
+) -> None:
+    """Channel history (newest first, ``after``), ephemeral messages absent from channel routes,
+    no editing of other users' messages, and a 429 that discord.py retries and then reports."""
+    fake = fake_discord
+    client = discord.Client(intents=discord.Intents.default())
+    async with running(client, fake):
+        channel = client.get_partial_messageable(fake.channel_id, guild_id=fake.guild_id)
+        first = await channel.send("one")
+        second = await channel.send("two")
+        user_msg = fake.post_user_message(fake.alice, content="mine")
+        newest = [m.content async for m in channel.history(limit=10)]
+        assert newest == ["mine", "two", "one"]
+        after = [m.id async for m in channel.history(after=first, oldest_first=True)]
+        assert after == [second.id, int(user_msg["id"])]
+
+        with_flags = fake.post_user_message(fake.alice, content="secret")
+        with_flags["flags"] = 64  # ephemeral: only its interaction token reaches it
+        assert "secret" not in [m.content async for m in channel.history(limit=10)]
+
+        with pytest.raises(discord.Forbidden):
+            await channel.get_partial_message(int(user_msg["id"])).edit(content="hijacked")
+
+        fake.rate_limit = lambda r: r.method == "POST"
+        with pytest.raises(discord.HTTPException) as err:
+            await channel.send("three")
+        assert err.value.status == 429
+        assert len([r for r in fake.requests if r.status == 429]) == 5  # retried, then raised

@@ -36,6 +36,7 @@ __all__ = [
     "estimate_meter",
     "estimate_tempo",
     "estimate_tuning",
+    "hear_tune",
     "quantise",
     "scale_pitch_classes",
     "snap_to_key",
@@ -88,9 +89,7 @@ def analyse_hum(
     any other hum is read at its own pulse (the octave nearest ``bpm``) and stretched to it.
     Raises ``RenderRefused("no_melody")`` when no tune can be heard.
     """
-    track = track_pitch(samples, sample_rate)
-    raw = segment_notes(track)
-    _check_tune(raw, track)
+    track, raw = hear_tune(samples, sample_rate)
 
     tuning = estimate_tuning(raw)
     tuned = [replace(n, pitch=n.pitch - tuning) for n in raw]
@@ -128,6 +127,19 @@ def analyse_hum(
         raw_notes=tuple(raw),
         pitch_track=track,
     )
+
+
+def hear_tune(samples: npt.NDArray[np.float32], sample_rate: int) -> tuple[PitchTrack, list[Note]]:
+    """The pitch track and sung notes of a prepared hum; ``RenderRefused("no_melody")`` when no
+    tune can be heard (noise, a held beep, talking).
+
+    Light enough for the bot's intake (SwiftF0 on onnxruntime, numpy; no torch), which runs this
+    same check so such a clip is refused privately before it is queued.
+    """
+    track = track_pitch(samples, sample_rate)
+    raw = segment_notes(track)
+    _check_tune(raw, track)
+    return track, raw
 
 
 def _check_tune(raw: Sequence[Note], track: PitchTrack) -> None:

@@ -20,7 +20,7 @@ from generator.backend import Progress, RenderRequest, RenderResult, no_progress
 from generator.backends.arranger.arrange import arrange, plan
 from generator.backends.arranger.compose import compose_melody
 from generator.backends.arranger.pianoroll import draw_piano_roll, melody_time_offset
-from generator.backends.arranger.prompt import PromptSpec, parse_key, parse_prompt
+from generator.backends.arranger.prompt import PromptSpec, key_from_name, parse_prompt
 from generator.backends.arranger.render import Synthesizer, master, shared_synthesizer
 from generator.backends.arranger.styles import STYLES, get_style
 from generator.backends.arranger.types import Melody
@@ -91,7 +91,7 @@ class ArrangerBackend:
         spec = parse_prompt(request.prompt, style=style, max_chars=self.settings.max_prompt_chars)
         changes: dict[str, Any] = {}
         if options.get("key"):
-            key = parse_key(str(options["key"])) or parse_key(f"in {options['key']}")
+            key = key_from_name(str(options["key"]))
             if key is not None:
                 changes["key"] = key
         if options.get("bpm"):

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from db.jam import normalise_key
 from generator.backends.arranger.styles import DEFAULT_STYLE, STYLES, Style, get_style
 from generator.backends.arranger.types import PITCH_CLASSES, Key
 
@@ -181,27 +182,26 @@ def _clean(text: str, max_chars: int) -> str:
 
 
 def parse_key(text: str) -> Key | None:
-    """The first key named in ``text`` ("in D minor", "F# major", "in Bb"), else ``None``."""
-    match = _KEY_WITH_MODE.search(text)
-    mode_word: str | None = None
-    if match is not None:
-        letter, accidental, mode_word = match.group(1), match.group(2), match.group(3)
-        # "b minor" is B minor, but the accidental group would also eat a lone "b" → guard
-    else:
-        bare = _KEY_BARE.search(text)
-        if bare is None:
-            return None
-        letter, accidental = bare.group(1), bare.group(2)
-    tonic = PITCH_CLASSES.index({"E": "E", "B": "B"}.get(letter.upper(), letter.upper()))
-    if accidental:
-        acc = accidental.strip(" -").lower()
-        tonic += 1 if acc in ("#", "♯", "sharp") else -1
-    mode = (
-        "minor" if mode_word is not None and mode_word.lower() in ("minor", "min", "m") else "major"
-    )
-    if mode_word == "M":  # "CM" conventionally means C major
-        mode = "major"
-    return Key(tonic % 12, mode)
+    """The first key named in ``text`` ("in D minor", "F# major", "in Bb"), else ``None``.
+
+    This finds where a key is named; what it names is read by the one key parser
+    (``db.jam.normalise_key``), which the bot and jam sessions use too.
+    """
+    match = _KEY_WITH_MODE.search(text) or _KEY_BARE.search(text)
+    if match is None:
+        return None
+    letter, accidental = match.group(1), match.group(2) or ""
+    mode = match.group(3) if match.re is _KEY_WITH_MODE else ""
+    return key_from_name(f"{letter}{accidental} {mode}")
+
+
+def key_from_name(name: str) -> Key | None:
+    """``"D minor"``, ``"Dm"``, ``"F♯"`` → ``Key``; None if it is not a key."""
+    try:
+        tonic, mode = normalise_key(name).split()
+    except ValueError:
+        return None
+    return Key(PITCH_CLASSES.index(tonic), mode)
 
 
 def _parse_bpm(text: str) -> float | None:
