@@ -110,13 +110,18 @@ def job_from_row(m: Mapping[Any, Any]) -> Job:
         raise CorruptRow(job_id, f"{type(exc).__name__}: {exc}") from exc
 
 
-def readable_jobs(rows: Iterable[Mapping[Any, Any]]) -> list[Job]:
-    """The jobs of ``rows`` that can be read; each unreadable one is logged and skipped."""
+def readable_jobs(
+    rows: Iterable[Mapping[Any, Any]], unreadable: list[Any] | None = None
+) -> list[Job]:
+    """The jobs of ``rows`` that can be read; each unreadable one is logged and skipped (and its
+    id appended to ``unreadable`` when given)."""
     out = []
     for m in rows:
         try:
             out.append(job_from_row(m))
         except CorruptRow as exc:
+            if unreadable is not None:
+                unreadable.append(exc.job_id)
             log.error(
                 "skipping unreadable job %s: %s",
                 exc.job_id,

@@ -6,12 +6,16 @@ A cancelled job is delivered too: its delivery is one edit of the public status 
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import or_, select, update
 
 from db.models import jobs
 from db.queue._core import QueueCore
 from db.rows import JOB_COLUMNS, readable_jobs
 from db.types import DeliveryStatus, Job, JobStatus
+
+log = logging.getLogger(__name__)
 
 #: finished jobs the bot still has to tell about (a cancelled job: its status line)
 _DELIVERABLE = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
@@ -32,8 +36,27 @@ class Deliveries(QueueCore):
             .order_by(jobs.c.finished_at)
             .limit(limit)
         )
+        unreadable: list[int] = []
         with self._read() as conn:
-            return readable_jobs(r._mapping for r in conn.execute(stmt))
+            found = readable_jobs((r._mapping for r in conn.execute(stmt)), unreadable)
+        if unreadable:
+            self._give_up_unreadable(unreadable)
+        return found
+
+    def _give_up_unreadable(self, job_ids: list[int]) -> None:
+        """No deliverer can read these rows: stop offering them, or enough of them would fill
+        every ``pending_deliveries`` batch (oldest first) and stall all deliveries behind them."""
+        log.error(
+            "giving up the delivery of unreadable jobs %s", job_ids, extra={"job_ids": job_ids}
+        )
+        with self._write() as conn:
+            conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id.in_(job_ids), jobs.c.delivery_status == DeliveryStatus.PENDING.value
+                )
+                .values(delivery_status=DeliveryStatus.FAILED.value, delivery_lease_until=None)
+            )
 
     def begin_delivery(self, job_id: int) -> bool:
         """Take the delivery of a finished job for ``delivery_lease_s``; only one caller wins.

@@ -50,10 +50,12 @@ async def _noop(interaction) -> None:  # type: ignore[no-untyped-def]
     """A callback to build a Command from."""
 
 
-def test_bot_and_generator_share_one_prompt_limit() -> None:
+def test_bot_queue_and_generator_share_one_prompt_limit() -> None:
     from bot.settings import BotSettings
+    from db.settings import QueueSettings
     from generator.settings import GeneratorSettings
 
     bot = BotSettings(_env_file=None)  # type: ignore[call-arg]
     gen = GeneratorSettings(_env_file=None)  # type: ignore[call-arg]
-    assert bot.max_prompt_chars == gen.max_prompt_chars
+    api = QueueSettings(_env_file=None)  # type: ignore[call-arg]
+    assert bot.max_prompt_chars == gen.max_prompt_chars == api.max_prompt_chars

@@ -73,6 +73,29 @@ def test_readers_skip_and_log_unreadable_rows(queue, how, caplog):
     assert sum("unreadable" in r.getMessage() for r in caplog.records) >= 4
 
 
+def test_unreadable_finished_rows_do_not_stall_deliveries(queue, caplog):
+    bad = [queue.enqueue(req()) for _ in range(3)]
+    for job in bad:
+        corrupt(queue, job.id, "params")
+    assert queue.claim("w", ["arranger"]) == []  # all three failed as corrupt, finished first
+    good = queue.enqueue(req(requester_id=2))
+    [claim] = queue.claim("w", ["arranger"])
+    assert queue.complete(claim, [TRACK], {})
+    offered: set[int] = set()
+    with caplog.at_level(logging.ERROR):
+        for _ in range(3):  # batches of two, oldest first: the bad rows come first
+            offered |= {j.id for j in queue.pending_deliveries(limit=2)}
+    assert offered == {good.id}
+    assert any("giving up the delivery" in r.getMessage() for r in caplog.records)
+    with queue._engine.connect() as conn:
+        states = conn.execute(
+            text("SELECT delivery_status FROM jobs WHERE id IN (:a, :b, :c)"),
+            dict(zip("abc", (j.id for j in bad), strict=True)),
+        ).scalars()
+        assert set(states) == {"failed"}  # no longer offered to any deliverer
+    assert queue.begin_delivery(good.id)
+
+
 @pytest.mark.parametrize(
     ("fields", "code"),
     [
@@ -97,6 +120,15 @@ def test_absurd_requests_get_a_typed_refusal_and_store_nothing(queue, fields, co
         queue.enqueue(req(**fields))
     assert err.value.code == code and err.value.message
     assert queue.queue_length() == 0 and queue.history(1) == []
+
+
+def test_the_api_takes_the_prompt_limit_the_bot_and_generator_use(queue):
+    from db.types import MAX_PROMPT_CHARS
+
+    with pytest.raises(InvalidRequest) as err:
+        queue.enqueue(req(prompt="x" * (MAX_PROMPT_CHARS + 1)))
+    assert err.value.code == "prompt_too_long"
+    assert queue.enqueue(req(prompt="x" * MAX_PROMPT_CHARS)).prompt == "x" * MAX_PROMPT_CHARS
 
 
 def test_a_value_the_database_refuses_is_a_refusal_not_an_outage(queue):

@@ -312,6 +312,21 @@ def test_delivery_happens_once(queue, job_factory):
     assert done.delivery_status is DeliveryStatus.DELIVERED and done.delivered_message_id == 555
 
 
+def test_a_released_delivery_can_be_begun_again_at_once(queue, job_factory):
+    job = job_factory()
+    [claim] = queue.claim("w", ["arranger"])
+    queue.complete(claim, [TRACK], {})
+    assert queue.begin_delivery(job.id)
+    assert not queue.begin_delivery(job.id)  # held (for delivery_lease_s)
+    queue.release_delivery(job.id)  # the deliverer shuts down mid-post
+    assert [j.id for j in queue.pending_deliveries()] == [job.id]
+    assert queue.begin_delivery(job.id)
+    assert queue.mark_delivered(job.id, 555)
+    queue.release_delivery(job.id)  # a release after delivery changes nothing
+    assert queue.pending_deliveries() == []
+    assert queue.get(job.id).delivery_status is DeliveryStatus.DELIVERED
+
+
 def test_delivery_failure_retries_then_gives_up(make_queue):
     queue = make_queue(max_delivery_attempts=2)
     job = queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=5))
@@ -395,6 +410,38 @@ def test_forget_user_deletes_everything_they_own(queue, job_factory):
     kept = queue.get(other.id)
     assert kept is not None and kept.parent_job_id is None
     assert queue.history(5) == []
+
+
+def test_forget_user_forgets_jam_takes_and_votes_in_the_same_transaction(
+    queue, job_factory, monkeypatch
+):
+    from db.jam import JamStore
+    from db.queue import retention
+
+    jams = JamStore(queue._engine)
+    sid = jams.start(guild_id=1, channel_id=2, host_id=5, name="jam", style="lofi", key="dm",
+                     bpm=90, length_s=40).id  # fmt: skip
+    mine = jams.add_part(sid, member_id=5, member_name="a", role="verse")
+    theirs = jams.add_part(sid, member_id=6, member_name="b", role="chorus")
+    jams.vote(theirs.id, 5)
+    job = job_factory(requester_id=5)
+
+    def then_fail(conn, user_id):  # the jam half lands, then the jobs half breaks
+        real_forget(conn, user_id)
+        raise RuntimeError("disk full")
+
+    real_forget = retention.forget_member_rows
+    monkeypatch.setattr(retention, "forget_member_rows", then_fail)
+    with pytest.raises(RuntimeError):
+        queue.forget_user(5)
+    assert {p.id for p in jams.parts(sid)} == {mine.id, theirs.id}  # rolled back together
+    assert jams.part(theirs.id).votes == 1 and queue.get(job.id) is not None
+
+    monkeypatch.setattr(retention, "forget_member_rows", real_forget)
+    assert queue.forget_user(5) == 1
+    assert [p.id for p in jams.parts(sid)] == [theirs.id]
+    assert jams.part(theirs.id).votes == 0 and jams.get(sid).host_id == 0
+    assert queue.get(job.id) is None
 
 
 async def test_async_queue_wraps_the_sync_one(queue):
