@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
-from db.types import Claim
+from db.types import Claim, Output
 from generator.backend import Backend, Progress, RenderRequest, RenderResult
 from generator.errors import RenderRefused
 from generator.settings import GeneratorSettings
@@ -68,8 +68,20 @@ class JobHandler(Protocol):
         self, ctx: WorkContext, claim: Claim, request: RenderRequest, progress: Progress
     ) -> RenderResult: ...
 
+    def outputs(self, ctx: WorkContext, claim: Claim, result: RenderResult) -> list[Output] | None:
+        """The files to store; None: the worker's standard set (Opus + FLAC track, MIDI, piano
+        roll). A kind with other files (stems, a short preview) builds its own here."""
+        ...
 
-class BackendJob:
+
+class _StandardOutputs:
+    """The worker's standard files for every result."""
+
+    def outputs(self, ctx: WorkContext, claim: Claim, result: RenderResult) -> list[Output] | None:
+        return None
+
+
+class BackendJob(_StandardOutputs):
     """generate, reroll, variation, extend, remix: the (decoded, prepared) hum and the prompt
     through the worker's backend, checked before any heavy work."""
 
@@ -126,7 +138,7 @@ def _parent_track(ctx: WorkContext, params: Any) -> tuple[Any, int]:
     return clip.samples, clip.sample_rate
 
 
-class JamJob:
+class JamJob(_StandardOutputs):
     """A jam part or mix (``generator.jam.jobs``): reads the session from the jam store; the hum
     is decoded there, and the worker's backend renders mixes when it can."""
 

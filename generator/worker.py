@@ -285,13 +285,17 @@ class Worker:
                 self._retry(c, exc, stage="render")
             return
         render_s = time.perf_counter() - started
-        for claim, result in zip(claims, results, strict=True):
-            self._store(claim, result, render_s / len(claims))
+        for (claim, handler, _), result in zip(ready, results, strict=True):
+            self._store(claim, handler, result, render_s / len(claims))
 
-    def _store(self, claim: Claim, result: RenderResult, render_s: float) -> None:
+    def _store(
+        self, claim: Claim, handler: JobHandler, result: RenderResult, render_s: float
+    ) -> None:
         t0 = time.perf_counter()
         try:
-            files = self.encode(result)
+            files = handler.outputs(self.context, claim, result)
+            if files is None:
+                files = self.encode(result)
         except Exception as exc:
             self._retry(claim, exc, stage="encode")
             return

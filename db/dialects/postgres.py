@@ -9,9 +9,9 @@ Enqueue, claim and complete run as prepared statements on psycopg connections of
   locked row, or (if the first committed meanwhile) re-checks the new count. The trigger of
   migration 0006 counts the job as running and stamps the user's turn.
 - complete: one ``WITH done AS (UPDATE … fenced) INSERT outputs … FROM done`` statement.
-- enqueue: a transaction of two pipelined round trips: advisory locks (user, then guild) + the
-  admission facts, then — after the Python check — the insert with hum, cooldown stamp, quota
-  ledger and ``NOTIFY`` in one statement. The facts must be read after the locks are held (a
+- enqueue: one short transaction: advisory locks (user, then guild), the admission facts, then —
+  after the Python check — the insert with hum, cooldown stamp, quota ledger and ``NOTIFY`` in
+  one statement. The facts must be read after the locks are held (a
   statement's snapshot predates its own lock waits), hence two statements.
 
 Durability where a promise is made: the enqueue waits for its WAL flush (the user is told the
@@ -250,11 +250,10 @@ class PostgresDialect:
         admit: Admit,
         clock: Callable[[], float],
     ) -> tuple[int, float]:
-        # BEGIN, locks and facts go out together; then the insert and COMMIT together
-        with self._c.get() as conn:
-            with conn.pipeline(), conn.transaction():
-                cur = self._admit_and_insert(conn, job, hum, admit, clock)
-            row = cur.fetchone()
+        # (psycopg's pipeline mode, tried here, was slower than these short sequential round
+        # trips on a local server: 0.8–2.5 ms against 0.45 ms)
+        with self._c.get() as conn, conn.transaction():
+            row = self._admit_and_insert(conn, job, hum, admit, clock).fetchone()
         assert row is not None
         return int(row[0]), float(job["created_at"])
 
