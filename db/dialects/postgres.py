@@ -10,8 +10,8 @@ Enqueue, claim and complete run as prepared statements on psycopg connections of
   migration 0006 counts the job as running and stamps the user's turn.
 - complete: one ``WITH done AS (UPDATE … fenced) INSERT outputs … FROM done`` statement.
 - enqueue: one short transaction: advisory locks (user, then guild), the admission facts, then —
-  after the Python check — the insert with hum, cooldown stamp, quota ledger and ``NOTIFY`` in
-  one statement. The facts must be read after the locks are held (a
+  after the Python check — the insert with hum, cooldown stamp and quota ledger in one statement;
+  the ``NOTIFY`` follows the commit (see ``NOTIFY``). The facts must be read after the locks are held (a
   statement's snapshot predates its own lock waits), hence two statements.
 
 Durability where a promise is made: the enqueue waits for its WAL flush (the user is told the
@@ -38,6 +38,7 @@ from sqlalchemy import Connection, Engine, text
 
 from db.dialects import (
     CHANNEL,
+    CLAIM_EXTRA,
     DAY_S,
     GUILD_COLUMNS,
     INSERT_COLUMNS,
@@ -75,7 +76,7 @@ LEFT JOIN guild_settings AS g ON g.guild_id = %(guild)s
 LEFT JOIN user_state AS u ON u.user_id = %(user)s
 """
 _JSON = ("params", "result_meta")
-#: The admitted job, its hum, the user's cooldown stamp and ledger, and the wake-up, at once.
+#: The admitted job, its hum, and the user's cooldown stamp and ledger, at once.
 INSERT_JOB = f"""
 WITH job AS (
     INSERT INTO jobs ({", ".join(INSERT_COLUMNS)})
@@ -90,8 +91,12 @@ WITH job AS (
     ON CONFLICT (user_id) DO UPDATE SET last_enqueued_at = excluded.last_enqueued_at,
         quota_from = excluded.quota_from, quota_used_s = excluded.quota_used_s
 )
-SELECT id, pg_notify('{CHANNEL}', id::text) FROM job
+SELECT id FROM job
 """
+#: The wake-up for idle workers, sent after the enqueue committed: a NOTIFY inside the enqueue
+#: would hold PostgreSQL's global notify lock across that commit's WAL flush and so serialise
+#: every enqueue; alone it commits nothing to flush.
+NOTIFY = f"SELECT pg_notify('{CHANNEL}', %(id)s::text)"
 _CLAIM_RETURNING = (
     ", ".join(f"jobs.{c}" for c in JOB_COLUMN_NAMES)
     .replace("jobs.params", "jobs.params::text AS params")
@@ -119,6 +124,7 @@ RETURNING {_CLAIM_RETURNING}, jobs.lease_token, jobs.batch_key,
     (SELECT h.data FROM job_hums AS h WHERE h.job_id = jobs.id) AS hum_data,
     (SELECT h.filename FROM job_hums AS h WHERE h.job_id = jobs.id) AS hum_filename
 """
+_CLAIM_NAMES = (*JOB_COLUMN_NAMES, *CLAIM_EXTRA)
 #: Expired leases → queued again (or failed after max attempts), locked in id order skipping rows
 #: another reaper holds (so reapers never deadlock); requeued jobs are announced.
 REAP = f"""
@@ -252,9 +258,11 @@ class PostgresDialect:
     ) -> tuple[int, float]:
         # (psycopg's pipeline mode, tried here, was slower than these short sequential round
         # trips on a local server: 0.8–2.5 ms against 0.45 ms)
-        with self._c.get() as conn, conn.transaction():
-            row = self._admit_and_insert(conn, job, hum, admit, clock).fetchone()
-        assert row is not None
+        with self._c.get() as conn:
+            with conn.transaction():
+                row = self._admit_and_insert(conn, job, hum, admit, clock).fetchone()
+            assert row is not None
+            conn.execute(NOTIFY, {"id": row[0]})
         return int(row[0]), float(job["created_at"])
 
     def _admit_and_insert(
@@ -327,12 +335,10 @@ class PostgresDialect:
             }
             for _ in range(max(1, params.limit)):
                 bind["token"] = new_token()
-                cur = conn.execute(CLAIM, bind)
-                row = cur.fetchone()
+                row = conn.execute(CLAIM, bind).fetchone()
                 if row is None:
                     break
-                assert cur.description is not None
-                m = dict(zip([d.name for d in cur.description], row, strict=True))
+                m = dict(zip(_CLAIM_NAMES, row, strict=True))
                 if m["hum_data"] is not None:
                     m["hum_data"] = bytes(m["hum_data"])
                 claimed.append(m)
