@@ -4,10 +4,12 @@ Enqueue, claim and complete run as prepared statements on psycopg connections of
 (autocommit, ``prepare_threshold=0``), one statement per operation where that is safe:
 
 - claim: one ``UPDATE … FROM (candidate … FOR UPDATE OF j, u SKIP LOCKED) RETURNING`` with the
-  job's hum. The candidate's ``user_state`` row is locked with it and its ``running`` count must
+  job's hum. The candidate's ``user_turns`` row is locked with it and its ``running`` count must
   be under the cap, so two workers never pass a user's cap together: the second one skips the
   locked row, or (if the first committed meanwhile) re-checks the new count. The trigger of
-  migration 0006 counts the job as running and stamps the user's turn.
+  migration 0006 counts the job as running and stamps the user's turn. (``user_turns`` is apart
+  from ``user_state``, which every enqueue writes, so a claim never waits for an enqueue's
+  durable commit.)
 - complete: one ``WITH done AS (UPDATE … fenced) INSERT outputs … FROM done`` statement.
 - enqueue: one short transaction: advisory locks (user, then guild), the admission facts, then —
   after the Python check — the insert with hum, cooldown stamp and quota ledger in one statement;
@@ -90,6 +92,8 @@ WITH job AS (
     VALUES (%(requester_id)s, %(created_at)s, %(quota_from)s, %(quota_used)s)
     ON CONFLICT (user_id) DO UPDATE SET last_enqueued_at = excluded.last_enqueued_at,
         quota_from = excluded.quota_from, quota_used_s = excluded.quota_used_s
+), turns AS (
+    INSERT INTO user_turns (user_id) VALUES (%(requester_id)s) ON CONFLICT DO NOTHING
 )
 SELECT id FROM job
 """
@@ -111,7 +115,7 @@ UPDATE jobs SET status = 'running', attempts = jobs.attempts + 1, lease_token = 
     lease_expires_at = %(expires)s, worker_id = %(worker)s, started_at = %(now)s, progress = 0.0,
     stage = 'starting', updated_at = %(now)s, version = jobs.version + 1
 FROM (
-    SELECT j.id FROM jobs AS j JOIN user_state AS u ON u.user_id = j.requester_id
+    SELECT j.id FROM jobs AS j JOIN user_turns AS u ON u.user_id = j.requester_id
     WHERE j.status = 'queued' AND j.backend = ANY(%(backends)s) AND j.available_at <= %(now)s
       AND u.running < %(cap)s
       AND (%(batch_key)s::text IS NULL OR j.batch_key = %(batch_key)s::text)
