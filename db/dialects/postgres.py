@@ -13,8 +13,8 @@ Enqueue, claim and complete run as prepared statements on psycopg connections of
 - complete: one ``WITH done AS (UPDATE … fenced) INSERT outputs … FROM done`` statement.
 - enqueue: one short transaction: advisory locks (user, then guild), the admission facts, then —
   after the Python check — the insert with hum, cooldown stamp and quota ledger in one statement;
-  the ``NOTIFY`` follows the commit (see ``NOTIFY``). The facts must be read after the locks are held (a
-  statement's snapshot predates its own lock waits), hence two statements.
+  the ``NOTIFY`` follows the commit (see ``NOTIFY``). The facts must be read after the locks are
+  held (a statement's snapshot predates its own lock waits), hence separate statements.
 
 Durability where a promise is made: the enqueue waits for its WAL flush (the user is told the
 track is queued). Claims and completes don't (``synchronous_commit = off``): a database crash can
