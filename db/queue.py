@@ -46,6 +46,7 @@ from db.errors import AdmissionRefused, JobNotFound, NotAllowed, translate_drive
 from db.models import guild_settings, hums, jobs, user_state
 from db.models import outputs as output_rows
 from db.settings import QueueSettings
+from db.takes import take_seconds
 from db.transactions import read_connection, write_transaction
 from db.types import (
     Claim,
@@ -508,7 +509,8 @@ class JobQueue:
         the caller's locks; ``conn`` (None: open a read) only serves the refusal's wait estimate."""
         if not req.duration_s > 0:  # also catches NaN
             raise AdmissionRefused("bad_duration", "Ask for a track at least 1 s long.")
-        if req.duration_s > limits.max_duration_s:
+        # issue 14: a takes job renders several tracks; the length limit is per track (take)
+        if take_seconds(req.params, req.duration_s) > limits.max_duration_s:
             raise AdmissionRefused(
                 "too_long",
                 f"Tracks can be at most {limits.max_duration_s:g} s long here; "

@@ -29,7 +29,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from db.errors import QueueError
-from db.types import Claim, JobKind, Output
+from db.takes import take_name, take_seconds, takes_of
+from db.types import Claim, Job, JobKind, Output
 from generator.backend import Backend, Progress, RenderRequest, RenderResult
 from generator.errors import RenderCancelled, RenderRefused
 from generator.settings import GeneratorSettings
@@ -236,7 +237,7 @@ class Worker:
                 )
                 melody, rate = clip.samples, clip.sample_rate
             options = dict(job.params)
-            duration_s = job.duration_s
+            duration_s = take_seconds(job.params, job.duration_s)  # issue 14: one take's length
             if job.params.get("extend_from_job") is not None and self.backend.name == "musicgen":
                 # MusicGen continues the parent's audio; the arranger instead re-renders the same
                 # arrangement (same seed) at the longer length, which is how it "continues".
@@ -265,7 +266,9 @@ class Worker:
         import audio
 
         parent = {o.name: o for o in self.queue.outputs(int(params["extend_from_job"]))}
-        master = parent.get("track.flac") or parent.get("track.opus")
+        take = params.get("extend_take")  # issue 14: extending one take of a takes job
+        stem = take_name(int(take), "") if isinstance(take, int) else "track."
+        master = parent.get(f"{stem}flac") or parent.get(f"{stem}opus")
         if master is None:
             raise RenderRefused(
                 "extend_source_gone", "The track to extend is gone (deleted or expired)."
@@ -274,11 +277,11 @@ class Worker:
         return clip.samples, clip.sample_rate
 
     def _render(self, ready: list[tuple[Claim, RenderRequest]]) -> None:
-        if len(ready) > 1 and any(c.job.kind is JobKind.JAM for c, _ in ready):
+        if len(ready) > 1 and any(_alone(c.job) for c, _ in ready):
             # The queue batches by backend and duration only: a jam job (a MusicGen jam mix on
-            # a batching worker) is rendered on its own, the rest still as one batch.
-            jams = [item for item in ready if item[0].job.kind is JobKind.JAM]
-            rest = [item for item in ready if item[0].job.kind is not JobKind.JAM]
+            # a batching worker) or a takes job is rendered on its own, the rest as one batch.
+            jams = [item for item in ready if _alone(item[0].job)]
+            rest = [item for item in ready if not _alone(item[0].job)]
             for item in jams:
                 self._render([item])
             if rest:
@@ -290,6 +293,12 @@ class Worker:
         try:
             if len(ready) == 1 and claims[0].job.kind is JobKind.JAM:
                 results = [self._render_jam(claims[0], progresses[0])]
+            elif len(ready) == 1 and takes_of(claims[0].job.params) > 1:
+                # issue 14: several takes from one hearing of the hum, scored, best first
+                from generator.takes import render_takes
+
+                n = takes_of(claims[0].job.params)
+                results = [render_takes(self.backend, ready[0][1], n, progresses[0])]
             elif len(ready) == 1:
                 results = [self.backend.render(ready[0][1], progresses[0])]
             else:
@@ -334,7 +343,7 @@ class Worker:
     def _store(self, claim: Claim, result: RenderResult, render_s: float) -> None:
         t0 = time.perf_counter()
         try:
-            files = self.encode(result)
+            files = _encode(result, self.encode)
         except Exception as exc:
             self._retry(claim, exc, stage="encode")
             return
@@ -380,6 +389,18 @@ class Worker:
                    "attempt": claim.job.attempts},
         )  # fmt: skip
         self.queue.fail(claim, "internal_error", GENERIC_FAILURE, retry=True)
+
+
+def _alone(job: Job) -> bool:
+    """Jobs rendered on their own, never in a backend batch: jam jobs and takes jobs."""
+    return job.kind is JobKind.JAM or takes_of(job.params) > 1
+
+
+def _encode(result: RenderResult, encode: Callable[[RenderResult], list[Output]]) -> list[Output]:
+    """The stored files: ``encode``'s, or for a takes job each take's as ``take<N>.<ext>``."""
+    from generator.takes import TakesResult, encode_takes
+
+    return encode_takes(result, encode) if isinstance(result, TakesResult) else encode(result)
 
 
 # -- processes ------------------------------------------------------------------------------------
