@@ -29,6 +29,7 @@ from generator.backends.arranger.types import Note
 
 __all__ = [
     "chroma_agreement",
+    "chroma_agreement_of",
     "chroma_cosine",
     "chroma_energy",
     "chroma_frames",
@@ -84,7 +85,8 @@ def chroma_energy(audio: npt.NDArray[np.floating], sample_rate: int) -> npt.NDAr
         )
         ** 2
     )
-    return np.asarray((_chroma_bank() @ spec).T, dtype=np.float64)
+    # the STFT is Fortran-ordered; a C-ordered copy makes the product ~10x faster
+    return np.asarray((_chroma_bank() @ np.ascontiguousarray(spec)).T, dtype=np.float64)
 
 
 def chroma_cosine(
@@ -128,8 +130,15 @@ def chroma_agreement(
     in the melody neither help nor hurt. Unlike ``chroma_cosine`` it is continuous (no argmax),
     so close tracks get close, but distinct, scores.
     """
-    ref = chroma_energy(reference, ref_rate)
-    out = chroma_energy(output, out_rate)
+    return chroma_agreement_of(
+        chroma_energy(reference, ref_rate), chroma_energy(output, out_rate), sounding=sounding
+    )
+
+
+def chroma_agreement_of(
+    ref: npt.NDArray[np.float64], out: npt.NDArray[np.float64], *, sounding: float = 0.25
+) -> float | None:
+    """``chroma_agreement`` from ``chroma_energy`` frames (a reference scored many times)."""
     frames = min(len(ref), len(out))
     ref, out = ref[:frames], out[:frames]
     energy = ref.sum(axis=1)

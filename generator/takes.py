@@ -34,7 +34,15 @@ from generator.backend import Backend, Progress, RenderRequest, RenderResult, no
 from generator.backends.arranger.types import PITCH_CLASSES, BeatNote, Key, Melody
 from generator.errors import RenderRefused
 
-__all__ = ["Take", "TakesResult", "encode_takes", "follow_score", "render_takes", "take_seeds"]
+__all__ = [
+    "Take",
+    "TakesResult",
+    "encode_takes",
+    "follow_score",
+    "follow_scores",
+    "render_takes",
+    "take_seeds",
+]
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +112,29 @@ def _reference(melody: Melody, metadata: dict[str, Any], seconds: float) -> npt.
 
 def follow_score(melody: Melody, result: RenderResult) -> float | None:
     """How closely ``result`` follows ``melody`` (0..1; see the module docstring)."""
-    from generator.metrics import chroma_agreement
+    return follow_scores(melody, [result])[0]
 
-    audio = np.asarray(result.audio, dtype=np.float32)
-    if audio.ndim == 2:  # (samples, channels): the score listens in mono
-        audio = audio.mean(axis=1)
-    seconds = len(audio) / result.sample_rate
-    reference = _reference(melody, dict(result.metadata), seconds)
-    return chroma_agreement(reference, _REFERENCE_RATE, audio, result.sample_rate)
+
+def follow_scores(melody: Melody, results: Sequence[RenderResult]) -> list[float | None]:
+    """``follow_score`` of each result; the reference's chroma is computed once per placement
+    (takes of one hum share it: the arrangement's layout does not depend on the seed)."""
+    from generator.metrics import chroma_agreement_of, chroma_energy
+
+    references: dict[tuple[object, object, int], npt.NDArray[np.float64]] = {}
+    scores: list[float | None] = []
+    for result in results:
+        audio = np.asarray(result.audio, dtype=np.float32)
+        if audio.ndim == 2:  # (samples, channels): the score listens in mono
+            audio = audio.mean(axis=1)
+        meta = dict(result.metadata)
+        seconds = len(audio) / result.sample_rate
+        placement = (meta.get("key"), meta.get("hum_offset_s"), round(seconds * 1000))
+        if placement not in references:
+            sine = _reference(melody, meta, seconds)
+            references[placement] = chroma_energy(sine, _REFERENCE_RATE)
+        out = chroma_energy(audio, result.sample_rate)
+        scores.append(chroma_agreement_of(references[placement], out))
+    return scores
 
 
 def _hear_for_scoring(request: RenderRequest) -> Melody | None:
@@ -164,7 +187,7 @@ def render_takes(
             report = _part(progress, 0.05 + 0.85 * lo / n, 0.05 + 0.85 * hi / n)
             results.extend(backend.render_batch(chunk, [report] * len(chunk)))
     progress(0.92, "scoring")
-    scores = [follow_score(heard, r) if heard is not None else None for r in results]
+    scores = follow_scores(heard, results) if heard is not None else [None] * n
     # best first; unscored takes keep their order after the scored ones
     order = sorted(range(n), key=lambda i: (scores[i] is None, -(scores[i] or 0.0), i))
     takes = tuple(
