@@ -173,3 +173,28 @@ def test_takes_count_against_the_quota_and_the_length_limit_is_per_take(make_que
         ask(2, 25.0)  # each take over the per-track limit
     assert refused.value.code == "too_long"
     assert ask(1, 8.0).duration_s == 8.0
+
+
+def test_cli_takes_writes_each_take_and_its_score(tmp_path: Path) -> None:
+    import subprocess
+
+    hum = tmp_path / "hum.wav"
+    hum.write_bytes(audio.encode(sing(_TUNE, _BEATS, 100.0, seed=1), RATE, "wav"))
+    humjam = Path(sys.executable).parent / "humjam"
+    done = subprocess.run(
+        [str(humjam), "generate", str(hum), "-p", "folk", "-d", "8", "--takes", "2",
+         "-o", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("take ")]
+    assert [line.split(":")[0] for line in lines] == ["take 1", "take 2"]
+    percents = [float(line.rsplit(" ", 1)[1].rstrip("%")) for line in lines]
+    assert percents == sorted(percents, reverse=True) and percents[0] > 50
+    for n in (1, 2):
+        clip = audio.decode((tmp_path / "out" / f"take{n}" / "track.ogg").read_bytes(), "t.ogg")
+        assert abs(clip.duration_s - 8.0) < 0.1
+    refused = subprocess.run(
+        [str(humjam), "generate", "--takes", "5"], capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == 2 and "--takes" in refused.stderr
