@@ -27,7 +27,6 @@ from bot.errors import UserFacingError
 from bot.ports import require_job
 from bot.render import BRAND_COLOUR, format_seconds, key_tempo, slug, truncate
 from bot.views import MAX_CUSTOM_ID, JobButton, guarded
-from db.errors import JobNotFound
 from db.takes import MAX_TAKES, TAKE_S, TAKES, take_name, take_seconds, takes_of
 from db.types import Job, JobKind, Output
 
@@ -148,22 +147,8 @@ class TakeButton(
         return cls(match["action"], int(match["job_id"]), int(match["take"]))
 
     async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
-        try:
-            job = await require_job(interaction.client.queue, self.job_id)
-        except JobNotFound:
-            await interaction.client.tree.reply_error(
-                interaction, "job_not_found", "Those takes no longer exist."
-            )
-            return False
-        except Exception as exc:
-            await interaction.client.tree.report(interaction, exc)
-            return False
-        if job.requester_id == interaction.user.id:
-            return True
-        await interaction.client.tree.reply_error(
-            interaction, "not_owner", f"Only <@{job.requester_id}> can use this button."
-        )
-        return False
+        # the same owner check as the buttons under a track (Extend there: requester only)
+        return await JobButton("extend", self.job_id).interaction_check(interaction)
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         await guarded(

@@ -104,3 +104,19 @@ async def test_takes_post_keep_extend_and_restart(
         )
         (delivered,) = await fake.wait_until(lambda: fake.followups(click), timeout=30)
         assert_track_delivery(delivered, child)
+
+        # Remix take 2: a modal for the new prompt, then a job from that take's seed and hum
+        click = await fake.click(f"humjam:take:remix:{job.id}:2", after)
+        await fake.wait_until(lambda: click.callback is not None, timeout=10)
+        assert click.callback["type"] == 9
+        modal = click.callback["data"]
+        (field,) = [c for row in modal["components"] for c in row["components"]]
+        submit = await fake.submit_modal(modal["custom_id"], {field["custom_id"]: "jazz trio"})
+        await fake.wait_until(lambda: fake.edits(submit), timeout=10)
+        remix = next(
+            j
+            for j in await queue.user_jobs(fake.alice.id, active_only=False)
+            if j.kind is JobKind.REMIX
+        )
+        assert remix.prompt == "jazz trio" and remix.seed == seed2 and remix.duration_s == 6.0
+        assert remix.parent_job_id == job.id and remix.has_hum and remix.params["takes"] == 1
