@@ -78,9 +78,9 @@ def takes_of_job(job: Job) -> list[TakeInfo]:
     return sorted(out, key=lambda t: t.number)
 
 
-def percent(score: float | None) -> str:
+def percent(score: float) -> str:
     """``0.8731`` → ``"87.3%"``: one decimal, so close takes still read differently."""
-    return "not scored (no hum)" if score is None else f"{score:.1%}"
+    return f"{score:.1%}"
 
 
 def take_filename(job: Job, number: int, ext: str) -> str:
@@ -106,9 +106,12 @@ def takes_embed(job: Job, takes: Sequence[TakeInfo], *, kept: int | None = None)
         timestamp=job.finished_at,
     )
     for t in shown:
-        best = " 🏆" if t.number == 1 and len(takes) > 1 else ""
+        best = " 🏆" if t.number == 1 and len(takes) > 1 and t.score is not None else ""
         embed.add_field(
-            name=f"Take {t.number}{best} — follows your hum {percent(t.score)}",
+            name=f"Take {t.number}{best} — "
+            + (
+                "not scored (no hum)" if t.score is None else f"follows your hum {percent(t.score)}"
+            ),
             value=f"seed {t.seed} · `{take_filename(job, t.number, 'opus')}`",
             inline=False,
         )
