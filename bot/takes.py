@@ -107,11 +107,9 @@ def takes_embed(job: Job, takes: Sequence[TakeInfo], *, kept: int | None = None)
     )
     for t in shown:
         best = " 🏆" if t.number == 1 and len(takes) > 1 and t.score is not None else ""
+        how = "not scored (no hum)" if t.score is None else f"follows your hum {percent(t.score)}"
         embed.add_field(
-            name=f"Take {t.number}{best} — "
-            + (
-                "not scored (no hum)" if t.score is None else f"follows your hum {percent(t.score)}"
-            ),
+            name=f"Take {t.number}{best} — {how}",
             value=f"seed {t.seed} · `{take_filename(job, t.number, 'opus')}`",
             inline=False,
         )
