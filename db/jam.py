@@ -43,6 +43,7 @@ __all__ = [
     "JamStore",
     "NotJamHost",
     "PartStatus",
+    "key_tonic",
     "normalise_key",
 ]
 
@@ -176,6 +177,12 @@ def normalise_key(text: str) -> str:
     pc = (_NATURAL[letter.upper()] + {"#": 1, "b": -1, "": 0}[accidental]) % 12
     minor = mode is not None and mode.lower() in ("m", "min", "minor")
     return f"{_SPELLING[pc]} {'minor' if minor else 'major'}"
+
+
+def key_tonic(text: str) -> tuple[int, bool]:
+    """``"D minor"`` → ``(2, True)``: the tonic's pitch class and whether the key is minor."""
+    tonic, mode = normalise_key(text).split()
+    return _SPELLING.index(tonic), mode == "minor"
 
 
 class JamStore:

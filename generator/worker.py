@@ -33,7 +33,7 @@ from db.errors import QueueError
 from db.types import Claim, Output
 from generator.backend import Backend, Progress, RenderRequest, RenderResult
 from generator.errors import RenderCancelled, RenderRefused
-from generator.kinds import JobHandler, WorkContext, handler_for
+from generator.kinds import JobHandler, WorkContext, handler_of
 from generator.settings import GeneratorSettings
 
 if TYPE_CHECKING:
@@ -249,7 +249,7 @@ class Worker:
         import audio
 
         try:
-            handler = handler_for(claim.job.kind)
+            handler = handler_of(claim.job)
             return handler, handler.prepare(self.context, claim)
         except (RenderRefused, audio.AudioRejected) as exc:
             self._refuse(claim, exc.code, exc.message)
@@ -285,13 +285,15 @@ class Worker:
                 self._retry(c, exc, stage="render")
             return
         render_s = time.perf_counter() - started
-        for claim, result in zip(claims, results, strict=True):
-            self._store(claim, result, render_s / len(claims))
+        for (claim, handler, _), result in zip(ready, results, strict=True):
+            self._store(claim, handler, result, render_s / len(claims))
 
-    def _store(self, claim: Claim, result: RenderResult, render_s: float) -> None:
+    def _store(
+        self, claim: Claim, handler: JobHandler, result: RenderResult, render_s: float
+    ) -> None:
         t0 = time.perf_counter()
         try:
-            files = self.encode(result)
+            files = handler.files(result, self.encode)
         except Exception as exc:
             self._retry(claim, exc, stage="encode")
             return

@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from bot import metrics
 from bot.render import filename, result_embed, status_line
+from bot.takes import deliver_takes, is_takes_job
 from bot.views import result_view
 from db.types import Job, JobKind, JobStatus, Output
 
@@ -245,6 +246,9 @@ class Delivery(commands.Cog):
             # Jam parts, mixes and recaps go to their thread in the jam's shape (bot/cogs/jam.py).
             await self._edit_status(job, status_line(job), force=True)
             return int(await jam.deliver(job, self))  # type: ignore[attr-defined]
+        if is_takes_job(job):  # issue 14: several takes in one post (bot/takes.py)
+            await self._edit_status(job, status_line(job), force=True)
+            return await deliver_takes(self, job)
         attachments = await self._attachments(job)
         await self._edit_status(job, status_line(job), force=True)
         return await self._post(

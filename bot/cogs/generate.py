@@ -23,6 +23,7 @@ from bot.ports import require_job
 from bot.render import clean_prompt, format_seconds, info_embed, status_line
 from bot.transformers import Duration, Style, backend_autocomplete, check_backend
 from bot.views import PromptModal
+from db.takes import MAX_TAKES, TAKE_S, TAKES
 from db.types import Job, JobKind, JobRequest
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ class Generate(commands.Cog):
         kind: JobKind = JobKind.GENERATE,
         parent: Job | None = None,
         extra: Mapping[str, Any] | None = None,
+        takes: int = 1,
     ) -> Job:
         """Check guild rules, enqueue, and turn the deferred message into the status line."""
         guild_id = interaction.guild_id
@@ -147,6 +149,9 @@ class Generate(commands.Cog):
         params.update(extra or {})
         if style is not None:
             params["style"] = style
+        if takes > 1:  # issue 14: N takes of `duration` each; the job (and quota) counts N tracks
+            params.update({TAKES: takes, TAKE_S: float(duration)})
+            duration = duration * takes
         request = JobRequest(
             requester_id=interaction.user.id,
             prompt=prompt,
@@ -196,6 +201,7 @@ class Generate(commands.Cog):
         style="Musical style (auto: picked from the prompt)",
         seed="Same seed + same input = same track",
         backend="Which generator renders it",
+        takes="Render 1-4 takes with different seeds, best first (each counts as a track)",
     )
     @app_commands.autocomplete(backend=backend_autocomplete)
     @app_commands.guild_only()
@@ -208,8 +214,11 @@ class Generate(commands.Cog):
         style: Style | None = None,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         backend: str | None = None,
+        takes: app_commands.Range[int, 1, MAX_TAKES] | None = None,
     ) -> None:
         await self.acknowledge(interaction)
+        if takes is not None and (type(takes) is not int or not 1 <= takes <= MAX_TAKES):
+            raise UserFacingError("bad_takes", f"Ask for 1 to {MAX_TAKES} takes.")
         # Discord enforces the option types and ranges; a modified client does not.
         if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_SEED):
             raise UserFacingError(
@@ -227,6 +236,7 @@ class Generate(commands.Cog):
             seed=seed,
             backend=backend,
             hum=hum,
+            takes=takes or 1,
         )
 
     async def make_from_hum(self, interaction: Interaction, message: discord.Message) -> None:

@@ -22,6 +22,7 @@ from discord.ext import commands
 from bot import metrics
 from bot.cogs.admin import jam_limits
 from bot.cogs.generate import pick_audio
+from bot.countin import countin_view
 from bot.errors import UserFacingError
 from bot.intake import Hum, fetch_hum
 from bot.jam_render import (
@@ -205,7 +206,9 @@ class Jam(
                     type=discord.ChannelType.public_thread,
                 )
                 await channel.get_partial_message(session.card_message_id).edit(
-                    embed=card_embed(session, parts)
+                    embed=card_embed(session, parts),
+                    # issue 14: "Count me in" while the session is open, no buttons once it ends
+                    view=countin_view(session.id) if session.is_open else None,
                 )
             except (discord.HTTPException, QueueError) as exc:
                 log.info("jam %s: card not updated (%s)", session_id, exc)
@@ -325,7 +328,8 @@ class Jam(
             ) from exc
         await self.jams.set_thread(session.id, thread.id)
         session = await self.jams.get(session.id)
-        card = await thread.send(embed=card_embed(session, []))
+        # issue 14: the card carries the "Count me in" button (bot/countin.py)
+        card = await thread.send(embed=card_embed(session, []), view=countin_view(session.id))
         await self.jams.set_card(session.id, card.id)
         try:
             await card.pin()
