@@ -216,7 +216,14 @@ class Admission(Positions, Guilds):
             )
         last = facts.last_enqueued_at
         wait: float | None
-        if last is not None and limits.cooldown_s > 0 and now - last < limits.cooldown_s:
+        # the second half of a side-by-side pair (db.queue.pairs) comes right after the first
+        paired = req.params.get("pair_of") is not None and req.parent_job_id is not None
+        if (
+            last is not None
+            and not paired
+            and limits.cooldown_s > 0
+            and now - last < limits.cooldown_s
+        ):
             wait = limits.cooldown_s - (now - last)
             raise AdmissionRefused(
                 "cooldown",
