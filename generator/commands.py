@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from generator.backend import Progress, RenderResult
     from generator.takes import TakesResult
 
+BOTH_BACKENDS = ("arranger", "musicgen")  # `--backend both`, in this order
+
 __all__ = ["DEMO_PROMPT", "demo", "generate", "styles"]
 
 log = logging.getLogger(__name__)
@@ -159,6 +161,20 @@ def generate(args: argparse.Namespace) -> int:
             return _fail(f"no such file: {path}")
         data, name = path.read_bytes(), path.name
     source = f"from {name}" if name else "from the prompt alone"
+    if args.backend == "both":
+        if args.takes > 1:
+            return _fail("--takes needs one backend: pick arranger or musicgen")
+        # issue 14: both engines side by side, each in OUT/<backend>/; one failing engine
+        # doesn't throw the other's track away
+        status = 0
+        for backend in BOTH_BACKENDS:
+            _say(f"making a {args.duration:g} s track {source} with the {backend} …")
+            status |= _render(
+                data, name, prompt=args.prompt, duration=args.duration, seed=args.seed,
+                style=args.style, backend_name=backend, fmt=args.format,
+                out_dir=Path(args.out) / backend,
+            )  # fmt: skip
+        return status
     _say(f"making a {args.duration:g} s track {source} with the {args.backend} …")
     return _render(
         data,

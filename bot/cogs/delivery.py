@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from bot import metrics
 from bot.render import filename, result_embed, status_line
+from bot.side_by_side import deliver_pair
 from bot.takes import deliver_takes, is_takes_job
 from bot.views import result_view
 from db.types import Job, JobKind, JobStatus, Output
@@ -197,6 +198,8 @@ class Delivery(commands.Cog):
         delivered = 0
         jobs = await self.bot.queue.pending_deliveries(self.settings.delivery_batch)
         for job in jobs:
+            if await deliver_pair(self, job):  # issue 14: a side-by-side pair posts once, whole
+                continue
             if not await self.bot.queue.begin_delivery(job.id):
                 continue  # another bot process has it
             try:

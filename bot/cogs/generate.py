@@ -21,7 +21,15 @@ from bot.errors import BadAttachment, UserFacingError
 from bot.intake import Hum, check_declared, fetch_hum
 from bot.ports import require_job
 from bot.render import clean_prompt, format_seconds, info_embed, status_line
-from bot.transformers import Duration, Style, backend_autocomplete, check_backend
+from bot.side_by_side import (
+    BOTH,
+    enqueue_pair,
+    generate_backend_autocomplete,
+    pair_params,
+    require_live,
+    resolve_backend,
+)
+from bot.transformers import Duration, Style, check_backend
 from bot.views import PromptModal
 from db.takes import MAX_TAKES, TAKE_S, TAKES
 from db.types import Job, JobKind, JobRequest
@@ -136,7 +144,15 @@ class Generate(commands.Cog):
                 "duration_out_of_range",
                 f"This server allows tracks up to {format_seconds(max_duration)}.",
             )
-        chosen = check_backend(backend or default_backend, self.settings.backends)
+        # issue 14: `both` = a side-by-side pair (bot/side_by_side.py); refuse at once what no
+        # live worker serves
+        wanted = backend or default_backend
+        chosen = resolve_backend(wanted, self.settings.backends) or check_backend(
+            wanted, self.settings.backends
+        )
+        if chosen == BOTH and takes > 1:
+            raise UserFacingError("bad_takes", "Takes need one engine: pick arranger or musicgen.")
+        await require_live(self.bot, chosen)
         if parent is not None and hum is None and parent.has_hum:
             # Buttons reuse the parent's melody; the queue keeps the bytes (CDN links expire).
             stored = await self.bot.queue.hum(parent.id)
@@ -145,7 +161,7 @@ class Generate(commands.Cog):
                     "hum_expired", "The melody of that track has expired — hum it again."
                 )
             hum = Hum(data=stored[0], filename=stored[1] or "hum", duration_s=0.0)
-        params: dict[str, Any] = dict(parent.params) if parent is not None else {}
+        params: dict[str, Any] = pair_params(dict(parent.params)) if parent is not None else {}
         params.update(extra or {})
         if style is not None:
             params["style"] = style
@@ -169,7 +185,10 @@ class Generate(commands.Cog):
             application_id=interaction.application_id,
             status_message_id=interaction.extras.get("status_message_id"),
         )
-        job = await self.bot.queue.enqueue(request)
+        if chosen == BOTH:
+            job = await enqueue_pair(self.bot, request)
+        else:
+            job = await self.bot.queue.enqueue(request)
         metrics.ENQUEUED.labels(kind=kind.value).inc()
         interaction.extras["public_defer"] = False  # the message now belongs to the job
         log.info(
@@ -200,10 +219,10 @@ class Generate(commands.Cog):
         duration="Length of the track, e.g. 30 or 1m30s",
         style="Musical style (auto: picked from the prompt)",
         seed="Same seed + same input = same track",
-        backend="Which generator renders it",
+        backend="Which generator renders it (both: arranger and MusicGen side by side)",
         takes="Render 1-4 takes with different seeds, best first (each counts as a track)",
     )
-    @app_commands.autocomplete(backend=backend_autocomplete)
+    @app_commands.autocomplete(backend=generate_backend_autocomplete)
     @app_commands.guild_only()
     async def generate(
         self,
