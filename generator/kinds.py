@@ -8,7 +8,8 @@ line in ``HANDLERS`` ("kind" → "module:Class", imported on first use) — no e
 
 Built in: ``BackendJob`` (generate, reroll, variation, extend, remix: the hum through the
 worker's backend), ``TakesJob`` (any of those asking for several takes: params ``takes`` > 1,
-``db.takes``) and ``JamJob`` (jam parts and mixes, ``generator.jam.jobs``). ``handler_of(job)``
+``db.takes``), ``JamJob`` (jam parts and mixes, ``generator.jam.jobs``) and ``ContinueJob``
+(a new hum as the next part of a track, ``generator.continuation``). ``handler_of(job)``
 picks one for a claimed job.
 """
 
@@ -37,6 +38,7 @@ __all__ = [
     "WorkContext",
     "handler_for",
     "handler_of",
+    "parent_track",
 ]
 
 HUM_RATE = 22050  # what backends expect prepared hums at
@@ -109,7 +111,7 @@ class BackendJob:
         ):
             # A backend that continues audio (MusicGen) gets the parent's track; the others
             # re-render the same arrangement (same seed) at the longer length instead.
-            options["continue_audio"], options["continue_rate"] = _parent_track(ctx, job.params)
+            options["continue_audio"], options["continue_rate"] = parent_track(ctx, job.params)
             duration_s = float(job.params.get("extend_by_s") or job.duration_s)
         request = RenderRequest(
             prompt=job.prompt,
@@ -153,7 +155,7 @@ class TakesJob(BackendJob):
         return encode(result)
 
 
-def _parent_track(ctx: WorkContext, params: Any) -> tuple[Any, int]:
+def parent_track(ctx: WorkContext, params: Any) -> tuple[Any, int]:
     """The master of the track an Extend job continues, decoded to mono float32."""
     import audio
 
@@ -200,6 +202,7 @@ class JamJob:
 #: job kind → handler ("module:Class"); kinds not listed are ``BackendJob``s
 HANDLERS: dict[str, str] = {
     "jam": "generator.kinds:JamJob",
+    "continue": "generator.continuation:ContinueJob",
 }
 _loaded: dict[str, JobHandler] = {}
 
