@@ -47,7 +47,7 @@ BOTH = "both"
 #: (lead, partner): the arranger leads, so a pair's post and status line follow it
 PAIR_BACKENDS = ("arranger", "musicgen")
 ENGINE_NAMES = {"arranger": "Arranger", "musicgen": "MusicGen"}
-PAIR_ACTIONS = ("reroll", "extend", "remix", "info")
+PAIR_ACTIONS = ("reroll", "extend", "remix", "next", "info")
 
 __all__ = [
     "BOTH",

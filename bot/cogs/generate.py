@@ -221,21 +221,42 @@ class Generate(commands.Cog):
         seed="Same seed + same input = same track",
         backend="Which generator renders it (both: arranger and MusicGen side by side)",
         takes="Render 1-4 takes with different seeds, best first (each counts as a track)",
+        continue_="Continue this track (its job number) with the melody you attach",
     )
+    @app_commands.rename(continue_="continue")
     @app_commands.autocomplete(backend=generate_backend_autocomplete)
     @app_commands.guild_only()
     async def generate(
         self,
         interaction: Interaction,
-        prompt: app_commands.Range[str, 1, 1000],
+        prompt: app_commands.Range[str, 1, 1000] | None = None,
         melody: discord.Attachment | None = None,
         duration: Duration | None = None,
         style: Style | None = None,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         backend: str | None = None,
         takes: app_commands.Range[int, 1, MAX_TAKES] | None = None,
+        continue_: app_commands.Range[int, 1, 2**53] | None = None,
     ) -> None:
         await self.acknowledge(interaction)
+        if continue_ is not None:  # issue 14: extend by humming (bot/cogs/continuation.py)
+            from bot.cogs.continuation import continue_track
+
+            if melody is None:
+                raise UserFacingError(
+                    "no_hum", "Attach the hum that comes next as `melody` to continue a track."
+                )
+            await continue_track(
+                interaction,
+                int(continue_),
+                await fetch_hum(self.bot.session, melody, self.settings, self.probe_slots),
+                duration,
+            )
+            return
+        if prompt is None:
+            raise UserFacingError(
+                "prompt_empty", "Describe the sound you want, e.g. `lofi, rhodes`."
+            )
         if takes is not None and (type(takes) is not int or not 1 <= takes <= MAX_TAKES):
             raise UserFacingError("bad_takes", f"Ask for 1 to {MAX_TAKES} takes.")
         # Discord enforces the option types and ranges; a modified client does not.
@@ -282,6 +303,11 @@ class Generate(commands.Cog):
 
     async def on_button(self, interaction: Interaction, action: str, job_id: int) -> None:
         """Called by ``JobButton`` after its ownership check."""
+        if action == "next":  # issue 14: "Hum what comes next" (bot/cogs/continuation.py)
+            from bot.cogs.continuation import on_next
+
+            await on_next(interaction, job_id)
+            return
         if action == "info":
             await interaction.response.defer(ephemeral=True, thinking=True)
             job = await require_job(self.bot.queue, job_id)

@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from bot import metrics
 from bot.cogs.admin import jam_limits
+from bot.cogs.continuation import next_hum_view
 from bot.cogs.generate import pick_audio
 from bot.countin import countin_view
 from bot.errors import UserFacingError
@@ -557,6 +558,7 @@ class Jam(
                 mentions=mentions,
                 embed=mix_embed(job, session),
                 files=attachments.files,
+                view=next_hum_view(job.id),  # issue 14: extend the mix by humming
             )
         if session is not None:
             await self.refresh_card(session.id)

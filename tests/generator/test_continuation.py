@@ -85,7 +85,7 @@ def test_arranger_continues_in_the_parents_key_and_tempo_at_a_bar_line(queue: An
     bar = bar_seconds(meta)
     assert bar is not None
     bars = got["join_s"] / bar
-    assert bars >= 1 and abs(bars - round(bars)) < 1e-6  # joined at a bar line
+    assert bars >= 1 and abs(bars - round(bars)) < 2e-3  # at a bar line (stored to the ms)
     outputs = {o.name: o for o in queue.outputs(cont.id)}
     track = audio.decode(outputs["track.flac"].data, "track.flac", audio.TRACK_LIMITS)
     head = audio.decode(
