@@ -130,12 +130,11 @@ class OutputRow(Base):
 
 
 class UserStateRow(Base):
-    """Per-user bookkeeping: round-robin turn (last_served_at) and cooldown (last_enqueued_at)."""
+    """Per-user bookkeeping of enqueues: cooldown (last_enqueued_at) and the daily-quota ledger."""
 
     __tablename__ = "user_state"
 
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    last_served_at: Mapped[float] = mapped_column(Double, server_default=text("0"))
     last_enqueued_at: Mapped[float] = mapped_column(Double, server_default=text("0"))
     # Daily-quota ledger (checked under the enqueue's per-user lock): seconds asked for by
     # jobs created after ``quota_from`` that still count (queued, running or succeeded). Each
@@ -143,9 +142,19 @@ class UserStateRow(Base):
     # check costs O(jobs that expired) instead of summing the user's whole day.
     quota_from: Mapped[float] = mapped_column(Double, server_default=text("0"))
     quota_used_s: Mapped[float] = mapped_column(Double, server_default=text("0"))
-    # jobs of this user now running: the claim's per-user cap reads (and on PostgreSQL locks)
-    # this row. ``last_served_at``, ``running`` and the ledger's refunds are kept by a trigger on
-    # ``jobs`` (migration 0006), so no code path that moves a job can forget them.
+
+
+class UserTurnRow(Base):
+    """Per-user scheduling, apart from ``user_state`` so a claim never waits on an enqueue's
+    commit: the round-robin turn (last_served_at) and the jobs now running (the per-user cap).
+
+    Kept by a trigger on ``jobs`` (migration 0006), so no code path that moves a job can forget
+    them; on PostgreSQL the claim locks the row with its candidate job."""
+
+    __tablename__ = "user_turns"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    last_served_at: Mapped[float] = mapped_column(Double, server_default=text("0"))
     running: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
@@ -198,6 +207,7 @@ jobs = cast(Table, JobRow.__table__)
 hums = cast(Table, HumRow.__table__)
 outputs = cast(Table, OutputRow.__table__)
 user_state = cast(Table, UserStateRow.__table__)
+user_turns = cast(Table, UserTurnRow.__table__)
 guild_settings = cast(Table, GuildSettingsRow.__table__)
 workers = cast(Table, WorkerRow.__table__)
 pending_continues = cast(Table, PendingContinueRow.__table__)

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from db.types import Claim, Output
 from generator.backend import Progress, RenderRequest, RenderResult
 from generator.errors import RenderRefused
-from generator.kinds import HUM_RATE, Encode, WorkContext, parent_track
+from generator.kinds import HUM_RATE, WorkContext, parent_track
 
 __all__ = ["CONTINUE_FROM", "ContinueJob", "bar_seconds", "join_at_bar"]
 
@@ -172,8 +172,8 @@ class ContinueJob:
             },
         )
 
-    def files(self, result: RenderResult, encode: Encode) -> list[Output]:
-        return encode(result)
+    def outputs(self, ctx: WorkContext, claim: Claim, result: RenderResult) -> list[Output] | None:
+        return None  # the worker's standard files: the whole track so far
 
 
 def _take(params: Mapping[str, Any]) -> dict[str, Any]:

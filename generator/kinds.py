@@ -48,12 +48,14 @@ Encode = Callable[[RenderResult], list[Output]]
 
 @dataclass
 class WorkContext:
-    """What a handler may use: the worker's queue, backend and settings, and resources opened
-    on first use and closed when the worker stops (``resource``)."""
+    """What a handler may use: the worker's queue, backend and settings, its ``encode`` (one
+    track's standard files; a kind storing several tracks, like takes, encodes each with it),
+    and resources opened on first use and closed when the worker stops (``resource``)."""
 
     queue: JobQueue
     backend: Backend
     settings: GeneratorSettings
+    encode: Encode | None = None
     _resources: dict[str, Any] = field(default_factory=dict)
 
     def resource(self, name: str, open_: Callable[[], T]) -> T:
@@ -83,12 +85,20 @@ class JobHandler(Protocol):
         self, ctx: WorkContext, claim: Claim, request: RenderRequest, progress: Progress
     ) -> RenderResult: ...
 
-    def files(self, result: RenderResult, encode: Encode) -> list[Output]:
-        """The outputs to store for ``result`` (``encode`` makes one track's files)."""
+    def outputs(self, ctx: WorkContext, claim: Claim, result: RenderResult) -> list[Output] | None:
+        """The files to store; None: the worker's standard set (Opus + FLAC track, MIDI, piano
+        roll). A kind with other files (stems, a short preview) builds its own here."""
         ...
 
 
-class BackendJob:
+class _StandardOutputs:
+    """The worker's standard files for every result."""
+
+    def outputs(self, ctx: WorkContext, claim: Claim, result: RenderResult) -> list[Output] | None:
+        return None
+
+
+class BackendJob(_StandardOutputs):
     """generate, reroll, variation, extend, remix: the (decoded, prepared) hum and the prompt
     through the worker's backend, checked before any heavy work."""
 
@@ -130,9 +140,6 @@ class BackendJob:
     ) -> RenderResult:
         return ctx.backend.render(request, progress)
 
-    def files(self, result: RenderResult, encode: Encode) -> list[Output]:
-        return encode(result)
-
 
 class TakesJob(BackendJob):
     """A backend job asking for several takes (``db.takes``): rendered alone, all takes from one
@@ -147,12 +154,12 @@ class TakesJob(BackendJob):
 
         return render_takes(ctx.backend, request, takes_of(claim.job.params), progress)
 
-    def files(self, result: RenderResult, encode: Encode) -> list[Output]:
+    def outputs(self, ctx: WorkContext, claim: Claim, result: RenderResult) -> list[Output] | None:
         from generator.takes import TakesResult, encode_takes
 
-        if isinstance(result, TakesResult):
-            return encode_takes(result, encode)
-        return encode(result)
+        if isinstance(result, TakesResult) and ctx.encode is not None:
+            return encode_takes(result, ctx.encode)
+        return None
 
 
 def parent_track(ctx: WorkContext, params: Any) -> tuple[Any, int]:
@@ -171,7 +178,7 @@ def parent_track(ctx: WorkContext, params: Any) -> tuple[Any, int]:
     return clip.samples, clip.sample_rate
 
 
-class JamJob:
+class JamJob(_StandardOutputs):
     """A jam part or mix (``generator.jam.jobs``): reads the session from the jam store; the hum
     is decoded there, and the worker's backend renders mixes when it can."""
 
@@ -194,9 +201,6 @@ class JamJob:
             claim.job, claim.hum, claim.hum_filename, store, ctx.settings, progress,
             backend=ctx.backend,
         )  # fmt: skip
-
-    def files(self, result: RenderResult, encode: Encode) -> list[Output]:
-        return encode(result)
 
 
 #: job kind → handler ("module:Class"); kinds not listed are ``BackendJob``s

@@ -113,7 +113,8 @@ class Worker:
         self.processed = 0
         self._running: dict[int, _Running] = {}
         self._lock = threading.Lock()
-        self.context = WorkContext(queue, backend, self.settings)
+        # handlers encode with the worker's encode, even one a test swaps in later
+        self.context = WorkContext(queue, backend, self.settings, lambda r: self.encode(r))
         #: set when a ``--once`` run stopped because the queue failed (exit status 1)
         self.gave_up = False
         self._first_signal_at = -1e9
@@ -305,7 +306,9 @@ class Worker:
     ) -> None:
         t0 = time.perf_counter()
         try:
-            files = handler.files(result, self.encode)
+            files = handler.outputs(self.context, claim, result)
+            if files is None:
+                files = self.encode(result)
         except Exception as exc:
             self._retry(claim, exc, stage="encode")
             return

@@ -65,9 +65,11 @@ INSERT_JOB = (
     f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)}) "
     f"VALUES ({', '.join(':' + c for c in INSERT_COLUMNS)})"
 )
+#: the user's scheduling row, which the claim joins (kept by the trigger of migration 0006)
+INSERT_TURN = "INSERT OR IGNORE INTO user_turns (user_id) VALUES (:p_user)"
 INSERT_HUM = "INSERT INTO job_hums (job_id, filename, data) VALUES (:job_id, :filename, :data)"
 #: Cooldown stamp and quota ledger after an admitted enqueue (absolute values: computed under
-#: the write lock from ADMISSION_FACTS). The row also carries the user's running count.
+#: the write lock from ADMISSION_FACTS).
 UPSERT_ENQUEUED = """
 INSERT INTO user_state (user_id, last_enqueued_at, quota_from, quota_used_s)
 VALUES (:p_user, :p_now, :p_quota_from, :p_quota_used)
@@ -108,7 +110,7 @@ VALUES (:job_id, :name, :content_type, :data, :created_at)
 def claim_sql(n_backends: int, with_batch_key: bool) -> str:
     """The claim: one UPDATE … WHERE id = (fairest candidate) … RETURNING, atomic under the
     write lock. Fair order: short lane, the user served least recently (round robin), then their
-    oldest job; users at their running cap (``user_state.running``) are skipped. The trigger of
+    oldest job; users at their running cap (``user_turns.running``) are skipped. The trigger of
     migration 0006 then counts the job as running and stamps the user's turn. Binds :p_now,
     :p_b0…, :p_running_cap, :p_token, :p_expires, :p_worker, maybe :p_batch_key."""
     backends = ", ".join(f":p_b{i}" for i in range(n_backends))
@@ -118,7 +120,7 @@ UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = :p_to
     lease_expires_at = :p_expires, worker_id = :p_worker, started_at = :p_now, progress = 0.0,
     stage = 'starting', updated_at = :p_now, version = version + 1
 WHERE id = (
-    SELECT j.id FROM jobs AS j JOIN user_state AS u ON u.user_id = j.requester_id
+    SELECT j.id FROM jobs AS j JOIN user_turns AS u ON u.user_id = j.requester_id
     WHERE j.status = 'queued' AND j.backend IN ({backends}) AND j.available_at <= :p_now
       AND u.running < :p_running_cap {batch}
     ORDER BY j.short DESC, u.last_served_at, j.id
@@ -324,6 +326,7 @@ class SqliteDialect:
                     "p_quota_used": facts.used_s + job["duration_s"],
                 },
             )
+            db.execute(INSERT_TURN, {"p_user": user})
         return job_id, now
 
     def claim(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
-from db.models import jobs, user_state, workers
+from db.models import jobs, user_turns, workers
 from db.queue._core import ACTIVE, QueueCore
 from db.types import JobStatus, QueuePosition
 
@@ -74,9 +74,9 @@ class Positions(QueueCore):
             select(
                 jobs.c.requester_id,
                 func.count(),
-                func.coalesce(func.max(user_state.c.last_served_at), 0.0),
+                func.coalesce(func.max(user_turns.c.last_served_at), 0.0),
             )
-            .select_from(jobs.outerjoin(user_state, user_state.c.user_id == jobs.c.requester_id))
+            .select_from(jobs.outerjoin(user_turns, user_turns.c.user_id == jobs.c.requester_id))
             .where(jobs.c.status == JobStatus.QUEUED.value, jobs.c.backend == row.backend)
             .group_by(jobs.c.requester_id)
         ).all()

@@ -178,7 +178,7 @@ def test_kill9_soak_with_poison_loses_nothing_and_does_nothing_twice(make_queue,
     assert max(completes.values()) == 1 and not set(completes) & set(poison)
     with queue._engine.connect() as conn:
         rows = conn.execute(text("SELECT id, status, error_code FROM jobs")).all()
-        running = conn.execute(text("SELECT coalesce(sum(running), 0) FROM user_state")).scalar()
+        running = conn.execute(text("SELECT coalesce(sum(running), 0) FROM user_turns")).scalar()
     assert {r.id: (r.status, r.error_code) for r in rows if r.id in poison} == {
         p: ("failed", "corrupt_job") for p in poison
     }
