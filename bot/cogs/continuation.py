@@ -22,7 +22,7 @@ from bot.errors import BadAttachment, UserFacingError
 from bot.intake import Hum, check_declared, fetch_hum
 from bot.ports import require_job
 from bot.render import format_seconds, key_tempo
-from db.takes import TAKE_S, TAKES
+from db.takes import TAKE_S, TAKES, take_seconds, takes_of
 from db.types import Job, JobKind, JobStatus
 
 if TYPE_CHECKING:
@@ -108,7 +108,8 @@ async def continue_track(
     parent = await _continuable(bot, interaction.user.id, parent_id)
     total_max = bot.settings.max_duration_s
     # a continued track is longer than its job's new part: its stored length counts
-    room = total_max - float(parent.result_meta.get("duration") or parent.duration_s)
+    length = parent.result_meta.get("duration") or take_seconds(parent.params, parent.duration_s)
+    room = total_max - float(length)
     seconds = duration_s or continuation_seconds(
         parent, hum.duration_s, bot.settings.min_duration_s, bot.settings.max_duration_s
     )
@@ -127,8 +128,15 @@ async def continue_track(
         hum=hum,
         kind=JobKind.CONTINUE,
         parent=parent,
-        # one track, continuing the parent's own master (not a takes job, not an Extend)
-        extra={CONTINUE_FROM: parent.id, TAKES: 1, TAKE_S: None, "extend_from_job": None},
+        # one track, continuing the parent's master — its best take if it has takes — and
+        # neither a takes job nor an Extend itself
+        extra={
+            CONTINUE_FROM: parent.id,
+            TAKES: 1,
+            TAKE_S: None,
+            "extend_from_job": None,
+            "extend_take": 1 if takes_of(parent.params) > 1 else None,
+        },
     )
     await bot.queue.clear_pending_continue(interaction.user.id)
     log.info("continuation queued", extra={"job_id": job.id, "parent": parent.id})

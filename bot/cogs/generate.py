@@ -242,6 +242,8 @@ class Generate(commands.Cog):
         if continue_ is not None:  # issue 14: extend by humming (bot/cogs/continuation.py)
             from bot.cogs.continuation import continue_track
 
+            if type(continue_) is not int or continue_ < 1:  # a modified client
+                raise UserFacingError("bad_job", "`continue` takes a job number, e.g. 42.")
             if melody is None:
                 raise UserFacingError(
                     "no_hum", "Attach the hum that comes next as `melody` to continue a track."
