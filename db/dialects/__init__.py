@@ -64,6 +64,15 @@ class AdmissionFacts:
     ledger_s: float  # seconds the ledger counts
     expired_s: float  # of those, seconds created more than 24 h ago (slid out of the window)
 
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> AdmissionFacts:
+        """From a row of the engines' ADMISSION_FACTS: the GUILD_COLUMNS, then last_enqueued_at,
+        quota_from, ledger, active, guild_queued, expired."""
+        n = len(GUILD_COLUMNS)
+        last, quota_from, ledger, active, guild_queued, expired = row[n:]
+        guild = dict(zip(GUILD_COLUMNS, row[:n], strict=True))
+        return cls(guild, last, active, guild_queued, quota_from, ledger, expired)
+
     @property
     def used_s(self) -> float:
         """Quota seconds of the last 24 h (rounded: the ledger adds and subtracts floats)."""

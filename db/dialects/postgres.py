@@ -285,12 +285,7 @@ class PostgresDialect:
             ADMISSION_FACTS, {"user": user, "guild": guild, "day_ago": day_ago}
         ).fetchone()
         assert f is not None
-        n = len(GUILD_COLUMNS)
-        last, quota_from, ledger, active, guild_queued, expired = f[n:]
-        facts = AdmissionFacts(
-            dict(zip(GUILD_COLUMNS, f[:n], strict=True)),
-            last, active, guild_queued, quota_from, ledger, expired,
-        )  # fmt: skip
+        facts = AdmissionFacts.from_row(f)
         admit(facts, now)
         bind = {
             **job,
@@ -300,7 +295,7 @@ class PostgresDialect:
             "has_hum": hum is not None,
             "hum_data": hum[0] if hum else None,
             "hum_filename": hum[1] if hum else None,
-            "quota_from": max(quota_from, day_ago),
+            "quota_from": max(facts.quota_from, day_ago),
             "quota_used": facts.used_s + job["duration_s"],
         }
         job.update(available_at=now, created_at=now, updated_at=now)

@@ -305,12 +305,7 @@ class SqliteDialect:
             f = db.execute(
                 ADMISSION_FACTS, {"p_user": user, "p_guild": guild, "p_day_ago": day_ago}
             ).fetchone()
-            n = len(GUILD_COLUMNS)
-            last, quota_from, ledger, active, guild_queued, expired = f[n:]
-            facts = AdmissionFacts(
-                dict(zip(GUILD_COLUMNS, f[:n], strict=True)),
-                last, active, guild_queued, quota_from, ledger, expired,
-            )  # fmt: skip
+            facts = AdmissionFacts.from_row(f)
             admit(facts, now)
             job.update(available_at=now, created_at=now, updated_at=now)
             job_id = db.execute(INSERT_JOB, job).lastrowid
@@ -322,7 +317,7 @@ class SqliteDialect:
                 {
                     "p_user": user,
                     "p_now": now,
-                    "p_quota_from": max(quota_from, day_ago),
+                    "p_quota_from": max(facts.quota_from, day_ago),
                     "p_quota_used": facts.used_s + job["duration_s"],
                 },
             )
