@@ -22,10 +22,12 @@ import discord
 from discord.ext import commands
 
 from bot import metrics
+from bot.countin import CountMeIn
 from bot.delivery import Delivery
 from bot.jams import JamService
 from bot.ports import QueueAPI
 from bot.settings import BotSettings
+from bot.takes import TakeButton
 from bot.tree import HumjamTree
 from bot.views import HistoryPage, JobButton
 from db.jam import AsyncJamStore, JamStore
@@ -38,6 +40,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.cogs.delivery",
     "bot.cogs.admin",
     "bot.cogs.jam",
+    "bot.cogs.continuation",
 )
 
 
@@ -109,7 +112,7 @@ class HumjamBot(commands.Bot):
             except commands.ExtensionNotFound:
                 # A feature not installed in this build: serve the others, say so loudly.
                 log.error("extension %s not found; its commands are unavailable", extension)
-        self.add_dynamic_items(JobButton, HistoryPage)
+        self.add_dynamic_items(JobButton, HistoryPage, CountMeIn, TakeButton)
         if self.settings.dev_guild_id is not None:
             guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)

@@ -31,6 +31,8 @@ import discord
 
 from bot import metrics
 from bot.render import filename, result_embed, status_line
+from bot.side_by_side import deliver_pair
+from bot.takes import deliver_takes, is_takes_job
 from bot.views import result_view
 from db.types import Job, JobKind, JobStatus, Output
 
@@ -248,6 +250,8 @@ class Delivery:
         for job in jobs:
             if self._stopping:
                 break
+            if await deliver_pair(self, job):  # issue 14: a side-by-side pair posts once, whole
+                continue
             if not await self.bot.queue.begin_delivery(job.id):
                 continue  # another bot process has it
             # its own task, so that drain() can wait for it (cancelling this loop cancels it)
@@ -315,6 +319,8 @@ class Delivery:
         if job.kind is JobKind.JAM:
             # Jam parts, mixes and recaps go to their thread in the jam's shape (bot/jams.py).
             return await self.jams.deliver(job, self)
+        if is_takes_job(job):  # issue 14: several takes in one post (bot/takes.py)
+            return await deliver_takes(self, job)
         attachments = await self.attachments(job)
         return await self.post(
             job,

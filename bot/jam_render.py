@@ -15,6 +15,7 @@ from db.types import Job
 
 __all__ = [
     "card_embed",
+    "fit_text",
     "jam_filename",
     "mix_embed",
     "part_content",
@@ -117,11 +118,45 @@ def part_content(job: Job) -> str:
     meta: dict[str, Any] = dict(job.result_meta)
     role = meta.get("role", job.params.get("role", "part"))
     how = "invented from the session's key" if meta.get("invented") else "in the session's key"
+    fit = meta.get("fit")
+    moved = f"\n> {fit_text(fit)}" if isinstance(fit, dict) else ""  # issue 14
     return (
         f"<@{job.requester_id}>'s **{role}** (`#{job.params.get('jam_part', '?')}`) is in — "
         f"{how}, {meta.get('key', '?')} at {meta.get('bpm', '?')} BPM. "
-        "React to this message to vote for this take."
+        f"React to this message to vote for this take.{moved}"
     )
+
+
+#: a tempo change smaller than this is shown as "kept" (nobody hears 1.5 %)
+_SAME_TEMPO = 0.02
+
+
+def fit_text(fit: dict[str, Any]) -> str:
+    """How far a part was moved, from the worker's ``fit`` facts (``generator.jam.parts``):
+    "transposed down 2 semitones (E major → D minor), tempo stretched ×1.08 (hummed at ~93 BPM)".
+    """
+    semitones, octaves = int(fit.get("semitones", 0)), int(fit.get("octaves", 0))
+    tonic_move = semitones - 12 * octaves
+    keys = f"{fit.get('from_key', '?')} → {fit.get('to_key', '?')}"
+    if tonic_move:
+        n = abs(tonic_move)
+        pitch = f"transposed {'up' if tonic_move > 0 else 'down'} {n} semitone{'s' * (n != 1)}"
+        pitch += f" ({keys})"
+    elif fit.get("from_key") != fit.get("to_key"):
+        pitch = f"same tonic, mode changed ({keys})"
+    else:
+        pitch = f"kept in its key ({fit.get('to_key', '?')})"
+    if octaves:
+        n = abs(octaves)
+        pitch += f", {'an' if n == 1 else n} octave{'s' * (n != 1)} "
+        pitch += f"{'up' if octaves > 0 else 'down'} for its register"
+    ratio = float(fit.get("tempo_ratio", 1.0))
+    hummed = f"hummed at ~{float(fit.get('hum_bpm', 0)):.0f} BPM"
+    if abs(ratio - 1.0) < _SAME_TEMPO:
+        tempo = f"tempo kept ({hummed})"
+    else:
+        tempo = f"tempo stretched ×{ratio:.2f} ({hummed})"
+    return f"Moved to fit: {pitch}; {tempo}."
 
 
 def mix_embed(job: Job, session: JamSession | None) -> discord.Embed:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.cogs.continuation import next_hum_view
+from bot.countin import countin_view
 from bot.jam_render import card_embed, jam_filename, mix_embed, part_content
 from db.errors import QueueError
 from db.jam import AsyncJamStore, JamNotFound, JamSession, JamStore
@@ -58,7 +60,9 @@ class JamService:
                 await channel.get_partial_message(session.card_message_id).edit(
                     embed=card_embed(
                         session, parts, audio_messages=self.bot.settings.jam_audio_messages
-                    )
+                    ),
+                    # issue 14: "Count me in" while the session is open, no buttons once it ends
+                    view=countin_view(session.id) if session.is_open else None,
                 )
             except (discord.HTTPException, QueueError) as exc:
                 log.info("jam %s: card not updated (%s)", session_id, exc)
@@ -97,6 +101,7 @@ class JamService:
                 mentions=mentions,
                 embed=mix_embed(job, session),
                 files=attachments.files,
+                view=next_hum_view(job.id),  # issue 14: extend the mix by humming
             )
         if session is not None:
             await self.refresh_card(session.id)

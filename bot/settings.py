@@ -50,6 +50,14 @@ class BotSettings(BaseSettings):
         8.0, ge=0, description="on SIGTERM, how long posts in flight may finish (docker: 10 s)"
     )
 
+    # Issue 14: live workers and "Hum what comes next".
+    require_live_worker: bool = Field(
+        True, description="refuse at once a backend no live worker serves (heartbeats)"
+    )
+    continue_window_s: float = Field(
+        30 * 60.0, gt=0, description="how long a pending 'Hum what comes next' waits"
+    )
+
     # Optional plain-attachment path (needs the privileged Message Content intent).
     message_content_path: bool = False
     message_trigger: str = "!hum"

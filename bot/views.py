@@ -26,11 +26,13 @@ ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "variation": ("Variation", "🔀", discord.ButtonStyle.secondary),
     "extend": ("Extend", "➕", discord.ButtonStyle.secondary),
     "remix": ("Remix", "🎨", discord.ButtonStyle.secondary),
+    # issue 14: the next hum continues this track (bot/cogs/continuation.py)
+    "next": ("Hum what comes next", "🎤", discord.ButtonStyle.secondary),
     "info": ("Info", "ℹ️", discord.ButtonStyle.secondary),
     "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
 }
 # Who may press: the requester for anything that spends their hum; admins may also delete.
-OWNER_ONLY = frozenset({"reroll", "variation", "extend", "remix", "delete"})
+OWNER_ONLY = frozenset({"reroll", "variation", "extend", "remix", "next", "delete"})
 MAX_CUSTOM_ID = 100
 
 Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
@@ -51,7 +53,7 @@ async def guarded(interaction: Interaction, action: Callable[[], Awaitable[Any]]
 
 class JobButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"humjam:(?P<action>reroll|variation|extend|remix|info|delete):(?P<job_id>[0-9]{1,19})",
+    template=r"humjam:(?P<action>reroll|variation|extend|remix|next|info|delete):(?P<job_id>[0-9]{1,19})",
 ):
     """One of the buttons under a finished track."""
 

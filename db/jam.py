@@ -44,6 +44,7 @@ __all__ = [
     "NotJamHost",
     "PartStatus",
     "Role",
+    "key_tonic",
     "normalise_key",
 ]
 
@@ -216,6 +217,12 @@ def forget_member_rows(conn: Connection, user_id: int) -> int:
     conn.execute(delete(jam_votes).where(jam_votes.c.voter_id == user_id))
     conn.execute(update(jam_sessions).where(jam_sessions.c.host_id == user_id).values(host_id=0))
     return len(ids)
+
+
+def key_tonic(text: str) -> tuple[int, bool]:
+    """``"D minor"`` → ``(2, True)``: the tonic's pitch class and whether the key is minor."""
+    tonic, mode = normalise_key(text).split()
+    return _SPELLING.index(tonic), mode == "minor"
 
 
 class JamStore:

@@ -179,6 +179,29 @@ class GuildSettingsRow(Base):
     updated_at: Mapped[float] = mapped_column(Double)
 
 
+class WorkerRow(Base):
+    """A live worker process (issue 14): written by its loop every few seconds, so the bot can
+    tell which backends some worker serves right now and size ETAs by the live workers."""
+
+    __tablename__ = "workers"
+
+    worker_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    backend: Mapped[str] = mapped_column(String(32))
+    lanes: Mapped[int] = mapped_column(Integer)  # jobs it renders at once (its batch size)
+    started_at: Mapped[float] = mapped_column(Double)
+    seen_at: Mapped[float] = mapped_column(Double)
+
+
+class PendingContinueRow(Base):
+    """A user's "Hum what comes next" (issue 14): the track their next hum continues."""
+
+    __tablename__ = "pending_continues"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    job_id: Mapped[int] = mapped_column(Id, ForeignKey("jobs.id", ondelete="CASCADE"))
+    created_at: Mapped[float] = mapped_column(Double)
+
+
 # Core handles on the tables (``__table__`` is typed as a FromClause; these are Tables).
 jobs = cast(Table, JobRow.__table__)
 hums = cast(Table, HumRow.__table__)
@@ -186,6 +209,8 @@ outputs = cast(Table, OutputRow.__table__)
 user_state = cast(Table, UserStateRow.__table__)
 user_turns = cast(Table, UserTurnRow.__table__)
 guild_settings = cast(Table, GuildSettingsRow.__table__)
+workers = cast(Table, WorkerRow.__table__)
+pending_continues = cast(Table, PendingContinueRow.__table__)
 
 
 # --- jam sessions (issue 6; owned by db/jam.py, migration 0002_jam_sessions) -------------------

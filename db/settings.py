@@ -44,6 +44,11 @@ class QueueSettings(BaseSettings):
     )
     max_params_bytes: int = Field(64 * 1024, ge=2, description="largest JSON of a job's params")
 
+    # live workers (``db.queue.workers``)
+    worker_ttl_s: float = Field(
+        45.0, gt=0, description="a worker not heard from for this long is gone"
+    )
+
     # scheduling
     short_job_s: float = Field(
         0.0, ge=0, description="jobs this short or shorter jump ahead (0 disables the lane)"

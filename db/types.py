@@ -34,6 +34,7 @@ class JobKind(enum.StrEnum):
     EXTEND = "extend"
     REMIX = "remix"
     JAM = "jam"
+    CONTINUE = "continue"  # a new hum as the next part of a track (issue 14)
 
 
 class DeliveryStatus(enum.StrEnum):

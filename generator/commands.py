@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from generator.backend import Progress, RenderResult
+    from generator.takes import TakesResult
+
+BOTH_BACKENDS = ("arranger", "musicgen")  # `--backend both`, in this order
 
 __all__ = ["DEMO_PROMPT", "demo", "generate", "styles"]
 
@@ -62,6 +65,7 @@ def _render(
     backend_name: str,
     fmt: str,
     out_dir: Path,
+    takes: int = 1,
 ) -> int:
     import audio
     from generator.backend import RenderRequest
@@ -88,7 +92,13 @@ def _render(
         backend.load()
         try:
             started = time.perf_counter()
-            result = backend.render(request, _stage_printer())
+            result: RenderResult
+            if takes > 1:  # issue 14: several takes from one hearing, scored, best first
+                from generator.takes import render_takes
+
+                result = render_takes(backend, request, takes, _stage_printer())
+            else:
+                result = backend.render(request, _stage_printer())
             elapsed = time.perf_counter() - started
         finally:
             backend.close()
@@ -96,7 +106,12 @@ def _render(
         return _fail(exc.message)
     except BackendUnavailable as exc:
         return _fail(str(exc))
-    _write(result, fmt, out_dir, elapsed)
+    from generator.takes import TakesResult
+
+    if isinstance(result, TakesResult):
+        _write_takes(result, fmt, out_dir, elapsed)
+    else:
+        _write(result, fmt, out_dir, elapsed)
     return 0
 
 
@@ -125,6 +140,17 @@ def _write(result: RenderResult, fmt: str, out_dir: Path, elapsed: float) -> Non
     )
 
 
+def _write_takes(result: TakesResult, fmt: str, out_dir: Path, elapsed: float) -> None:
+    """Each take in ``out_dir/take<N>/`` (N = rank, 1 follows the hum best) and a score table."""
+    for take in result.takes:
+        print(f"take {take.number}: seed {take.seed}, follows your hum {_percent(take.score)}")
+        _write(take.result, fmt, out_dir / f"take{take.number}", elapsed)
+
+
+def _percent(score: float | None) -> str:
+    return "(not scored: no hum)" if score is None else f"{score:.1%}"
+
+
 def generate(args: argparse.Namespace) -> int:
     """``humjam generate [hum] -p PROMPT -d SECONDS -s SEED -f FMT -o DIR``."""
     data: bytes | None = None
@@ -135,6 +161,20 @@ def generate(args: argparse.Namespace) -> int:
             return _fail(f"no such file: {path}")
         data, name = path.read_bytes(), path.name
     source = f"from {name}" if name else "from the prompt alone"
+    if args.backend == "both":
+        if args.takes > 1:
+            return _fail("--takes needs one backend: pick arranger or musicgen")
+        # issue 14: both engines side by side, each in OUT/<backend>/; one failing engine
+        # doesn't throw the other's track away
+        status = 0
+        for backend in BOTH_BACKENDS:
+            _say(f"making a {args.duration:g} s track {source} with the {backend} …")
+            status |= _render(
+                data, name, prompt=args.prompt, duration=args.duration, seed=args.seed,
+                style=args.style, backend_name=backend, fmt=args.format,
+                out_dir=Path(args.out) / backend,
+            )  # fmt: skip
+        return status
     _say(f"making a {args.duration:g} s track {source} with the {args.backend} …")
     return _render(
         data,
@@ -146,6 +186,7 @@ def generate(args: argparse.Namespace) -> int:
         backend_name=args.backend,
         fmt=args.format,
         out_dir=Path(args.out),
+        takes=args.takes,
     )
 
 

@@ -7,7 +7,10 @@ never work) and then ``render``; jobs whose handler is ``batchable`` may share o
 line in ``HANDLERS`` ("kind" → "module:Class", imported on first use) — no edit to the worker.
 
 Built in: ``BackendJob`` (generate, reroll, variation, extend, remix: the hum through the
-worker's backend) and ``JamJob`` (jam parts and mixes, ``generator.jam.jobs``).
+worker's backend), ``TakesJob`` (any of those asking for several takes: params ``takes`` > 1,
+``db.takes``), ``JamJob`` (jam parts and mixes, ``generator.jam.jobs``) and ``ContinueJob``
+(a new hum as the next part of a track, ``generator.continuation``). ``handler_of(job)``
+picks one for a claimed job.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
-from db.types import Claim, Output
+from db.takes import take_name, take_seconds, takes_of
+from db.types import Claim, Job, Output
 from generator.backend import Backend, Progress, RenderRequest, RenderResult
 from generator.errors import RenderRefused
 from generator.settings import GeneratorSettings
@@ -25,20 +29,33 @@ from generator.settings import GeneratorSettings
 if TYPE_CHECKING:
     from db.queue import JobQueue
 
-__all__ = ["HANDLERS", "BackendJob", "JamJob", "JobHandler", "WorkContext", "handler_for"]
+__all__ = [
+    "HANDLERS",
+    "BackendJob",
+    "JamJob",
+    "JobHandler",
+    "TakesJob",
+    "WorkContext",
+    "handler_for",
+    "handler_of",
+    "parent_track",
+]
 
 HUM_RATE = 22050  # what backends expect prepared hums at
 T = TypeVar("T")
+Encode = Callable[[RenderResult], list[Output]]
 
 
 @dataclass
 class WorkContext:
-    """What a handler may use: the worker's queue, backend and settings, and resources opened
-    on first use and closed when the worker stops (``resource``)."""
+    """What a handler may use: the worker's queue, backend and settings, its ``encode`` (one
+    track's standard files; a kind storing several tracks, like takes, encodes each with it),
+    and resources opened on first use and closed when the worker stops (``resource``)."""
 
     queue: JobQueue
     backend: Backend
     settings: GeneratorSettings
+    encode: Encode | None = None
     _resources: dict[str, Any] = field(default_factory=dict)
 
     def resource(self, name: str, open_: Callable[[], T]) -> T:
@@ -98,13 +115,13 @@ class BackendJob(_StandardOutputs):
             )
             melody, rate = clip.samples, clip.sample_rate
         options = dict(job.params)
-        duration_s = job.duration_s
+        duration_s = take_seconds(job.params, job.duration_s)  # one take's length (db.takes)
         if job.params.get("extend_from_job") is not None and getattr(
             ctx.backend, "continues_audio", False
         ):
             # A backend that continues audio (MusicGen) gets the parent's track; the others
             # re-render the same arrangement (same seed) at the longer length instead.
-            options["continue_audio"], options["continue_rate"] = _parent_track(ctx, job.params)
+            options["continue_audio"], options["continue_rate"] = parent_track(ctx, job.params)
             duration_s = float(job.params.get("extend_by_s") or job.duration_s)
         request = RenderRequest(
             prompt=job.prompt,
@@ -124,12 +141,35 @@ class BackendJob(_StandardOutputs):
         return ctx.backend.render(request, progress)
 
 
-def _parent_track(ctx: WorkContext, params: Any) -> tuple[Any, int]:
+class TakesJob(BackendJob):
+    """A backend job asking for several takes (``db.takes``): rendered alone, all takes from one
+    hearing of the hum, scored and stored best first as ``take<N>.<ext>``."""
+
+    batchable: ClassVar[bool] = False
+
+    def render(
+        self, ctx: WorkContext, claim: Claim, request: RenderRequest, progress: Progress
+    ) -> RenderResult:
+        from generator.takes import render_takes
+
+        return render_takes(ctx.backend, request, takes_of(claim.job.params), progress)
+
+    def outputs(self, ctx: WorkContext, claim: Claim, result: RenderResult) -> list[Output] | None:
+        from generator.takes import TakesResult, encode_takes
+
+        if isinstance(result, TakesResult) and ctx.encode is not None:
+            return encode_takes(result, ctx.encode)
+        return None
+
+
+def parent_track(ctx: WorkContext, params: Any) -> tuple[Any, int]:
     """The master of the track an Extend job continues, decoded to mono float32."""
     import audio
 
     parent = {o.name: o for o in ctx.queue.outputs(int(params["extend_from_job"]))}
-    master = parent.get("track.flac") or parent.get("track.opus")
+    take = params.get("extend_take")  # extending one take of a takes job (db.takes)
+    stem = take_name(take, "") if isinstance(take, int) else "track."
+    master = parent.get(f"{stem}flac") or parent.get(f"{stem}opus")
     if master is None:
         raise RenderRefused(
             "extend_source_gone", "The track to extend is gone (deleted or expired)."
@@ -166,6 +206,7 @@ class JamJob(_StandardOutputs):
 #: job kind → handler ("module:Class"); kinds not listed are ``BackendJob``s
 HANDLERS: dict[str, str] = {
     "jam": "generator.kinds:JamJob",
+    "continue": "generator.continuation:ContinueJob",
 }
 _loaded: dict[str, JobHandler] = {}
 
@@ -180,3 +221,14 @@ def handler_for(kind: str) -> JobHandler:
             module, _, name = target.partition(":")
             _loaded[kind] = getattr(importlib.import_module(module), name)()
     return _loaded[kind]
+
+
+def handler_of(job: Job) -> JobHandler:
+    """The handler of a claimed job: its kind's, or ``TakesJob`` for a backend job asking for
+    several takes (takes are a param of generate / extend / remix ..., not a kind of their own)."""
+    if str(job.kind) not in HANDLERS and takes_of(job.params) > 1:
+        return _TAKES
+    return handler_for(job.kind)
+
+
+_TAKES = TakesJob()

@@ -6,6 +6,8 @@
   each frame ∞-normalised and reduced to a one-hot of its strongest pitch class, cosine per
   frame over the frames both have, averaged. With one-hot frames this is the share of
   frames whose dominant pitch class agrees.
+- ``chroma_agreement``: the same chroma without the argmax, cosine over the frames where a
+  reference melody sounds; the "follows your hum" score of takes (``generator.takes``).
 - ``pitch_accuracy``: frame-wise f0 against a reference (``mir_eval.melody``).
 - ``note_scores`` / ``note_f1``: notes against reference notes (``mir_eval.transcription``:
   ±50 cents, ±100 ms onset tolerance, offsets ignored).
@@ -25,7 +27,16 @@ import soxr
 
 from generator.backends.arranger.types import Note
 
-__all__ = ["chroma_cosine", "chroma_frames", "note_f1", "note_scores", "pitch_accuracy"]
+__all__ = [
+    "chroma_agreement",
+    "chroma_agreement_of",
+    "chroma_cosine",
+    "chroma_energy",
+    "chroma_frames",
+    "note_f1",
+    "note_scores",
+    "pitch_accuracy",
+]
 
 CHROMA_RATE = 32000
 CHROMA_FFT = 2**14
@@ -41,6 +52,16 @@ def _chroma_bank() -> npt.NDArray[np.float64]:
 
 def chroma_frames(audio: npt.NDArray[np.floating], sample_rate: int) -> npt.NDArray[np.float64]:
     """One-hot argmax chroma, shape (frames, 12), as audiocraft's ``ChromaExtractor``."""
+    chroma = chroma_energy(audio, sample_rate).T  # (12, frames)
+    peak = np.maximum(np.abs(chroma).max(axis=0, keepdims=True), 1e-6)
+    chroma = chroma / peak
+    one_hot = np.zeros_like(chroma.T)
+    one_hot[np.arange(chroma.shape[1]), chroma.argmax(axis=0)] = 1.0
+    return np.asarray(one_hot, dtype=np.float64)
+
+
+def chroma_energy(audio: npt.NDArray[np.floating], sample_rate: int) -> npt.NDArray[np.float64]:
+    """Power per pitch class, shape (frames, 12): audiocraft's extractor before its argmax."""
     x = np.asarray(audio, dtype=np.float32)
     if x.ndim == 2:  # (samples, channels) → mono
         x = x.mean(axis=1)
@@ -64,12 +85,8 @@ def chroma_frames(audio: npt.NDArray[np.floating], sample_rate: int) -> npt.NDAr
         )
         ** 2
     )
-    chroma = _chroma_bank() @ spec  # (12, frames)
-    peak = np.maximum(np.abs(chroma).max(axis=0, keepdims=True), 1e-6)
-    chroma = chroma / peak
-    one_hot = np.zeros_like(chroma.T)
-    one_hot[np.arange(chroma.shape[1]), chroma.argmax(axis=0)] = 1.0
-    return np.asarray(one_hot, dtype=np.float64)
+    # the STFT is Fortran-ordered; a C-ordered copy makes the product ~10x faster
+    return np.asarray((_chroma_bank() @ np.ascontiguousarray(spec)).T, dtype=np.float64)
 
 
 def chroma_cosine(
@@ -92,6 +109,45 @@ def chroma_cosine(
     a, b = ref[:frames], out[:frames]
     norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     cosine = (a * b).sum(axis=1) / np.maximum(norms, 1e-8)
+    return float(cosine.mean())
+
+
+def chroma_agreement(
+    reference: npt.NDArray[np.floating],
+    ref_rate: int,
+    output: npt.NDArray[np.floating],
+    out_rate: int,
+    *,
+    sounding: float = 0.25,
+) -> float | None:
+    """Mean cosine of the full (not argmax) chroma vectors, over the frames where ``reference``
+    sounds (0..1); ``None`` when it never does.
+
+    ``reference`` is a clean rendering of a melody (say, sines), ``output`` a whole track: a
+    frame scores 1 when the track's pitch-class energy points the same way as the melody's,
+    and less as other pitch classes (chords, a different line) outweigh it. A frame "sounds"
+    when the reference's chroma energy is at least ``sounding`` × its loudest frame's, so rests
+    in the melody neither help nor hurt. Unlike ``chroma_cosine`` it is continuous (no argmax),
+    so close tracks get close, but distinct, scores.
+    """
+    return chroma_agreement_of(
+        chroma_energy(reference, ref_rate), chroma_energy(output, out_rate), sounding=sounding
+    )
+
+
+def chroma_agreement_of(
+    ref: npt.NDArray[np.float64], out: npt.NDArray[np.float64], *, sounding: float = 0.25
+) -> float | None:
+    """``chroma_agreement`` from ``chroma_energy`` frames (a reference scored many times)."""
+    frames = min(len(ref), len(out))
+    ref, out = ref[:frames], out[:frames]
+    energy = ref.sum(axis=1)
+    if frames == 0 or float(energy.max(initial=0.0)) <= 0.0:
+        return None
+    on = energy >= sounding * energy.max()
+    a, b = ref[on], out[on]
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    cosine = (a * b).sum(axis=1) / np.maximum(norms, 1e-12)
     return float(cosine.mean())
 
 

@@ -33,7 +33,7 @@ from db.errors import QueueError
 from db.types import Claim, Output
 from generator.backend import Backend, Progress, RenderRequest, RenderResult
 from generator.errors import RenderCancelled, RenderRefused
-from generator.kinds import JobHandler, WorkContext, handler_for
+from generator.kinds import JobHandler, WorkContext, handler_of
 from generator.settings import GeneratorSettings
 
 if TYPE_CHECKING:
@@ -113,7 +113,8 @@ class Worker:
         self.processed = 0
         self._running: dict[int, _Running] = {}
         self._lock = threading.Lock()
-        self.context = WorkContext(queue, backend, self.settings)
+        # handlers encode with the worker's encode, even one a test swaps in later
+        self.context = WorkContext(queue, backend, self.settings, lambda r: self.encode(r))
         #: set when a ``--once`` run stopped because the queue failed (exit status 1)
         self.gave_up = False
         self._first_signal_at = -1e9
@@ -148,6 +149,7 @@ class Worker:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
         self.backend.load()
+        self._alive()  # the bot may now route this backend's jobs here (db.queue.workers)
         beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         beat.start()
         log.info(
@@ -186,6 +188,8 @@ class Worker:
         finally:
             self.stop_event.set()
             beat.join(timeout=5)
+            with contextlib.suppress(Exception):
+                self.queue.worker_gone(self.worker_id)
             self.backend.close()
             self.context.close()
             log.info("worker stopped", extra={"worker_id": self.worker_id, "jobs": self.processed})
@@ -205,8 +209,17 @@ class Worker:
         except QueueError:
             self.stop_event.wait(self.idle_wait_s)
 
+    def _alive(self) -> None:
+        """Tell the queue this worker serves its backend (a row refreshed every beat)."""
+        try:
+            self.queue.worker_alive(self.worker_id, self.backend.name, self.batch_size)
+        except Exception:  # a missed beat only ages the row; the next one renews it
+            log.warning("worker heartbeat failed", extra={"worker_id": self.worker_id})
+
     def _heartbeat_loop(self) -> None:
         while not self.stop_event.wait(self.heartbeat_s) or self._running:
+            if not self.stop_event.is_set():
+                self._alive()
             with self._lock:
                 running = list(self._running.values())
             for r in running:
@@ -249,7 +262,7 @@ class Worker:
         import audio
 
         try:
-            handler = handler_for(claim.job.kind)
+            handler = handler_of(claim.job)
             return handler, handler.prepare(self.context, claim)
         except (RenderRefused, audio.AudioRejected) as exc:
             self._refuse(claim, exc.code, exc.message)

@@ -25,9 +25,24 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("-d", "--duration", type=float, default=30.0, help="seconds of output")
     g.add_argument("-s", "--seed", type=int, default=0)
     g.add_argument("--style", default=None, help="force a style (see `humjam styles`)")
-    g.add_argument("--backend", default="arranger", choices=["arranger", "musicgen"])
+    g.add_argument(
+        "--backend",
+        default="arranger",
+        choices=["arranger", "musicgen", "both"],
+        help="both: the arranger and MusicGen from the same hum, in OUT/arranger/ and "
+        "OUT/musicgen/",
+    )
     g.add_argument("-f", "--format", default="opus", choices=["opus", "mp3", "wav", "flac"])
     g.add_argument("-o", "--out", default="out", help="output directory")
+    g.add_argument(
+        "--takes",
+        type=int,
+        default=1,
+        choices=range(1, 5),
+        metavar="N",
+        help="render N takes (1-4) with different seeds from one hearing of the hum; each is "
+        "scored by how closely it follows the hum and written to OUT/take<rank>/",
+    )
 
     d = sub.add_parser("demo", help="render the bundled hum with the embedded arranger")
     d.add_argument("-o", "--out", default="out")

@@ -21,8 +21,17 @@ from bot.errors import BadAttachment, UserFacingError
 from bot.intake import Hum, check_declared, fetch_hum
 from bot.ports import require_job
 from bot.render import clean_prompt, format_seconds, info_embed, status_line
-from bot.transformers import Duration, Style, backend_autocomplete, check_backend
+from bot.side_by_side import (
+    BOTH,
+    enqueue_pair,
+    generate_backend_autocomplete,
+    pair_params,
+    require_live,
+    resolve_backend,
+)
+from bot.transformers import Duration, Style, check_backend
 from bot.views import PromptModal
+from db.takes import MAX_TAKES, TAKE_S, TAKES
 from db.types import Job, JobKind, JobRequest
 
 if TYPE_CHECKING:
@@ -110,6 +119,7 @@ class Generate(commands.Cog):
         kind: JobKind = JobKind.GENERATE,
         parent: Job | None = None,
         extra: Mapping[str, Any] | None = None,
+        takes: int = 1,
     ) -> Job:
         """Check guild rules, enqueue, and turn the deferred message into the status line."""
         guild_id = interaction.guild_id
@@ -134,7 +144,15 @@ class Generate(commands.Cog):
                 "duration_out_of_range",
                 f"This server allows tracks up to {format_seconds(max_duration)}.",
             )
-        chosen = check_backend(backend or default_backend, self.settings.backends)
+        # issue 14: `both` = a side-by-side pair (bot/side_by_side.py); refuse at once what no
+        # live worker serves
+        wanted = backend or default_backend
+        chosen = resolve_backend(wanted, self.settings.backends) or check_backend(
+            wanted, self.settings.backends
+        )
+        if chosen == BOTH and takes > 1:
+            raise UserFacingError("bad_takes", "Takes need one engine: pick arranger or musicgen.")
+        await require_live(self.bot, chosen)
         if parent is not None and hum is None and parent.has_hum:
             # Buttons reuse the parent's melody; the queue keeps the bytes (CDN links expire).
             stored = await self.bot.queue.hum(parent.id)
@@ -143,10 +161,13 @@ class Generate(commands.Cog):
                     "hum_expired", "The melody of that track has expired — hum it again."
                 )
             hum = Hum(data=stored[0], filename=stored[1] or "hum", duration_s=0.0)
-        params: dict[str, Any] = dict(parent.params) if parent is not None else {}
+        params: dict[str, Any] = pair_params(dict(parent.params)) if parent is not None else {}
         params.update(extra or {})
         if style is not None:
             params["style"] = style
+        if takes > 1:  # issue 14: N takes of `duration` each; the job (and quota) counts N tracks
+            params.update({TAKES: takes, TAKE_S: float(duration)})
+            duration = duration * takes
         request = JobRequest(
             requester_id=interaction.user.id,
             prompt=prompt,
@@ -164,7 +185,10 @@ class Generate(commands.Cog):
             application_id=interaction.application_id,
             status_message_id=interaction.extras.get("status_message_id"),
         )
-        job = await self.bot.queue.enqueue(request)
+        if chosen == BOTH:
+            job = await enqueue_pair(self.bot, request)
+        else:
+            job = await self.bot.queue.enqueue(request)
         metrics.ENQUEUED.labels(kind=kind.value).inc()
         interaction.extras["public_defer"] = False  # the message now belongs to the job
         log.info(
@@ -197,21 +221,48 @@ class Generate(commands.Cog):
         duration="Length of the track, e.g. 30 or 1m30s",
         style="Musical style (auto: picked from the prompt)",
         seed="Same seed + same input = same track",
-        backend="Which generator renders it",
+        backend="Which generator renders it (both: arranger and MusicGen side by side)",
+        takes="Render 1-4 takes with different seeds, best first (each counts as a track)",
+        continue_="Continue this track (its job number) with the melody you attach",
     )
-    @app_commands.autocomplete(backend=backend_autocomplete)
+    @app_commands.rename(continue_="continue")
+    @app_commands.autocomplete(backend=generate_backend_autocomplete)
     @app_commands.guild_only()
     async def generate(
         self,
         interaction: Interaction,
-        prompt: app_commands.Range[str, 1, 1000],
+        prompt: app_commands.Range[str, 1, 1000] | None = None,
         melody: discord.Attachment | None = None,
         duration: Duration | None = None,
         style: Style | None = None,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         backend: str | None = None,
+        takes: app_commands.Range[int, 1, MAX_TAKES] | None = None,
+        continue_: app_commands.Range[int, 1, 2**53] | None = None,
     ) -> None:
         await self.acknowledge(interaction)
+        if continue_ is not None:  # issue 14: extend by humming (bot/cogs/continuation.py)
+            from bot.cogs.continuation import continue_track
+
+            if type(continue_) is not int or continue_ < 1:  # a modified client
+                raise UserFacingError("bad_job", "`continue` takes a job number, e.g. 42.")
+            if melody is None:
+                raise UserFacingError(
+                    "no_hum", "Attach the hum that comes next as `melody` to continue a track."
+                )
+            await continue_track(
+                interaction,
+                int(continue_),
+                await fetch_hum(self.bot.session, melody, self.settings, self.probe_slots),
+                duration,
+            )
+            return
+        if prompt is None:
+            raise UserFacingError(
+                "prompt_empty", "Describe the sound you want, e.g. `lofi, rhodes`."
+            )
+        if takes is not None and (type(takes) is not int or not 1 <= takes <= MAX_TAKES):
+            raise UserFacingError("bad_takes", f"Ask for 1 to {MAX_TAKES} takes.")
         # Discord enforces the option types and ranges; a modified client does not.
         if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_SEED):
             raise UserFacingError(
@@ -229,6 +280,7 @@ class Generate(commands.Cog):
             seed=seed,
             backend=backend,
             hum=hum,
+            takes=takes or 1,
         )
 
     async def make_from_hum(self, interaction: Interaction, message: discord.Message) -> None:
@@ -255,6 +307,11 @@ class Generate(commands.Cog):
 
     async def on_button(self, interaction: Interaction, action: str, job_id: int) -> None:
         """Called by ``JobButton`` after its ownership check."""
+        if action == "next":  # issue 14: "Hum what comes next" (bot/cogs/continuation.py)
+            from bot.cogs.continuation import on_next
+
+            await on_next(interaction, job_id)
+            return
         if action == "info":
             await interaction.response.defer(ephemeral=True, thinking=True)
             job = await require_job(self.bot.queue, job_id)

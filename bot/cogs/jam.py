@@ -22,6 +22,7 @@ from discord.ext import commands
 from bot import metrics
 from bot.cogs.admin import jam_limits
 from bot.cogs.generate import pick_audio
+from bot.countin import countin_view
 from bot.errors import UserFacingError
 from bot.intake import Hum, fetch_hum
 from bot.jam_render import card_embed, role_from_text, thread_name
@@ -276,7 +277,11 @@ class Jam(
             ) from exc
         await self.jams.set_thread(session.id, thread.id)
         session = await self.jams.get(session.id)
-        card = await thread.send(embed=card_embed(session, [], audio_messages=s.jam_audio_messages))
+        # issue 14: the card carries the "Count me in" button (bot/countin.py)
+        card = await thread.send(
+            embed=card_embed(session, [], audio_messages=s.jam_audio_messages),
+            view=countin_view(session.id),
+        )
         await self.jams.set_card(session.id, card.id)
         try:
             await card.pin()

@@ -9,6 +9,8 @@
 - ``delivery``   which finished jobs still need posting
 - ``feed``       reads and the change feed the bot follows
 - ``retention``  forgetting users, purging old blobs
+- ``workers``    live workers per backend (heartbeat rows), for refusals and ETAs
+- ``pairs``      side-by-side jobs (``backend: both``) and pending "Hum what comes next"
 
 What differs per engine — all of an engine's SQL, including the enqueue/claim/complete
 statements — lives in ``db.dialects``. Rows leave as frozen ``db.types`` values (``db.rows``).
@@ -24,13 +26,15 @@ from db.queue.admission import Admission
 from db.queue.delivery import Deliveries
 from db.queue.feed import ChangeCursor, ChangeFeed
 from db.queue.lifecycle import Lifecycle
+from db.queue.pairs import Pairs
 from db.queue.retention import Retention
+from db.queue.workers import Workers
 from db.settings import QueueSettings
 
 __all__ = ["AsyncJobQueue", "ChangeCursor", "JobQueue"]
 
 
-class JobQueue(Lifecycle, Admission, Deliveries, ChangeFeed, Retention):
+class JobQueue(Lifecycle, Admission, Deliveries, ChangeFeed, Retention, Workers, Pairs):
     """Synchronous queue API over one SQLAlchemy engine (thread-safe; one per process)."""
 
     @classmethod

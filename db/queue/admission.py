@@ -24,6 +24,7 @@ from db.models import jobs
 from db.queue.eta import Positions
 from db.queue.guilds import Guilds, effective_settings
 from db.settings import QueueSettings
+from db.takes import take_seconds
 from db.types import DeliveryStatus, GuildSettings, Job, JobKind, JobRequest, JobStatus
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,8 @@ class Admission(Positions, Guilds):
         the caller's locks; a refusal's wait estimate reads on a connection of its own."""
         if not req.duration_s > 0 or not math.isfinite(req.duration_s):  # also catches NaN
             raise AdmissionRefused("bad_duration", "Ask for a track at least 1 s long.")
-        if req.duration_s > limits.max_duration_s:
+        # issue 14: a takes job renders several tracks; the length limit is per track (take)
+        if take_seconds(req.params, req.duration_s) > limits.max_duration_s:
             raise AdmissionRefused(
                 "too_long",
                 f"Tracks can be at most {limits.max_duration_s:g} s long here; "
@@ -214,7 +216,14 @@ class Admission(Positions, Guilds):
             )
         last = facts.last_enqueued_at
         wait: float | None
-        if last is not None and limits.cooldown_s > 0 and now - last < limits.cooldown_s:
+        # the second half of a side-by-side pair (db.queue.pairs) comes right after the first
+        paired = req.params.get("pair_of") is not None and req.parent_job_id is not None
+        if (
+            last is not None
+            and not paired
+            and limits.cooldown_s > 0
+            and now - last < limits.cooldown_s
+        ):
             wait = limits.cooldown_s - (now - last)
             raise AdmissionRefused(
                 "cooldown",

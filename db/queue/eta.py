@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
-from db.models import jobs, user_turns
+from db.models import jobs, user_turns, workers
 from db.queue._core import ACTIVE, QueueCore
 from db.types import JobStatus, QueuePosition
 
@@ -96,10 +96,24 @@ class Positions(QueueCore):
             ahead += min(n, mine_ahead + (1 if served <= my_turn else 0))
         if avg is None:
             return QueuePosition(ahead=ahead, eta_s=None)
-        running = conn.execute(
-            select(func.count()).where(
-                jobs.c.status == JobStatus.RUNNING.value, jobs.c.backend == row.backend
+        return QueuePosition(
+            ahead=ahead, eta_s=avg * (ahead / self._lanes(conn, row.backend) + 1.0)
+        )
+
+    def _lanes(self, conn: Connection, backend: str) -> int:
+        """Jobs of ``backend`` rendered at once: the live workers' lanes (``db.queue.workers``),
+        else (no heartbeats, e.g. workers older than them) the jobs running now."""
+        live = conn.execute(
+            select(func.coalesce(func.sum(workers.c.lanes), 0)).where(
+                workers.c.backend == backend,
+                workers.c.seen_at >= self._clock() - self.settings.worker_ttl_s,
             )
         ).scalar_one()
-        lanes = max(1, running)
-        return QueuePosition(ahead=ahead, eta_s=avg * (ahead / lanes + 1.0))
+        if live:
+            return int(live)
+        running = conn.execute(
+            select(func.count()).where(
+                jobs.c.status == JobStatus.RUNNING.value, jobs.c.backend == backend
+            )
+        ).scalar_one()
+        return max(1, int(running))

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 
 from db.jam import forget_member_rows
-from db.models import hums, jobs, user_state, user_turns
+from db.models import hums, jobs, pending_continues, user_state, user_turns
 from db.models import outputs as output_rows
 from db.queue._core import ACTIVE, QueueCore
 
@@ -37,6 +37,7 @@ class Retention(QueueCore):
                 conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
             conn.execute(delete(user_state).where(user_state.c.user_id == user_id))
             conn.execute(delete(user_turns).where(user_turns.c.user_id == user_id))
+            conn.execute(delete(pending_continues).where(pending_continues.c.user_id == user_id))
         log.info("user forgotten", extra={"user_id": user_id, "jobs": len(ids)})
         return len(ids)
 

@@ -22,7 +22,7 @@ from audio.errors import AudioRejected
 from db.jam import JamPartInfo, JamSession, JamStore, PartStatus
 from db.types import Job
 from generator.backend import Backend, Progress, RenderResult, no_progress
-from generator.backends.arranger.types import BeatNote, Key
+from generator.backends.arranger.types import BeatNote, Key, Melody
 from generator.errors import RenderRefused
 from generator.jam.form import plan_song
 from generator.jam.mixdown import format_credits, render_session
@@ -34,6 +34,7 @@ from generator.jam.parts import (
     notes_from_json,
     notes_to_json,
     parse_key,
+    part_fit,
     register_for_role,
 )
 from generator.jam.pianoroll import session_piano_roll
@@ -91,8 +92,10 @@ def _to_jam_part(p: JamPartInfo) -> JamPart:
     )
 
 
-def _hear(hum: bytes, filename: str | None, session: JamSession, key: Key) -> tuple[BeatNote, ...]:
-    """The hum as conformed notes (session key, session beat grid)."""
+def _hear(
+    hum: bytes, filename: str | None, session: JamSession, key: Key
+) -> tuple[tuple[BeatNote, ...], Melody]:
+    """The hum as conformed notes (session key, session beat grid), and as heard."""
     import audio
     from generator.backends.arranger.analysis import analyse_hum
 
@@ -101,7 +104,7 @@ def _hear(hum: bytes, filename: str | None, session: JamSession, key: Key) -> tu
     melody = analyse_hum(
         clip.samples, clip.sample_rate, bpm=session.bpm, beats_per_bar=session.beats_per_bar
     )
-    return conform_part(melody, key, session.bpm, session.beats_per_bar)
+    return conform_part(melody, key, session.bpm, session.beats_per_bar), melody
 
 
 def _render_part(
@@ -120,9 +123,10 @@ def _render_part(
     info = store.part(part_id)
     role = Role(info.role)
     progress(0.1, "listening")
+    heard: Melody | None = None
     if hum is not None:
         try:
-            notes = _hear(hum, hum_filename, session, key)
+            notes, heard = _hear(hum, hum_filename, session, key)
         except (RenderRefused, AudioRejected) as exc:
             store.fail_part(part_id)  # this take will never be playable: keep it out of mixes
             raise RenderRefused(exc.code, exc.message) from exc
@@ -136,7 +140,7 @@ def _render_part(
     else:
         # /jam add without a melody: a simple take in the session's key to build on.
         notes = invent_part(role, key, bars=4, beats_per_bar=session.beats_per_bar, seed=job.seed)
-    notes = register_for_role(notes, role)
+    conformed, notes = notes, register_for_role(notes, role)
     store.set_part_notes(part_id, notes_to_json(notes))
     progress(0.4, "rendering")
     part = JamPart(info.id, info.member_id, info.member_name, role, notes, info.votes)
@@ -170,6 +174,9 @@ def _render_part(
         "notes": len(notes),
         "invented": hum is None,
     }
+    if heard is not None:  # issue 14: the reply says how far the take was moved
+        fit = part_fit(heard, key, session.bpm, conformed=conformed, placed=notes)
+        meta = {**meta, "fit": fit.to_json()}
     return RenderResult(out.audio, out.sample_rate, meta, out.midi, png)
 
 

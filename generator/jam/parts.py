@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from db.jam import Role
-from generator.backends.arranger.analysis import transpose_to_key
+from generator.backends.arranger.analysis import estimate_tempo, transpose_to_key
 from generator.backends.arranger.prompt import key_from_name
 from generator.backends.arranger.types import BeatNote, Key, Melody
 
 __all__ = [
     "GRID_BEATS",
     "JamPart",
+    "PartFit",
     "Role",
     "conform_notes",
     "conform_part",
@@ -25,6 +26,7 @@ __all__ = [
     "notes_from_json",
     "notes_to_json",
     "parse_key",
+    "part_fit",
     "register_for_role",
     "scale_pitch_classes",
 ]
@@ -196,4 +198,75 @@ def register_for_role(notes: Sequence[BeatNote], role: Role) -> tuple[BeatNote, 
     shift = 12 * ((36 - median) // 12 + (1 if (36 - median) % 12 else 0))
     return tuple(
         BeatNote(n.start_beat, n.duration_beats, n.pitch + shift, n.velocity) for n in notes
+    )
+
+
+# --- issue 14: how far a part was moved, for the member's reply --------------------------------
+
+
+@dataclass(frozen=True)
+class PartFit:
+    """How a hummed take was fitted to the session: the facts behind "transposed down 2
+    semitones, tempo stretched ×1.08".
+
+    ``semitones``: the tonic's move from the hum's key to the session's key (−5..+6, the
+    smallest interval, as ``conform_notes`` moves it), plus whole octaves moved for the role's
+    register. ``tempo_ratio``: session tempo ÷ the hum's own pulse (the octave of it nearest the
+    session tempo, as the analysis reads it): above 1 the take plays faster than it was sung.
+    """
+
+    from_key: str
+    to_key: str
+    semitones: int
+    octaves: int
+    hum_bpm: float
+    session_bpm: float
+
+    @property
+    def tempo_ratio(self) -> float:
+        return self.session_bpm / self.hum_bpm if self.hum_bpm > 0 else 1.0
+
+    def to_json(self) -> dict[str, float | int | str]:
+        return {
+            "from_key": self.from_key,
+            "to_key": self.to_key,
+            "semitones": self.semitones,
+            "octaves": self.octaves,
+            "hum_bpm": round(self.hum_bpm, 1),
+            "session_bpm": self.session_bpm,
+            "tempo_ratio": round(self.tempo_ratio, 3),
+        }
+
+
+def part_fit(
+    melody: Melody,
+    session_key: Key,
+    session_bpm: float,
+    *,
+    conformed: Sequence[BeatNote] = (),
+    placed: Sequence[BeatNote] = (),
+) -> PartFit:
+    """The facts of fitting ``melody`` (as heard) into the session.
+
+    ``conformed``/``placed``: the take before and after ``register_for_role``; their first
+    pitches differ by the octaves moved for the role (none for most roles).
+    """
+    shift = (session_key.tonic - melody.key.tonic) % 12
+    if shift > 6:
+        shift -= 12
+    octaves = 0
+    if conformed and placed:
+        octaves = (placed[0].pitch - conformed[0].pitch) // 12
+    pulse = estimate_tempo(melody.raw_notes) if len(melody.raw_notes) >= 2 else session_bpm
+    # the hum's pulse is known up to a factor of two: its octave nearest the session tempo
+    hum_bpm = min(
+        (pulse * r for r in (0.5, 1.0, 2.0)), key=lambda b: abs(math.log(b / session_bpm))
+    )
+    return PartFit(
+        from_key=melody.key.name,
+        to_key=session_key.name,
+        semitones=shift + 12 * octaves,
+        octaves=octaves,
+        hum_bpm=float(hum_bpm),
+        session_bpm=float(session_bpm),
     )

@@ -65,6 +65,9 @@ def bot_settings(fake_discord: FakeDiscord) -> BotSettings:
         progress_edit_interval_s=0.2,
         change_wait_s=0.1,
         presence_interval_s=0.3,
+        # most tests enqueue before (or without) a worker; tests/e2e/test_side_by_side.py
+        # turns the live-worker refusal on
+        require_live_worker=False,
     )
 
 

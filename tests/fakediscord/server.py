@@ -12,7 +12,6 @@ gateway URL, restored by ``unpatch_client``).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import time
@@ -766,7 +765,7 @@ class FakeDiscord:
             if target in self.messages:
                 sent.original_message_id = target
                 if kind == 7:
-                    self._apply_edit(target, dataclasses.replace(rec, json=data))
+                    self._apply_edit(target, rec, body=data)
                 resource["message"] = self.messages[target]
         return _json(
             {
@@ -793,19 +792,7 @@ class FakeDiscord:
         deferred: bool = False,
     ) -> JSON:
         mid = p.snowflake()
-        attachments = []
-        for f in files:
-            path = f"attachments/{channel_id}/{p.snowflake()}/{f.filename}"
-            self.cdn[path] = (f.data, f.content_type)
-            attachments.append(
-                p.attachment(
-                    p.snowflake(),
-                    f.filename,
-                    f"{self.base_url}/cdn/{path}",
-                    len(f.data),
-                    f.content_type,
-                )
-            )
+        attachments = [self._attach(channel_id, f) for f in files]
         msg = p.message(
             mid,
             channel_id,
@@ -824,6 +811,14 @@ class FakeDiscord:
         if channel_id in self.channels:
             self.channels[channel_id].messages.append(mid)
         return msg
+
+    def _attach(self, channel_id: int, f: UploadedFile) -> JSON:
+        """Put an uploaded file on the CDN; its attachment payload."""
+        path = f"attachments/{channel_id}/{p.snowflake()}/{f.filename}"
+        self.cdn[path] = (f.data, f.content_type)
+        return p.attachment(
+            p.snowflake(), f.filename, f"{self.base_url}/cdn/{path}", len(f.data), f.content_type
+        )
 
     def _followup(self, token: str, rec: RecordedRequest) -> web.Response:
         sent = self._live(token)
@@ -852,13 +847,24 @@ class FakeDiscord:
             return _json(self.messages[message_id])
         return self._apply_edit(message_id, rec)
 
-    def _apply_edit(self, message_id: int, rec: RecordedRequest) -> web.Response:
+    def _apply_edit(
+        self, message_id: int, rec: RecordedRequest, *, body: JSON | None = None
+    ) -> web.Response:
         msg = self.messages[message_id]
-        body = rec.json or {}
+        body = body if body is not None else (rec.json or {})
         for key in ("content", "embeds", "components", "flags"):
             if key in body and body[key] is not None:
                 msg[key] = body[key]
-        if rec.files:
+        if body.get("attachments") is not None:
+            # As Discord: existing attachments not listed are removed; new files are added.
+            keep = {str(a.get("id")) for a in body["attachments"]}
+            files = self.message_files.get(message_id, [])
+            old = list(zip(msg.get("attachments") or [], files, strict=False))
+            kept = [(a, f) for a, f in old if str(a["id"]) in keep]
+            new = [self._attach(int(msg["channel_id"]), f) for f in rec.files]
+            msg["attachments"] = [a for a, _ in kept] + new
+            self.message_files[message_id] = [f for _, f in kept] + list(rec.files)
+        elif rec.files:
             self.message_files[message_id] = list(rec.files)
         msg["flags"] = int(msg.get("flags") or 0) & ~(1 << 7)  # no longer "thinking"
         msg["edited_timestamp"] = p.iso()

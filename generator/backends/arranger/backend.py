@@ -100,7 +100,29 @@ class ArrangerBackend:
             changes["beats_per_bar"] = int(options["beats_per_bar"])
         return dataclasses.replace(spec, **changes) if changes else spec
 
-    def render(self, request: RenderRequest, progress: Progress = no_progress) -> RenderResult:
+    def listen(self, request: RenderRequest) -> Melody:
+        """Hear the request's hum (``render`` does this first; takes share one hearing)."""
+        assert request.melody is not None
+        from generator.backends.arranger.analysis import analyse_hum
+
+        spec = self.spec_for(request)
+        # the tempo asked for is the grid the hum is read on, so its rhythm survives;
+        # a key asked for is a transposition, done by the arranger
+        return analyse_hum(
+            request.melody,
+            request.melody_rate,
+            bpm=spec.bpm,
+            beats_per_bar=spec.beats_per_bar,
+        )
+
+    def render(
+        self,
+        request: RenderRequest,
+        progress: Progress = no_progress,
+        *,
+        heard: Melody | None = None,
+    ) -> RenderResult:
+        """Render ``request``; ``heard``: the hum as ``listen`` heard it (not heard again)."""
         self.check(request)
         self.load()
         assert self._synth is not None
@@ -111,16 +133,7 @@ class ArrangerBackend:
         clock = time.perf_counter()
         if request.melody is not None:
             progress(0.0, "pitch")
-            from generator.backends.arranger.analysis import analyse_hum
-
-            # the tempo asked for is the grid the hum is read on, so its rhythm survives;
-            # a key asked for is a transposition, done by the arranger
-            melody = analyse_hum(
-                request.melody,
-                request.melody_rate,
-                bpm=spec.bpm,
-                beats_per_bar=spec.beats_per_bar,
-            )
+            melody = heard if heard is not None else self.listen(request)
             timings["analysis"] = time.perf_counter() - clock
             progress(0.3, "notes")
         else:
