@@ -40,7 +40,6 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.cogs.delivery",
     "bot.cogs.admin",
     "bot.cogs.jam",
-    "bot.cogs.continuation",
 )
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.cogs.continuation import next_hum_view
+from bot.continuation import next_hum_view
 from bot.countin import countin_view
 from bot.jam_render import card_embed, jam_filename, mix_embed, part_content
 from db.errors import QueueError

@@ -26,7 +26,7 @@ ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "variation": ("Variation", "🔀", discord.ButtonStyle.secondary),
     "extend": ("Extend", "➕", discord.ButtonStyle.secondary),
     "remix": ("Remix", "🎨", discord.ButtonStyle.secondary),
-    # issue 14: the next hum continues this track (bot/cogs/continuation.py)
+    # issue 14: the next hum continues this track (bot/continuation.py)
     "next": ("Hum what comes next", "🎤", discord.ButtonStyle.secondary),
     "info": ("Info", "ℹ️", discord.ButtonStyle.secondary),
     "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),

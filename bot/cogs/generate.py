@@ -17,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import metrics
+from bot.continuation import MENU_NAME as CONTINUE_MENU
 from bot.errors import BadAttachment, UserFacingError
 from bot.intake import Hum, check_declared, fetch_hum
 from bot.ports import require_job
@@ -71,9 +72,23 @@ class Generate(commands.Cog):
         )
         self.menu.guild_only = True
         self.bot.tree.add_command(self.menu)
+        # issue 14: the next hum continues a track (bot/continuation.py)
+        self.continue_menu = app_commands.ContextMenu(
+            name=CONTINUE_MENU, callback=self.continue_from_message
+        )
+        self.continue_menu.guild_only = True
+        self.bot.tree.add_command(self.continue_menu)
 
     async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+        for menu in (self.menu, self.continue_menu):
+            self.bot.tree.remove_command(menu.name, type=menu.type)
+
+    async def continue_from_message(
+        self, interaction: Interaction, message: discord.Message
+    ) -> None:
+        from bot.continuation import continue_from_message
+
+        await continue_from_message(self, interaction, message)
 
     # ------------------------------------------------------------------ helpers
 
@@ -241,8 +256,8 @@ class Generate(commands.Cog):
         continue_: app_commands.Range[int, 1, 2**53] | None = None,
     ) -> None:
         await self.acknowledge(interaction)
-        if continue_ is not None:  # issue 14: extend by humming (bot/cogs/continuation.py)
-            from bot.cogs.continuation import continue_track
+        if continue_ is not None:  # issue 14: extend by humming (bot/continuation.py)
+            from bot.continuation import continue_track
 
             if type(continue_) is not int or continue_ < 1:  # a modified client
                 raise UserFacingError("bad_job", "`continue` takes a job number, e.g. 42.")
@@ -251,6 +266,7 @@ class Generate(commands.Cog):
                     "no_hum", "Attach the hum that comes next as `melody` to continue a track."
                 )
             await continue_track(
+                self,
                 interaction,
                 int(continue_),
                 await fetch_hum(self.bot.session, melody, self.settings, self.probe_slots),
@@ -307,8 +323,8 @@ class Generate(commands.Cog):
 
     async def on_button(self, interaction: Interaction, action: str, job_id: int) -> None:
         """Called by ``JobButton`` after its ownership check."""
-        if action == "next":  # issue 14: "Hum what comes next" (bot/cogs/continuation.py)
-            from bot.cogs.continuation import on_next
+        if action == "next":  # issue 14: "Hum what comes next" (bot/continuation.py)
+            from bot.continuation import on_next
 
             await on_next(interaction, job_id)
             return

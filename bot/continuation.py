@@ -15,8 +15,6 @@ import math
 from typing import TYPE_CHECKING, TypeAlias
 
 import discord
-from discord import app_commands
-from discord.ext import commands
 
 from bot.errors import BadAttachment, UserFacingError
 from bot.intake import Hum, check_declared, fetch_hum
@@ -62,15 +60,6 @@ def continuation_seconds(parent: Job, hum_s: float, minimum: float, maximum: flo
     return float(min(maximum, max(minimum, wanted)))
 
 
-def _generate(bot: HumjamBot) -> Generate:
-    from bot.cogs.generate import Generate
-
-    cog = bot.get_cog("Generate")
-    if not isinstance(cog, Generate):
-        raise UserFacingError("unavailable", "Making tracks isn't available right now.")
-    return cog
-
-
 async def _continuable(bot: HumjamBot, user_id: int, job_id: int) -> Job:
     parent = await require_job(bot.queue, job_id)
     if parent.requester_id != user_id:
@@ -100,11 +89,15 @@ async def on_next(interaction: Interaction, job_id: int) -> None:
 
 
 async def continue_track(
-    interaction: Interaction, parent_id: int, hum: Hum, duration_s: float | None = None
+    cog: Generate,
+    interaction: Interaction,
+    parent_id: int,
+    hum: Hum,
+    duration_s: float | None = None,
 ) -> Job:
-    """Enqueue the continuation of ``parent_id`` with ``hum`` (the interaction is deferred)."""
+    """Enqueue the continuation of ``parent_id`` with ``hum`` through ``cog`` (the interaction
+    is deferred)."""
     bot = interaction.client
-    cog = _generate(bot)
     parent = await _continuable(bot, interaction.user.id, parent_id)
     total_max = bot.settings.max_duration_s
     # a continued track is longer than its job's new part: its stored length counts
@@ -143,44 +136,27 @@ async def continue_track(
     return job
 
 
-class Continuation(commands.Cog):
-    """The "Continue my track" context menu (the button and /generate's option live beside
-    the other result buttons and options)."""
+async def continue_from_message(
+    cog: Generate, interaction: Interaction, message: discord.Message
+) -> None:
+    """The "Continue my track" context menu (registered by the Generate cog): the voice message
+    becomes the continuation of the track whose "Hum what comes next" the user pressed."""
+    from bot.cogs.generate import pick_audio
 
-    def __init__(self, bot: HumjamBot) -> None:
-        self.bot = bot
-        self.menu = app_commands.ContextMenu(name=MENU_NAME, callback=self.continue_from_message)
-        self.menu.guild_only = True
-        bot.tree.add_command(self.menu)
-
-    async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
-
-    async def continue_from_message(
-        self, interaction: Interaction, message: discord.Message
-    ) -> None:
-        from bot.cogs.generate import pick_audio
-
-        pending = await self.bot.queue.pending_continue(
-            interaction.user.id, self.bot.settings.continue_window_s
+    bot = cog.bot
+    pending = await bot.queue.pending_continue(interaction.user.id, bot.settings.continue_window_s)
+    if pending is None:
+        raise UserFacingError(
+            "no_pending_continue",
+            "Press **Hum what comes next** under one of your tracks first, then use this "
+            "on your next hum.",
         )
-        if pending is None:
-            raise UserFacingError(
-                "no_pending_continue",
-                "Press **Hum what comes next** under one of your tracks first, then use this "
-                "on your next hum.",
-            )
-        attachment = pick_audio(message)
-        if attachment is None:
-            raise BadAttachment(
-                "no_audio", "That message has no voice message or audio file to continue with."
-            )
-        check_declared(attachment, self.bot.settings)
-        cog = _generate(self.bot)
-        await cog.acknowledge(interaction)
-        hum = await fetch_hum(self.bot.session, attachment, self.bot.settings, cog.probe_slots)
-        await continue_track(interaction, pending, hum)
-
-
-async def setup(bot: HumjamBot) -> None:
-    await bot.add_cog(Continuation(bot))
+    attachment = pick_audio(message)
+    if attachment is None:
+        raise BadAttachment(
+            "no_audio", "That message has no voice message or audio file to continue with."
+        )
+    check_declared(attachment, bot.settings)
+    await cog.acknowledge(interaction)
+    hum = await fetch_hum(bot.session, attachment, bot.settings, cog.probe_slots)
+    await continue_track(cog, interaction, pending, hum)
