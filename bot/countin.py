@@ -60,13 +60,11 @@ def _filename(session: JamSession) -> str:
 
 
 def _jam_store(bot: HumjamBot) -> AsyncJamStore:
-    store = getattr(bot, "jams", None)  # a bot-owned store, where the bot has one
-    if store is None:
-        cog = bot.get_cog("jam")
-        store = getattr(cog, "jams", None) if cog is not None else None
-    if store is None:
+    """The bot's jam store (through the jam service the bot owns, ``bot/jams.py``)."""
+    service = getattr(bot, "jams", None)
+    if service is None:
         raise UserFacingError("unavailable", "Jam sessions aren't available right now.")
-    return store  # type: ignore[no-any-return]
+    return service.store  # type: ignore[no-any-return]
 
 
 async def send_count_in(interaction: Interaction, session_id: int) -> None:

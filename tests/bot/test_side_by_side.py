@@ -23,7 +23,8 @@ class _Queue(AsyncProxy[Any]):
 
 
 class _Delivery:
-    """The parts of the delivery cog ``deliver_pair`` uses; records posts instead of sending."""
+    """The parts of the delivery service ``deliver_pair`` uses; records posts instead of
+    sending."""
 
     def __init__(self, queue: Any) -> None:
         self.bot = SimpleNamespace(queue=_Queue(queue))
@@ -32,10 +33,10 @@ class _Delivery:
     def _upload_limit(self, job: Any) -> int:
         return 10 * 1024 * 1024
 
-    async def _edit_status(self, job: Any, text: str, *, force: bool = False) -> None:
+    async def show(self, job: Any, text: str, *, final: bool = False) -> None:
         pass
 
-    async def _post(self, job: Any, **kwargs: Any) -> int:
+    async def post(self, job: Any, **kwargs: Any) -> int:
         self.posts.append({"job": job, **kwargs})
         return 4242
 
@@ -99,8 +100,11 @@ async def test_one_cancelled_half_lets_the_other_post_alone(queue: Any) -> None:
     queue.cancel(lead.id, 1)
     [m] = queue.claim("wm", ["musicgen"])
     queue.complete(m, [TRACK], {})
-    (partner,) = queue.pending_deliveries()
-    assert not await deliver_pair(_Delivery(queue), partner)  # type: ignore[arg-type]
+    # the cancelled lead is delivered too (its status line ends "cancelled"): both alone
+    pending = {job.id: job for job in queue.pending_deliveries()}
+    assert set(pending) == {lead.id, m.job.id}
+    for job in pending.values():
+        assert not await deliver_pair(_Delivery(queue), job)  # type: ignore[arg-type]
 
 
 async def test_require_live_names_the_missing_engine(queue: Any) -> None:
