@@ -72,6 +72,8 @@ _ETA_SAMPLE = 20  # recent jobs averaged for the ETA
 
 _JOB_COLUMNS = JOB_COLUMNS
 _QUOTA_STATES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.SUCCEEDED.value)
+#: jobs of this kind render no audio, so the daily quota never counts them
+_UNCHARGED_KIND = JobKind.PREVIEW.value
 _INSERT_JOB = insert(jobs).returning(*JOB_COLUMNS)
 #: guild_settings columns that override a limit or configure the bot (NULL: the default)
 _GUILD_COLUMNS = (
@@ -101,6 +103,7 @@ def _admission_facts() -> Any:
         jobs.c.requester_id == uid,
         jobs.c.created_at > bindparam("p_day_ago"),
         jobs.c.status.in_(_QUOTA_STATES),
+        jobs.c.kind != _UNCHARGED_KIND,
     )
     guild_queued = select(func.count()).where(
         jobs.c.guild_id == gid, jobs.c.status == JobStatus.QUEUED.value
@@ -402,7 +405,9 @@ class JobQueue:
             "params": dict(request.params),
             "backend": request.backend,
             "batch_key": self._batch_key(request),
-            "short": 0 < request.duration_s <= self.settings.short_job_s,
+            # a preview only listens (well under a second): it takes the short lane
+            "short": request.kind is JobKind.PREVIEW
+            or 0 < request.duration_s <= self.settings.short_job_s,
             "seed": seed,
             "duration_s": request.duration_s,
             "parent_job_id": request.parent_job_id,
@@ -444,7 +449,8 @@ class JobQueue:
                         job_id=job_id, filename=request.hum_filename, data=request.hum
                     )
                 )
-            self._dialect.upsert_user_state(conn, request.requester_id, last_enqueued_at=now)
+            if request.kind is not JobKind.PREVIEW:  # a preview doesn't start a cooldown
+                self._dialect.upsert_user_state(conn, request.requester_id, last_enqueued_at=now)
             self._changed(conn, job_id)
         return _job_from_row(row)
 
@@ -473,15 +479,16 @@ class JobQueue:
                     hot.INSERT_HUM,
                     {"job_id": job_id, "filename": request.hum_filename, "data": request.hum},
                 )
-            db.execute(
-                hot.UPSERT_ENQUEUED,
-                {
-                    "p_user": request.requester_id,
-                    "p_now": now,
-                    "p_quota_from": max(quota_from, day_ago),
-                    "p_quota_used": used + request.duration_s,
-                },
-            )
+            if request.kind is not JobKind.PREVIEW:  # a preview: no quota, no cooldown
+                db.execute(
+                    hot.UPSERT_ENQUEUED,
+                    {
+                        "p_user": request.requester_id,
+                        "p_now": now,
+                        "p_quota_from": max(quota_from, day_ago),
+                        "p_quota_used": used + request.duration_s,
+                    },
+                )
         # the Job is built from what was inserted: no RETURNING row to fetch and decode
         values.update(hot.NEW_JOB_DEFAULTS, id=job_id, result_meta={})
         values["params"] = json.loads(values["params"]) if params else {}  # JSON-normalised
@@ -516,7 +523,15 @@ class JobQueue:
             )
         last = facts.last_enqueued_at
         wait: float | None
-        if last is not None and limits.cooldown_s > 0 and now - last < limits.cooldown_s:
+        # A preview (issue #10) renders nothing: the cooldown and the daily quota don't apply;
+        # the per-user and per-guild queue caps still do.
+        charged = req.kind is not JobKind.PREVIEW
+        if (
+            charged
+            and last is not None
+            and limits.cooldown_s > 0
+            and now - last < limits.cooldown_s
+        ):
             wait = limits.cooldown_s - (now - last)
             raise AdmissionRefused(
                 "cooldown",
@@ -549,7 +564,7 @@ class JobQueue:
                 )
         # Daily quota: seconds of audio asked for in the last 24 h (failed/cancelled don't count).
         used = facts.used_s
-        if used + req.duration_s > limits.daily_quota_s:
+        if charged and used + req.duration_s > limits.daily_quota_s:
             # The earliest moment enough old requests fall out of the 24 h window.
             with self._details(conn) as c:
                 recent = c.execute(
@@ -558,6 +573,7 @@ class JobQueue:
                         jobs.c.requester_id == req.requester_id,
                         jobs.c.created_at > now - _DAY_S,
                         jobs.c.status.in_(_QUOTA_STATES),
+                        jobs.c.kind != _UNCHARGED_KIND,
                     )
                     .order_by(jobs.c.created_at)
                 ).all()
@@ -936,6 +952,20 @@ class JobQueue:
         if not done:
             log.warning("complete fenced off", extra={"job_id": claim.job.id})
         return done
+
+    def become_preview(self, claim: Claim) -> bool:
+        """A running job stops at a preview (issue #10): its kind becomes ``preview`` and it leaves
+        the daily quota, since it makes no audio. Fenced; then ``complete`` it as usual (a lost
+        lease requeues it as the preview it now is)."""
+        with self._write() as conn:
+            self._uncount(conn, claim.job.id)  # before the kind changes: UNCOUNT skips previews
+            res = conn.execute(
+                update(jobs).where(_FENCED).values(kind=_UNCHARGED_KIND), self._fence(claim)
+            )
+            if res.rowcount != 1:
+                conn.rollback()
+                return False
+        return True
 
     def _uncount(self, conn: Connection, job_id: int) -> None:
         """The job just left the quota states (failed for good, cancelled): update the ledger."""

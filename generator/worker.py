@@ -213,7 +213,7 @@ class Worker:
             ready: list[tuple[Claim, RenderRequest]] = []
             for c in claims:
                 request = self._prepare(c)
-                if request is not None:
+                if request is not None and not self._stopped_at_preview(c, request):
                     ready.append((c, request))
             if ready:
                 self._render(ready)
@@ -259,6 +259,26 @@ class Worker:
         except Exception as exc:
             self._retry(claim, exc, stage="prepare")
         return None
+
+    def _stopped_at_preview(self, claim: Claim, request: RenderRequest) -> bool:
+        """Issue #10: a preview job, or an unsure hum that asked first, ends as a preview (the
+        logic is ``generator.preview``). True when the job is finished here."""
+        import audio
+        from generator.preview import preview_for
+
+        try:
+            preview = preview_for(claim.job, request)
+            if preview is None:
+                return False
+            if self.queue.become_preview(claim):
+                self.queue.complete(claim, preview.outputs, preview.meta)
+        except (RenderRefused, audio.AudioRejected) as exc:
+            self._refuse(claim, exc.code, exc.message)
+        except QueueError:
+            raise  # the lease expires and the job is retried (see ``run``)
+        except Exception as exc:
+            self._retry(claim, exc, stage="preview")
+        return True
 
     def _parent_track(self, params: Any) -> tuple[Any, int]:
         """The master of the track an Extend job continues, decoded to mono float32."""

@@ -224,6 +224,10 @@ class Delivery(commands.Cog):
         mentions = discord.AllowedMentions(
             users=[discord.Object(job.requester_id)], everyone=False, roles=False
         )
+        preview = self.bot.get_cog("Preview")
+        if job.kind is JobKind.PREVIEW and preview is not None:
+            # What was heard, with its buttons, or a re-listen shown in place (bot/cogs/preview.py).
+            return int(await preview.deliver(job, self))  # type: ignore[attr-defined]
         if job.status is JobStatus.CANCELLED:
             await self._edit_status(job, status_line(job), force=True)
             return job.status_message_id or 0

@@ -34,6 +34,8 @@ Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
 VOICE_MESSAGE = 1 << 13
 EXTEND_BY_S = 15.0
 MAX_SEED = 2**31 - 1
+#: a hum from Discord may stop at a preview when it isn't heard confidently (bot/preview.py)
+ASK_IF_UNSURE: Mapping[str, Any] = {"ask_if_unsure": True}
 
 
 def pick_audio(message: discord.Message) -> discord.Attachment | None:
@@ -196,6 +198,7 @@ class Generate(commands.Cog):
         style="Musical style (auto: picked from the prompt)",
         seed="Same seed + same input = same track",
         backend="Which generator renders it",
+        preview="Show what I heard (key, tempo, metre, piano roll) before making the track",
     )
     @app_commands.autocomplete(backend=backend_autocomplete)
     @app_commands.guild_only()
@@ -208,6 +211,7 @@ class Generate(commands.Cog):
         style: Style | None = None,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         backend: str | None = None,
+        preview: bool = False,
     ) -> None:
         await self.acknowledge(interaction)
         # Discord enforces the option types and ranges; a modified client does not.
@@ -216,6 +220,10 @@ class Generate(commands.Cog):
                 "bad_seed", f"The seed must be a whole number from 0 to {MAX_SEED}."
             )
         text = self.prompt_or_refuse(str(prompt))
+        if preview and melody is None:
+            raise UserFacingError(
+                "preview_needs_hum", "A preview shows what I heard — attach a hum to `melody`."
+            )
         hum = None
         if melody is not None:
             hum = await fetch_hum(self.bot.session, melody, self.settings, self.probe_slots)
@@ -227,6 +235,8 @@ class Generate(commands.Cog):
             seed=seed,
             backend=backend,
             hum=hum,
+            kind=JobKind.PREVIEW if preview else JobKind.GENERATE,
+            extra=ASK_IF_UNSURE if hum is not None else None,
         )
 
     async def make_from_hum(self, interaction: Interaction, message: discord.Message) -> None:
@@ -241,7 +251,9 @@ class Generate(commands.Cog):
             await self.acknowledge(modal_interaction)
             prompt = self.prompt_or_refuse(text)
             hum = await fetch_hum(self.bot.session, attachment, self.settings, self.probe_slots)
-            await self.enqueue(modal_interaction, prompt=prompt, duration_s=None, hum=hum)
+            await self.enqueue(
+                modal_interaction, prompt=prompt, duration_s=None, hum=hum, extra=ASK_IF_UNSURE
+            )
 
         await interaction.response.send_modal(
             PromptModal(
@@ -355,6 +367,7 @@ class Generate(commands.Cog):
                     backend=self.settings.default_backend,
                     hum=hum.data,
                     hum_filename=hum.filename,
+                    params=ASK_IF_UNSURE,
                 )
             )
         except Exception as exc:

@@ -44,6 +44,7 @@ SELECT g.queue_cap, g.max_queued_per_user, g.max_duration_s, g.daily_quota_s, g.
        (SELECT count(*) FROM jobs WHERE guild_id = :p_guild AND status = 'queued'),
        (SELECT coalesce(sum(duration_s), 0.0) FROM jobs
          WHERE requester_id = :p_user AND status IN ('queued', 'running', 'succeeded')
+           AND kind <> 'preview'
            AND created_at > coalesce(u.quota_from, 0.0) AND created_at <= :p_day_ago)
 FROM (SELECT 1) AS one
 LEFT JOIN guild_settings AS g ON g.guild_id = :p_guild
@@ -83,12 +84,14 @@ INSERT INTO user_state (user_id, last_served_at) VALUES (:p_user, :p_now)
 ON CONFLICT (user_id) DO UPDATE SET last_served_at = excluded.last_served_at
 """
 
-#: A job left the quota states (failed or cancelled): take it out of its user's ledger, if the
-#: ledger still counts it (created after quota_from). Binds :p_id. Also run through Core.
+#: A job left the quota states (failed, cancelled, ended as a preview): take it out of its
+#: user's ledger, if the ledger still counts it (created after quota_from; previews never
+#: counted). Binds :p_id. Also run through Core.
 UNCOUNT = """
 UPDATE user_state SET quota_used_s = quota_used_s - (SELECT duration_s FROM jobs WHERE id = :p_id)
 WHERE user_id = (SELECT requester_id FROM jobs WHERE id = :p_id)
   AND quota_from < (SELECT created_at FROM jobs WHERE id = :p_id)
+  AND (SELECT kind FROM jobs WHERE id = :p_id) <> 'preview'
 """
 
 #: Expired leases: back to queued, or failed after the last attempt (same as
