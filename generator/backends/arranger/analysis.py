@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -28,15 +28,19 @@ from generator.errors import RenderRefused
 
 from .notes import segment_notes
 from .pitch import track_pitch
-from .types import BeatNote, Key, Melody, Note, PitchTrack
+from .types import BeatNote, Key, Melody, Note, PitchTrack, meter_name
 
 __all__ = [
+    "Hearing",
     "analyse_hum",
+    "apply_key",
     "estimate_key",
     "estimate_meter",
     "estimate_tempo",
     "estimate_tuning",
+    "hear_hum",
     "quantise",
+    "rank_keys",
     "scale_pitch_classes",
     "snap_to_key",
     "transpose_to_key",
@@ -51,6 +55,11 @@ MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)  # natural minor
 # Sung minor tunes lean on the leading tone (harmonic minor); it is kept, not snapped away.
 MINOR_LEADING_TONE = 11
+
+# Major → minor: the 3rd, 6th and 7th degrees flatten; minor → major they sharpen.
+MODE_MIXTURE = {"major": {4: -1, 9: -1, 11: -1}, "minor": {3: 1, 8: 1, 10: 1}}
+# A key "fits" a tune when at most this share of the sung time lies outside its scale.
+FIT_OUTSIDE_SHARE = 0.05
 
 # Tempo search: candidates, the preferred band, and how fast the prior falls off outside it.
 TEMPO_MIN, TEMPO_MAX, TEMPO_STEP = 50.0, 200.0, 0.5
@@ -72,6 +81,22 @@ MIN_SUNG_S = 0.4
 MIN_STEADINESS = 0.6
 
 
+@dataclass(frozen=True)
+class Hearing:
+    """A hum understood, with how sure each reading is (for the preview)."""
+
+    melody: Melody
+    key_alternatives: tuple[Key, ...]  # next-best keys, best first
+    key_confidence: float  # 0..1
+    tempo_confidence: float
+    meter_confidence: float
+
+    @property
+    def confidence(self) -> float:
+        """The weakest of the three readings: one wrong guess is enough to ask first."""
+        return min(self.key_confidence, self.tempo_confidence, self.meter_confidence)
+
+
 def analyse_hum(
     samples: npt.NDArray[np.float32],
     sample_rate: int,
@@ -80,13 +105,27 @@ def analyse_hum(
     bpm: float | None = None,
     beats_per_bar: int | None = None,
 ) -> Melody:
-    """Hear a hum: notes on a beat grid, in a key, at a tempo.
+    """Hear a hum: notes on a beat grid, in a key, at a tempo (see ``hear_hum``)."""
+    meter = (beats_per_bar, False) if beats_per_bar else None
+    return hear_hum(samples, sample_rate, key=key, bpm=bpm, meter=meter).melody
 
-    ``key``/``bpm``/``beats_per_bar`` override what is detected. A ``key`` moves the tune into
-    that key (smallest interval; scale degrees remapped across modes). A ``bpm`` becomes the
-    melody's tempo: a hum whose pulse is ½, 1 or 2× it (±12 %) is read on exactly that grid,
-    any other hum is read at its own pulse (the octave nearest ``bpm``) and stretched to it.
-    Raises ``RenderRefused("no_melody")`` when no tune can be heard.
+
+def hear_hum(
+    samples: npt.NDArray[np.float32],
+    sample_rate: int,
+    *,
+    key: Key | None = None,
+    key_mode_given: bool = True,
+    bpm: float | None = None,
+    meter: tuple[int, bool] | None = None,
+) -> Hearing:
+    """Hear a hum; ``key``/``bpm``/``meter`` (beats per bar, compound) override detection.
+
+    A ``key`` whose scale fits what was sung is taken as the reading (no note moves); any
+    other ``key`` is a transposition: every note moves by the same interval (see
+    ``apply_key``). A ``bpm`` becomes the melody's tempo: a hum whose pulse is ½, 1 or 2× it
+    (±12 %) is read on exactly that grid, any other hum is read at its own pulse and
+    stretched to it. Raises ``RenderRefused("no_melody")`` when no tune can be heard.
     """
     track = track_pitch(samples, sample_rate)
     raw = segment_notes(track)
@@ -94,39 +133,48 @@ def analyse_hum(
 
     tuning = estimate_tuning(raw)
     tuned = [replace(n, pitch=n.pitch - tuning) for n in raw]
-    found_key = estimate_key(tuned)
+    ranking = rank_keys(tuned)
+    found_key = ranking[0][0]
     in_key = snap_to_key(tuned, found_key)
 
     pulse = estimate_tempo(tuned)
     read_at = pulse if bpm is None else _reading_tempo(pulse, bpm)
-    meter = beats_per_bar or estimate_meter(tuned, read_at)
-    origin = _downbeat(tuned, read_at, meter)
+    beats, compound = meter if meter is not None else (estimate_meter(tuned, read_at), False)
+    origin = _downbeat(tuned, read_at, beats)
     grid = _grid_for(tuned, read_at)
     beat_notes = quantise(in_key, read_at, origin_s=origin, grid_beats=grid)
     if beat_notes and beat_notes[0].start_beat < 0:  # an early first note: open a bar before
-        beat_notes = [replace(n, start_beat=n.start_beat + meter) for n in beat_notes]
+        beat_notes = [replace(n, start_beat=n.start_beat + beats) for n in beat_notes]
 
     final_key = found_key
-    if key is not None and key != found_key:
-        beat_notes = transpose_to_key(beat_notes, found_key, key)
-        final_key = key
+    if key is not None:
+        beat_notes, final_key = apply_key(beat_notes, found_key, key, mode_given=key_mode_given)
     log.info(
-        "heard %s notes: %s, %.1f bpm (pulse %.1f), %s/4, tuning %+.0f cents, grid %s",
+        "heard %s notes: %s, %.1f bpm (pulse %.1f), %s, tuning %+.0f cents, grid %s",
         len(beat_notes),
         final_key.name,
         bpm or read_at,
         pulse,
-        meter,
+        meter_name(beats, compound),
         tuning * 100,
         grid,
     )
-    return Melody(
+    melody = Melody(
         notes=tuple(beat_notes),
         key=final_key,
         bpm=float(bpm) if bpm is not None else float(read_at),
-        beats_per_bar=meter,
+        beats_per_bar=beats,
         raw_notes=tuple(raw),
         pitch_track=track,
+        compound=compound,
+    )
+    margin = ranking[0][1] - ranking[1][1] if len(ranking) > 1 else 1.0
+    return Hearing(
+        melody=melody,
+        key_alternatives=tuple(k for k, _ in ranking[1:4] if k != final_key),
+        key_confidence=1.0 if key is not None else float(np.clip(margin * 10, 0.0, 1.0)),
+        tempo_confidence=1.0 if bpm is not None else 0.7,
+        meter_confidence=1.0 if meter is not None else 0.7,
     )
 
 
@@ -186,20 +234,23 @@ def estimate_tuning(notes: Sequence[Note]) -> float:
 
 
 def estimate_key(notes: Sequence[Note]) -> Key:
-    """Krumhansl-Schmuckler key of (tuned) notes; durations weight the histogram."""
+    """The most likely key of (tuned) notes."""
+    return rank_keys(notes)[0][0]
+
+
+def rank_keys(notes: Sequence[Note]) -> list[tuple[Key, float]]:
+    """All 24 keys with their scores, best first (Krumhansl-Schmuckler; durations weight)."""
     histogram = np.zeros(12)
     for i, note in enumerate(notes):
         weight = max(note.duration, 1e-3) * (2.0 if i == len(notes) - 1 else 1.0)
         histogram[round(note.pitch) % 12] += weight
-    if not histogram.any():
-        return Key(0, "major")
-    best: tuple[float, Key] = (-math.inf, Key(0, "major"))
+    scored: list[tuple[Key, float]] = []
     for tonic in range(12):
         for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
             score = float(np.corrcoef(histogram, np.roll(profile, tonic))[0, 1])
-            if np.isfinite(score) and score > best[0]:
-                best = (score, Key(tonic, mode))
-    return best[1]
+            scored.append((Key(tonic, mode), score if np.isfinite(score) else -1.0))
+    scored.sort(key=lambda item: -item[1])
+    return scored
 
 
 def scale_pitch_classes(key: Key) -> tuple[int, ...]:
@@ -239,26 +290,51 @@ def snap_to_key(notes: Sequence[Note], key: Key) -> list[Note]:
     return out
 
 
-def transpose_to_key(notes: Sequence[BeatNote], from_key: Key, to_key: Key) -> list[BeatNote]:
-    """Move a tune from ``from_key`` to ``to_key``.
+def fits_key(notes: Sequence[BeatNote], key: Key) -> bool:
+    """Whether ``key`` can be the reading of ``notes``: its scale holds nearly all the sung
+    time (a stray chromatic passing note is allowed, a B flat held three times is not)."""
+    allowed = set(scale_pitch_classes(key))
+    total = sum(n.duration_beats for n in notes)
+    outside = sum(n.duration_beats for n in notes if n.pitch % 12 not in allowed)
+    return total > 0 and outside <= FIT_OUTSIDE_SHARE * total
 
-    The tonic moves by the smallest interval (-5..+6 semitones). When the mode changes, scale
-    degrees are remapped (major 3rd/6th/7th ↔ minor ones), so a major tune sung into a minor
-    key really sounds minor; notes outside the source scale just move with the tonic.
+
+def apply_key(
+    notes: Sequence[BeatNote], heard: Key, asked: Key, *, mode_given: bool = True
+) -> tuple[list[BeatNote], Key]:
+    """The user's key on top of the heard one: ``(notes, key)``.
+
+    - ``asked`` fits what was sung (e.g. F major asked, tune read as D minor): it is the
+      reading; no note moves.
+    - Otherwise it is a transposition: every note moves by the same interval (tonic to
+      tonic, the smaller way), chromatic notes included. Major ↔ minor is only forced when
+      the user named the mode (``mode_given``; "in D" keeps the sung mode) and then by
+      modal mixture: the 3rd, 6th and 7th degrees of the scale move with the mode.
+    """
+    notes = list(notes)
+    if not mode_given:
+        asked = Key(asked.tonic, heard.mode)
+    if asked == heard or fits_key(notes, asked):
+        return notes, asked
+    return transpose_to_key(notes, heard, asked), asked
+
+
+def transpose_to_key(notes: Sequence[BeatNote], from_key: Key, to_key: Key) -> list[BeatNote]:
+    """Move a tune from ``from_key`` to ``to_key`` by one interval (-5..+6 semitones).
+
+    When the modes differ, the scale's 3rd, 6th and 7th degrees take the other mode (modal
+    mixture); every other note, chromatic ones included, just moves with the tonic.
     """
     shift = (to_key.tonic - from_key.tonic) % 12
     if shift > 6:
         shift -= 12
-    source = MAJOR_SCALE if from_key.mode == "major" else MINOR_SCALE
-    target = MAJOR_SCALE if to_key.mode == "major" else MINOR_SCALE
     out = []
     for note in notes:
-        degree_delta = 0
+        delta = 0
         if from_key.mode != to_key.mode:
             relative = (note.pitch - from_key.tonic) % 12
-            if relative in source:
-                degree_delta = target[source.index(relative)] - relative
-        out.append(replace(note, pitch=note.pitch + shift + degree_delta))
+            delta = MODE_MIXTURE[from_key.mode].get(relative, 0)
+        out.append(replace(note, pitch=note.pitch + shift + delta))
     return out
 
 

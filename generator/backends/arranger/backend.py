@@ -98,6 +98,7 @@ class ArrangerBackend:
             changes["bpm"] = float(np.clip(float(options["bpm"]), 40.0, 220.0))
         if options.get("beats_per_bar"):
             changes["beats_per_bar"] = int(options["beats_per_bar"])
+            changes["compound"] = False
         return dataclasses.replace(spec, **changes) if changes else spec
 
     def render(self, request: RenderRequest, progress: Progress = no_progress) -> RenderResult:
@@ -111,15 +112,19 @@ class ArrangerBackend:
         clock = time.perf_counter()
         if request.melody is not None:
             progress(0.0, "pitch")
-            from generator.backends.arranger.analysis import analyse_hum
+            from generator.backends.arranger.listen import ReadingChoice, listen_with
 
-            # the tempo asked for is the grid the hum is read on, so its rhythm survives;
-            # a key asked for is a transposition, done by the arranger
-            melody = analyse_hum(
-                request.melody,
-                request.melody_rate,
-                bpm=spec.bpm,
-                beats_per_bar=spec.beats_per_bar,
+            # choice (preview buttons) > prompt words > detection; the reading's key, metre
+            # and tempo are final, so the arranger must not move them again
+            choice = ReadingChoice.from_json(request.options.get("reading"))
+            reading = listen_with(request.melody, request.melody_rate, spec, choice)
+            melody = reading.melody
+            spec = dataclasses.replace(
+                spec,
+                key=melody.key,
+                bpm=melody.bpm if "bpm" in reading.pinned else None,
+                beats_per_bar=melody.beats_per_bar,
+                compound=melody.compound,
             )
             timings["analysis"] = time.perf_counter() - clock
             progress(0.3, "notes")
@@ -174,6 +179,7 @@ class ArrangerBackend:
             "duration": request.duration_s,
             "notes_heard": len(melody.raw_notes),
             "notes_kept": len(melody.notes),
+            "meter": melody.meter,
             "hum_key": melody.key.name,
             "hum_bpm": round(melody.bpm, 2),
             # where hum time 0 sounds in the output (the melody enters after the intro)
