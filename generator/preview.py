@@ -57,15 +57,18 @@ def preview_for(job: Job, request: RenderRequest) -> Preview | None:
     if request.melody is None:
         raise RenderRefused("preview_needs_hum", "A preview needs a hum — attach one and retry.")
     # Imported here: only workers that meet a preview pay for the analysis modules.
+    from generator.backends.arranger.backend import ArrangerBackend
     from generator.backends.arranger.listen import (
         ReadingChoice,
-        listen,
+        listen_with,
         reading_midi,
         reading_piano_roll,
     )
 
+    # the prompt read exactly as the arranger will read it, so the render hears the same
+    spec = ArrangerBackend().spec_for(request)
     choice = ReadingChoice.from_json(job.params.get("reading"))
-    reading = listen(request.melody, request.melody_rate, prompt=request.prompt, choice=choice)
+    reading = listen_with(request.melody, request.melody_rate, spec, choice)
     if not wanted and reading.confident:
         return None
     outputs = [

@@ -718,6 +718,15 @@ class FakeDiscord:
             )
             sent.original_message_id = int(msg["id"])
             resource["message"] = msg
+        elif kind in (6, 7) and sent.payload.get("message"):
+            # Deferred update / update message: @original is the message the component is on.
+            message_id = int(sent.payload["message"]["id"])
+            sent.original_message_id = message_id
+            if kind == 7 and message_id in self.messages:
+                msg = self.messages[message_id]
+                msg.update(
+                    {k: v for k, v in data.items() if k in ("content", "embeds", "components")}
+                )
         return _json(
             {
                 "interaction": {
