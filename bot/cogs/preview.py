@@ -38,7 +38,6 @@ from db.types import Job, JobKind, JobStatus
 if TYPE_CHECKING:
     from bot.app import HumjamBot
     from bot.cogs.delivery import Delivery
-    from bot.cogs.generate import Generate
 
 log = logging.getLogger(__name__)
 
@@ -91,54 +90,46 @@ class Preview(commands.Cog):
                 return job
         return None
 
-    def _generate(self) -> Generate:
+    async def _enqueue_from(
+        self, interaction: Interaction, preview: Job, kind: JobKind, extra: dict[str, Any]
+    ) -> Job:
+        """Queue the next job of ``preview`` (same hum, prompt, length, seed and backend); the
+        preview message becomes its status line (``Generate.enqueue`` checks the server rules)."""
         from bot.cogs.generate import Generate
 
-        cog = self.bot.get_cog("Generate")
-        if not isinstance(cog, Generate):
+        generate = self.bot.get_cog("Generate")
+        if not isinstance(generate, Generate):
             raise UserFacingError("unavailable", "That button isn't available right now.")
-        return cog
-
-    async def _listen_again(self, interaction: Interaction, preview: Job, action: str) -> None:
-        reading = reading_of(preview)
-        choice = adjusted(reading, choice_of(preview), action)
-        if not choice:
-            raise UserFacingError("preview_limit", "That change isn't possible for this tune.")
-        if interaction.message is not None:  # the new preview replaces this one, in place
+        if interaction.message is not None:
             interaction.extras["status_message_id"] = interaction.message.id
-        job = await self._generate().enqueue(
+        return await generate.enqueue(
             interaction,
             prompt=preview.prompt,
             duration_s=preview.duration_s,
             seed=preview.seed,
             backend=preview.backend,
-            kind=JobKind.PREVIEW,
+            kind=kind,
             parent=preview,
-            extra={"reading": choice, "relisten_of": preview.id, "ask_if_unsure": False},
+            extra={"ask_if_unsure": False, **extra},
         )
+
+    async def _listen_again(self, interaction: Interaction, preview: Job, action: str) -> None:
+        """Another preview with one thing changed; it will replace this one in place."""
+        reading = reading_of(preview)
+        choice = adjusted(reading, choice_of(preview), action)
+        if not choice:
+            raise UserFacingError("preview_limit", "That change isn't possible for this tune.")
+        extra = {"reading": choice, "relisten_of": preview.id}
+        job = await self._enqueue_from(interaction, preview, JobKind.PREVIEW, extra)
         await interaction.edit_original_response(
             content=f"🎧 `#{job.id}` listening again — {describe(reading, action)}…", view=None
         )
 
     async def _make_it(self, interaction: Interaction, preview: Job) -> None:
-        if interaction.message is not None:  # the preview message becomes the status line
-            interaction.extras["status_message_id"] = interaction.message.id
+        """The track, pinned to what the preview showed; the preview's buttons go away."""
         choice = confirmed_choice(reading_of(preview), choice_of(preview))
-        await self._generate().enqueue(
-            interaction,
-            prompt=preview.prompt,
-            duration_s=preview.duration_s,
-            seed=preview.seed,
-            backend=preview.backend,
-            kind=JobKind.GENERATE,
-            parent=preview,
-            extra={
-                "reading": choice,
-                "confirmed_from": preview.id,
-                "ask_if_unsure": False,
-                "relisten_of": None,
-            },
-        )
+        extra = {"reading": choice, "confirmed_from": preview.id, "relisten_of": None}
+        await self._enqueue_from(interaction, preview, JobKind.GENERATE, extra)
         await interaction.edit_original_response(view=None)
 
     # ----------------------------------------------------------------- delivery
