@@ -611,6 +611,7 @@ class JobQueue:
                 jobs.c.backend == backend,
                 jobs.c.status == JobStatus.SUCCEEDED.value,
                 jobs.c.started_at.is_not(None),
+                jobs.c.kind != _UNCHARGED_KIND,  # previews only listen: not a render's time
             )
             .order_by(jobs.c.finished_at.desc())
             .limit(_ETA_SAMPLE)

@@ -19,6 +19,7 @@ import pytest
 import audio
 from db.types import DeliveryStatus, Job, JobKind, JobStatus
 from generator.backends.arranger import listen as listen_module
+from generator.errors import RenderRefused
 from tests.e2e.conftest import BotFactory, ThreadWorker
 from tests.e2e.helpers import PNG_MAGIC, assert_track_delivery, wait_job
 from tests.fakediscord.server import FakeDiscord, SentInteraction
@@ -222,3 +223,51 @@ async def test_an_unsure_hum_stops_at_a_preview_on_its_own(
         assert render.status is JobStatus.SUCCEEDED and render.kind is JobKind.GENERATE
         (track,) = await fake.wait_until(lambda: fake.followups(click), timeout=120)
         assert_track_delivery(track, render)
+
+
+async def test_a_failed_relisten_puts_the_previous_preview_back(
+    fake_discord: FakeDiscord,
+    start_bot: BotFactory,
+    queue,
+    worker: ThreadWorker,
+    hums,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = fake_discord
+    alice = fake.alice.id
+    async with start_bot():
+        att = fake.upload("hum.ogg", hums["ogg"], "audio/ogg")
+        sent = await fake.slash(
+            "generate",
+            {"prompt": "jazz", "duration": "5", "preview": True},
+            attachments={"melody": att},
+        )
+        await fake.wait_until(lambda: fake.followups(sent), timeout=60)
+        (first,) = await queue.user_jobs(alice, active_only=False)
+        first = await wait_job(queue, first.id, lambda j: j.delivery_status.value == "delivered")
+        message = fake.messages[first.delivered_message_id]
+        before = buttons(message)
+
+        real_listen = listen_module.listen_with
+
+        def deaf(*args: Any, **kwargs: Any) -> Any:
+            raise RenderRefused("no_melody", "I couldn't hear a tune in that hum.")
+
+        monkeypatch.setattr(listen_module, "listen_with", deaf)
+        click = await fake.click(before["up"]["custom_id"], message)
+        failed = await child_of(queue, alice, first.id)
+        failed = await wait_job(queue, failed.id, lambda j: j.delivery_status.value == "delivered")
+        assert failed.status is JobStatus.FAILED and failed.error_code == "no_melody"
+        # The same message: the reason, and the previous preview's buttons back.
+        assert failed.delivered_message_id == first.delivered_message_id
+        message = fake.messages[first.delivered_message_id]
+        assert "couldn't listen again" in message["content"]
+        assert "couldn't hear a tune" in message["content"]
+        assert buttons(message) == before
+        assert not fake.followups(click)  # nothing new posted in the channel
+
+        # A failed re-listen doesn't use the preview up: the buttons work again.
+        monkeypatch.setattr(listen_module, "listen_with", real_listen)
+        await fake.click(before["up"]["custom_id"], message)
+        second = await wait_job(queue, failed.id + 1, lambda j: j.status is JobStatus.SUCCEEDED)
+        assert second.parent_job_id == first.id and second.result_meta["reading"]["octave"] == 1
