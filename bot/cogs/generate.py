@@ -224,6 +224,11 @@ class Generate(commands.Cog):
             raise UserFacingError(
                 "preview_needs_hum", "A preview shows what I heard — attach a hum to `melody`."
             )
+        if preview and backend not in (None, "arranger"):
+            # MusicGen follows the hum's sound, not a reading of it: nothing to check first.
+            raise UserFacingError(
+                "preview_backend", "The preview is for the arranger backend — leave `backend` out."
+            )
         hum = None
         if melody is not None:
             hum = await fetch_hum(self.bot.session, melody, self.settings, self.probe_slots)

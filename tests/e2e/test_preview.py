@@ -96,6 +96,13 @@ async def test_preview_adjust_restart_and_make_it(
     fake = fake_discord
     alice = fake.alice.id
     async with start_bot():
+        # Nothing to preview without a hum: said privately, nothing queued.
+        nohum = await fake.slash("generate", {"prompt": "lofi", "preview": True})
+        (answer,) = await fake.wait_until(lambda: fake.followups(nohum), timeout=10)
+        assert answer.json["flags"] & EPHEMERAL
+        assert "attach a hum" in answer.json["embeds"][0]["description"]
+        assert await queue.user_jobs(alice, active_only=False) == []
+
         att = fake.upload("hum.ogg", hums["ogg"], "audio/ogg")
         sent = await fake.slash(
             "generate",
