@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
 
-#: tempi a choice may pin (the arranger's own range)
-BPM_RANGE = (40.0, 220.0)
+#: tempi a choice may pin (what ReadingChoice accepts)
+BPM_RANGE = (40.0, 240.0)
 #: how far the melody may be moved by the octave buttons
 MAX_OCTAVES = 2
 #: metre buttons: action -> metre

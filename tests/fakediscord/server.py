@@ -12,6 +12,7 @@ gateway URL, restored by ``unpatch_client``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -719,14 +720,13 @@ class FakeDiscord:
             sent.original_message_id = int(msg["id"])
             resource["message"] = msg
         elif kind in (6, 7) and sent.payload.get("message"):
-            # Deferred update / update message: @original is the message the component is on.
-            message_id = int(sent.payload["message"]["id"])
-            sent.original_message_id = message_id
-            if kind == 7 and message_id in self.messages:
-                msg = self.messages[message_id]
-                msg.update(
-                    {k: v for k, v in data.items() if k in ("content", "embeds", "components")}
-                )
+            # a component's (deferred) update: @original is the message the component is on
+            target = int(sent.payload["message"]["id"])
+            if target in self.messages:
+                sent.original_message_id = target
+                if kind == 7:
+                    self._apply_edit(target, dataclasses.replace(rec, json=data))
+                resource["message"] = self.messages[target]
         return _json(
             {
                 "interaction": {
