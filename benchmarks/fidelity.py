@@ -1,6 +1,6 @@
 """Melody fidelity: chroma cosine between each Vocadito hum and the arranger's track, per style.
 
-The metric is ``generator.metrics.chroma_cosine`` (audiocraft's melody metric), compared from
+The metric is ``tests.metrics.chroma_cosine`` (audiocraft's melody metric), compared from
 where the hum enters the track (``metadata["hum_offset_s"]``), as the tests do. Ceilings put
 the arrangement's figures in context; each is a pure sine scored against the same hum:
 
@@ -42,8 +42,8 @@ from generator.backends.arranger.backend import ArrangerBackend  # noqa: E402
 from generator.backends.arranger.pianoroll import melody_time_offset  # noqa: E402
 from generator.backends.arranger.styles import STYLES  # noqa: E402
 from generator.backends.arranger.types import Melody  # noqa: E402
-from generator.metrics import chroma_cosine  # noqa: E402
 from tests.generator.vocadito import CLIPS, DATA, f0  # noqa: E402
+from tests.metrics import chroma_cosine  # noqa: E402
 
 DURATION_S = 30.0
 SECTION = "## Melody fidelity"
@@ -151,7 +151,7 @@ def main() -> int:
         ]
     )
     summary = (
-        f"Chroma cosine (audiocraft's melody metric, `generator.metrics.chroma_cosine`) of each "
+        f"Chroma cosine (audiocraft's melody metric, `tests.metrics.chroma_cosine`) of each "
         f"prepared Vocadito hum against the {DURATION_S:.0f} s arrangement from `hum_offset_s` on, "
         f"seed {args.seed}. Issue 3 target: 0.75. Italic rows are sine ceilings (see the "
         "module docstring of `benchmarks/fidelity.py`). Before the lead got a voice-like unison "

@@ -75,3 +75,71 @@ def test_midi_and_piano_roll(hum: object) -> None:
     signature = pm.time_signature_changes[0]
     assert (signature.numerator, signature.denominator) == (6, 8)
     assert reading_piano_roll(reading).startswith(b"\x89PNG")
+
+
+# --- words in the prompt win over detection (issue 10, point 5) -----------------------------
+
+# D natural minor: its pitch set is F major's (B flat sung three times rules out A minor).
+D_MINOR_TUNE = (
+    [62, 65, 69, 70, 69, 65, 62, 64, 65, 67, 69, 70, 69, 67, 65, 64, 62],
+    [1, 1, 1, 1, 1, 1, 2, 0.5, 0.5, 0.5, 0.5, 1, 1, 1, 1, 1, 2],
+)
+# C major with a sung chromatic passing note (C#) that must survive everything.
+C_MAJOR_TUNE = (
+    [60, 64, 67, 64, 65, 67, 69, 67, 60, 61, 62, 64, 62, 60],
+    [1, 1, 1, 1, 1, 1, 2, 2, 1, 0.5, 0.5, 1, 1, 3],
+)
+
+
+@pytest.fixture(scope="module")
+def d_minor_hum() -> object:
+    return sing(*D_MINOR_TUNE, 96)
+
+
+@pytest.fixture(scope="module")
+def c_major_hum() -> object:
+    return sing(*C_MAJOR_TUNE, 104)
+
+
+def test_prompt_key_that_fits_the_tune_is_its_reading(d_minor_hum: object) -> None:
+    reading = listen(d_minor_hum, RATE, prompt="folk in F major")  # type: ignore[arg-type]
+    assert reading.key == "F major" and "key" in reading.pinned
+    assert [n.pitch for n in reading.melody.notes] == D_MINOR_TUNE[0]  # no note moved
+
+
+def test_prompt_key_elsewhere_moves_every_note_by_one_interval(c_major_hum: object) -> None:
+    heard = listen(c_major_hum, RATE)  # type: ignore[arg-type]
+    assert [n.pitch for n in heard.melody.notes] == C_MAJOR_TUNE[0]  # the C# stays
+    moved = listen(c_major_hum, RATE, prompt="rock in D major")  # type: ignore[arg-type]
+    assert moved.key == "D major"
+    assert [n.pitch for n in moved.melody.notes] == [p + 2 for p in C_MAJOR_TUNE[0]]
+    bare = listen(c_major_hum, RATE, prompt="rock in Eb")  # type: ignore[arg-type]
+    assert bare.key == "Eb major"  # "in Eb" keeps the sung mode
+    assert [n.pitch for n in bare.melody.notes] == [p + 3 for p in C_MAJOR_TUNE[0]]
+
+
+def test_prompt_asking_for_the_other_mode_uses_modal_mixture(c_major_hum: object) -> None:
+    minor = listen(c_major_hum, RATE, prompt="sad piano in C minor")  # type: ignore[arg-type]
+    assert minor.key == "C minor"
+    flattened = {64: 63, 69: 68, 71: 70}  # E, A, B → Eb, Ab, Bb; the C# passing note stays
+    assert [n.pitch for n in minor.melody.notes] == [flattened.get(p, p) for p in C_MAJOR_TUNE[0]]
+
+
+def test_prompt_tempo_wins(c_major_hum: object) -> None:
+    reading = listen(c_major_hum, RATE, prompt="lofi 93 bpm")  # type: ignore[arg-type]
+    assert reading.bpm == 93.0 and reading.pinned == frozenset({"bpm"})
+    assert [n.pitch for n in reading.melody.notes] == C_MAJOR_TUNE[0]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "meter", "beats", "compound"),
+    [("jazz in 3/4", "3/4", 3, False), ("a waltz", "3/4", 3, False), ("folk, 6/8", "6/8", 2, True)],
+    ids=["3/4", "waltz", "6/8"],
+)
+def test_prompt_metre_wins(
+    c_major_hum: object, prompt: str, meter: str, beats: int, compound: bool
+) -> None:
+    reading = listen(c_major_hum, RATE, prompt=prompt)  # type: ignore[arg-type]
+    assert reading.meter == meter and "meter" in reading.pinned
+    assert (reading.melody.beats_per_bar, reading.melody.compound) == (beats, compound)
+    assert len(reading.melody.notes) == len(C_MAJOR_TUNE[0])

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from generator.backend import Progress, RenderRequest, RenderResult, no_progress
-from generator.backends.arranger.arrange import arrange, plan
+from generator.backends.arranger.arrange import Layout, arrange, plan
 from generator.backends.arranger.compose import compose_melody
 from generator.backends.arranger.pianoroll import draw_piano_roll, melody_time_offset
 from generator.backends.arranger.prompt import PromptSpec, parse_key, parse_prompt
@@ -169,6 +169,7 @@ class ArrangerBackend:
         timings["master"] = time.perf_counter() - clock
         progress(1.0, "master")
 
+        hum_offsets = _hum_offsets(layout, melody)
         metadata: dict[str, Any] = {
             "backend": self.name,
             "style": spec.style.name,
@@ -182,8 +183,10 @@ class ArrangerBackend:
             "meter": melody.meter,
             "hum_key": melody.key.name,
             "hum_bpm": round(melody.bpm, 2),
-            # where hum time 0 sounds in the output (the melody enters after the intro)
-            "hum_offset_s": round(layout.melody_start_s - melody_time_offset(melody), 4),
+            # where hum time 0 sounds in the output (the melody enters after the intro), and
+            # where it sounds again at each statement of the melody
+            "hum_offset_s": hum_offsets[0],
+            "hum_offsets_s": hum_offsets,
             "unknown_words": list(spec.unknown_words),
             "timings": {k: round(v, 4) for k, v in timings.items()},
         }
@@ -206,3 +209,16 @@ class ArrangerBackend:
         self, requests: Sequence[RenderRequest], progresses: Sequence[Progress]
     ) -> list[RenderResult]:
         return [self.render(r, p) for r, p in zip(requests, progresses, strict=True)]
+
+
+def _hum_offsets(layout: Layout, melody: Melody) -> list[float]:
+    """Track time (s) where hum time 0 falls, for each statement of the melody."""
+    hum_spb = 60.0 / (melody.read_bpm or melody.bpm)
+    # seconds of track per second of hum (1 unless an asked-for tempo stretched the tune)
+    stretch = layout.seconds_per_beat * layout.beat_scale / hum_spb
+    lead_in = melody_time_offset(melody) * stretch if melody.raw_notes else 0.0
+    offsets, bar = [], layout.intro_bars
+    for bars in layout.statement_bars:
+        offsets.append(round(bar * layout.beats_per_bar * layout.seconds_per_beat - lead_in, 4))
+        bar += bars
+    return offsets or [round(layout.melody_start_s - lead_in, 4)]

@@ -77,6 +77,9 @@ class Melody:
     pitch_track: PitchTrack
     # 6/8: ``beats_per_bar`` = 2 dotted-quarter beats, each split in three eighths.
     compound: bool = False
+    # The tempo the hum itself was read at, when ``bpm`` is a different (asked-for) tempo:
+    # the notes' beats fall on the hum at this tempo.
+    read_bpm: float | None = None
 
     @property
     def meter(self) -> str:
