@@ -46,10 +46,12 @@ def asks_if_unsure(job: Job) -> bool:
     )
 
 
-def preview_for(job: Job, request: RenderRequest) -> Preview | None:
+def preview_for(job: Job, request: RenderRequest, ask_below: float | None = None) -> Preview | None:
     """The preview ``job`` stops at, or None when it should render as usual.
 
-    Raises ``RenderRefused`` when a preview job has no hum or no tune can be heard in it.
+    ``ask_below``: the confidence under which an asking hum stops (None: the reading's own
+    ``confident``, i.e. listen's calibrated bar; 0: never). Raises ``RenderRefused`` when a
+    preview job has no hum or no tune can be heard in it.
     """
     wanted = job.kind is JobKind.PREVIEW
     if not wanted and not (asks_if_unsure(job) and request.melody is not None):
@@ -69,7 +71,8 @@ def preview_for(job: Job, request: RenderRequest) -> Preview | None:
     spec = ArrangerBackend().spec_for(request)
     choice = ReadingChoice.from_json(job.params.get("reading"))
     reading = listen_with(request.melody, request.melody_rate, spec, choice)
-    if not wanted and reading.confident:
+    sure = reading.confident if ask_below is None else reading.confidence >= ask_below
+    if not wanted and sure:
         return None
     outputs = [
         Output("pianoroll.png", "image/png", reading_piano_roll(reading)),

@@ -267,7 +267,7 @@ class Worker:
         from generator.preview import preview_for
 
         try:
-            preview = preview_for(claim.job, request)
+            preview = preview_for(claim.job, request, self.settings.ask_below_confidence)
             if preview is None:
                 return False
             if self.queue.become_preview(claim):

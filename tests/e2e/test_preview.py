@@ -193,43 +193,47 @@ async def test_preview_adjust_restart_and_make_it(
 
 
 async def test_an_unsure_hum_stops_at_a_preview_on_its_own(
-    fake_discord: FakeDiscord,
-    start_bot: BotFactory,
-    queue,
-    worker: ThreadWorker,
-    hums,
-    monkeypatch: pytest.MonkeyPatch,
+    fake_discord: FakeDiscord, start_bot: BotFactory, queue, queue_settings, hums
 ) -> None:
-    """A reading under the confidence threshold asks first; "Sounds right" then renders even
-    though the reading is still below it (the user confirmed it)."""
+    """A reading under the worker's confidence bar asks first; "Sounds right" then renders
+    even though the reading is still below it (the user confirmed it)."""
     clip = audio.prepare_hum(audio.decode(hums["ogg"], "hum.ogg"), target_rate=22050)
     heard = listen_module.listen(clip.samples, clip.sample_rate)
-    # The hum's own confidence sits just under the bar, whatever the calibration is today.
-    monkeypatch.setattr(listen_module, "CONFIDENT", heard.confidence + 0.01)
+    # The bar sits just above this hum's own confidence, whatever the calibration is today.
+    worker = ThreadWorker(queue_settings, ask_below_confidence=min(1.0, heard.confidence + 0.01))
+    worker.start()
     fake = fake_discord
     alice = fake.alice.id
-    async with start_bot():
-        att = fake.upload("hum.ogg", hums["ogg"], "audio/ogg")
-        sent = await fake.slash(
-            "generate", {"prompt": "chiptune", "duration": "5"}, attachments={"melody": att}
-        )
-        (post,) = await fake.wait_until(lambda: fake.followups(sent), timeout=60)
-        (job,) = await queue.user_jobs(alice, active_only=False)
-        job = await wait_job(queue, job.id, lambda j: j.delivery_status is DeliveryStatus.DELIVERED)
-        assert job.kind is JobKind.PREVIEW and job.result_meta["unsure"] is True
-        assert "not sure I heard that right" in post.json["content"]
-        assert f"<@{alice}>" in post.json["content"]
-        assert not [f for f in post.files if f.filename.endswith((".opus", ".ogg", ".flac"))]
-        message = fake.messages[job.delivered_message_id]
-        assert "not sure" in fields(message)["Confidence"]
+    try:
+        async with start_bot():
+            att = fake.upload("hum.ogg", hums["ogg"], "audio/ogg")
+            sent = await fake.slash(
+                "generate", {"prompt": "chiptune", "duration": "5"}, attachments={"melody": att}
+            )
+            (post,) = await fake.wait_until(lambda: fake.followups(sent), timeout=60)
+            (job,) = await queue.user_jobs(alice, active_only=False)
+            job = await wait_job(
+                queue, job.id, lambda j: j.delivery_status is DeliveryStatus.DELIVERED
+            )
+            assert job.kind is JobKind.PREVIEW and job.result_meta["unsure"] is True
+            assert job.result_meta["reading"]["confidence"] == pytest.approx(
+                heard.confidence, abs=1e-3
+            )
+            assert "not sure I heard that right" in post.json["content"]
+            assert f"<@{alice}>" in post.json["content"]
+            assert not [f for f in post.files if f.filename.endswith((".opus", ".ogg", ".flac"))]
+            message = fake.messages[job.delivered_message_id]
+            assert fields(message)["Confidence"].startswith(f"{round(heard.confidence * 100)} %")
 
-        click = await fake.click(buttons(message)["ok"]["custom_id"], message)
-        render = await wait_job(
-            queue, (await child_of(queue, alice, job.id)).id, lambda j: j.status.finished
-        )
-        assert render.status is JobStatus.SUCCEEDED and render.kind is JobKind.GENERATE
-        (track,) = await fake.wait_until(lambda: fake.followups(click), timeout=120)
-        assert_track_delivery(track, render)
+            click = await fake.click(buttons(message)["ok"]["custom_id"], message)
+            render = await wait_job(
+                queue, (await child_of(queue, alice, job.id)).id, lambda j: j.status.finished
+            )
+            assert render.status is JobStatus.SUCCEEDED and render.kind is JobKind.GENERATE
+            (track,) = await fake.wait_until(lambda: fake.followups(click), timeout=120)
+            assert_track_delivery(track, render)
+    finally:
+        worker.stop()
 
 
 async def test_a_failed_relisten_puts_the_previous_preview_back(

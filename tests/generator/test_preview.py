@@ -11,6 +11,7 @@ import soundfile as sf
 
 from db.types import JobKind, JobRequest, JobStatus
 from generator.backends.arranger import listen as listen_module
+from generator.settings import GeneratorSettings
 from tests.generator.hum_synth import RATE, sing
 from tests.generator.test_worker import FakeBackend, make_worker
 
@@ -84,6 +85,21 @@ def test_a_preview_needs_a_hum(queue):
     assert done.status is JobStatus.FAILED and done.error_code == "preview_needs_hum"
 
 
+def run_asking(queue, params, **settings):
+    """Enqueue the tune as an arranger job with ``params``; run a worker; (job, rendered?)."""
+    job = enqueue(queue, params=params)
+    backend = ArrangerNamedBackend()
+    worker = make_worker(queue, backend)
+    worker.settings = GeneratorSettings(_env_file=None, heartbeat_s=0.05, **settings)
+    worker.run(once=True)
+    done = queue.get(job.id)
+    assert done.status is JobStatus.SUCCEEDED
+    return done, bool(backend.rendered)
+
+
+CLIP_CONFIDENCE = listen_module.listen(sing(*TUNE, 100), RATE).confidence
+
+
 @pytest.mark.parametrize(
     ("unsure", "params", "stops"),
     [
@@ -93,20 +109,24 @@ def test_a_preview_needs_a_hum(queue):
         (True, {"ask_if_unsure": False, "confirmed_from": 7}, False),  # confirmed: render
     ],
 )
-def test_an_unsure_hum_stops_only_when_it_asked_and_is_not_confirmed(
-    queue, monkeypatch, unsure, params, stops
-):
-    clip_confidence = listen_module.listen(sing(*TUNE, 100), RATE).confidence
-    bar = clip_confidence + 0.01 if unsure else clip_confidence - 0.01
-    monkeypatch.setattr(listen_module, "CONFIDENT", bar)
-    job = enqueue(queue, params=params)
-    backend = ArrangerNamedBackend()
-    make_worker(queue, backend).run(once=True)
-    done = queue.get(job.id)
-    assert done.status is JobStatus.SUCCEEDED
-    assert (done.kind is JobKind.PREVIEW) is stops
-    assert (backend.rendered == []) is stops
+def test_an_unsure_hum_stops_only_when_it_asked_and_is_not_confirmed(queue, unsure, params, stops):
+    bar = CLIP_CONFIDENCE + (0.01 if unsure else -0.01)
+    done, rendered = run_asking(queue, params, ask_below_confidence=max(0.0, min(1.0, bar)))
+    assert (done.kind is JobKind.PREVIEW) is stops and rendered is not stops
     if stops:
         assert done.result_meta["unsure"] is True
         assert "not sure I heard that right" in done.result_meta["notice"]
-        assert done.result_meta["reading"]["confident"] is False
+
+
+def test_by_default_the_calibrated_bar_decides(queue, monkeypatch):
+    """No bar configured: the reading's own ``confident`` (listen's CONFIDENT) decides."""
+    monkeypatch.setattr(listen_module, "CONFIDENT", CLIP_CONFIDENCE + 0.01)
+    done, rendered = run_asking(queue, {"ask_if_unsure": True})
+    assert done.kind is JobKind.PREVIEW and not rendered
+    assert done.result_meta["reading"]["confident"] is False
+
+
+def test_a_bar_of_zero_never_asks(queue, monkeypatch):
+    monkeypatch.setattr(listen_module, "CONFIDENT", 1.0)  # even the calibrated bar would ask
+    done, rendered = run_asking(queue, {"ask_if_unsure": True}, ask_below_confidence=0.0)
+    assert done.kind is JobKind.GENERATE and rendered
