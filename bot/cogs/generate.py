@@ -198,7 +198,7 @@ class Generate(commands.Cog):
         style="Musical style (auto: picked from the prompt)",
         seed="Same seed + same input = same track",
         backend="Which generator renders it",
-        preview="Show what I heard (key, tempo, metre, piano roll) before making the track",
+        preview="True: show what I heard (key, tempo, metre) first; false: never stop to ask",
     )
     @app_commands.autocomplete(backend=backend_autocomplete)
     @app_commands.guild_only()
@@ -211,7 +211,7 @@ class Generate(commands.Cog):
         style: Style | None = None,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         backend: str | None = None,
-        preview: bool = False,
+        preview: bool | None = None,
     ) -> None:
         await self.acknowledge(interaction)
         # Discord enforces the option types and ranges; a modified client does not.
@@ -241,7 +241,8 @@ class Generate(commands.Cog):
             backend=backend,
             hum=hum,
             kind=JobKind.PREVIEW if preview else JobKind.GENERATE,
-            extra=ASK_IF_UNSURE if hum is not None else None,
+            # left out: a hum heard without confidence stops at a preview on its own
+            extra=ASK_IF_UNSURE if hum is not None and preview is None else None,
         )
 
     async def make_from_hum(self, interaction: Interaction, message: discord.Message) -> None:

@@ -232,6 +232,19 @@ async def test_an_unsure_hum_stops_at_a_preview_on_its_own(
             assert render.status is JobStatus.SUCCEEDED and render.kind is JobKind.GENERATE
             (track,) = await fake.wait_until(lambda: fake.followups(click), timeout=120)
             assert_track_delivery(track, render)
+
+            # preview:false: the user doesn't want to be asked, unsure or not.
+            att = fake.upload("hum.ogg", hums["ogg"], "audio/ogg")
+            sent = await fake.slash(
+                "generate",
+                {"prompt": "chiptune", "duration": "5", "preview": False},
+                attachments={"melody": att},
+            )
+            (post,) = await fake.wait_until(lambda: fake.followups(sent), timeout=120)
+            latest = max(await queue.user_jobs(alice, active_only=False), key=lambda j: j.id)
+            latest = await wait_job(queue, latest.id, lambda j: j.status.finished)
+            assert latest.kind is JobKind.GENERATE and latest.parent_job_id is None
+            assert_track_delivery(post, latest)
     finally:
         worker.stop()
 
