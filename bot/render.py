@@ -68,6 +68,8 @@ def status_line(job: Job, position: QueuePosition | None = None) -> str:
         stage = f" · {job.stage}" if job.stage else ""
         return f"🎛️ {tag} rendering {progress_bar(job.progress)}{stage}"
     if job.status is JobStatus.SUCCEEDED:
+        if job.kind is JobKind.PREVIEW:
+            return f"🎧 {tag} preview — what I heard, with buttons to fix it"
         return f"✅ {tag} done"
     if job.status is JobStatus.CANCELLED:
         return f"🚫 {tag} cancelled"

@@ -101,6 +101,7 @@ def test_the_buttons_carry_ids_only_and_skip_what_cannot_apply():
     assert describe(READING, "half") == "½ tempo · 46.5 bpm"
 
 
-def test_a_running_preview_says_it_is_listening():
-    job = preview_job(status=JobStatus.RUNNING, progress=0.3)
-    assert "listening" in status_line(job) and "rendering" not in status_line(job)
+def test_a_preview_says_it_listens_rather_than_renders():
+    running = preview_job(status=JobStatus.RUNNING, progress=0.3)
+    assert "listening" in status_line(running) and "rendering" not in status_line(running)
+    assert "preview" in status_line(preview_job()) and "done" not in status_line(preview_job())
