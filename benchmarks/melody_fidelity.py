@@ -16,8 +16,9 @@ Per attribute:
 - note F1 against the score (onsets within 50 / 100 ms, exact semitone, offsets ignored):
   the written melody's beats are aligned to the score's (best scale among ×⅓…×3 and
   offset), then both are placed on the performance's own time map;
-- moved: the share of notes sung in tune (within 25 cents of the singer's reference) and
-  heard at the right semitone that the written melody nevertheless changed;
+- moved: of the heard notes that match a score note sung in tune (within 25 cents of the
+  singer's median offset) and were heard at the right semitone, the share whose written
+  note (the one made from that heard note) has another pitch;
 - chroma: ``chroma_cosine`` of a sine playing the written melody where the piano roll puts
   it against a sine playing the true melody where it was sung;
 - CPU seconds per hum (``hear_hum``, one thread; CPU time, not wall time, because the
@@ -195,19 +196,23 @@ def evaluate(melody: TrueMelody) -> dict[str, Any]:
     row["trim"] = truth["trim"]
     row["heard_f1_100"] = _note_f1(ref_on, ref_pitch, raw_on, np.round(raw_pitch), 0.1)
 
-    # In-tune sung notes that a correction moved.
+    # In-tune sung notes that a correction moved: each written note comes from one heard
+    # note (``drop_ornaments`` order); a heard note that matches a score note sung in tune
+    # and was heard at the right semitone must be written at that semitone.
+    from generator.backends.arranger.analysis import drop_ornaments
+
     deviation = performance.deviation_cents
     in_tune = np.abs(deviation - np.median(deviation)) <= IN_TUNE_CENTS
+    sources = drop_ornaments(list(est.raw_notes))
     considered = moved = 0
-    for i in np.flatnonzero(in_tune):
-        heard = np.flatnonzero(np.abs(raw_on - ref_on[i]) < 0.1)
-        written = np.flatnonzero(np.abs(est_on - ref_on[i]) < 0.1)
-        if len(heard) == 0 or len(written) == 0:
+    for source, written in zip(sources, est.notes, strict=True):
+        at = np.flatnonzero(np.abs(ref_on - (source.start + truth["trim"])) < 0.1)
+        if len(at) == 0 or not in_tune[at[0]]:
             continue
-        if round(float(raw_pitch[heard[0]])) != ref_pitch[i]:
+        if round(source.pitch - hearing.tuning) != ref_pitch[at[0]]:
             continue  # heard wrong: a listening error, not a correction
         considered += 1
-        moved += int(est_pitch[written[0]] != ref_pitch[i])
+        moved += int(written.pitch != ref_pitch[at[0]])
     row["in_tune_considered"], row["in_tune_moved"] = considered, moved
 
     # Chroma: the written melody where the piano roll draws it vs the true melody as sung.

@@ -9,8 +9,6 @@ import numpy as np
 import pretty_midi
 import pyloudnorm
 import pytest
-import soxr
-from scipy import signal
 
 import audio
 from generator.backend import Backend, RenderRequest, RenderResult
@@ -19,7 +17,7 @@ from generator.backends.arranger.styles import STYLES
 from generator.errors import RenderCancelled, RenderRefused
 from tests.generator import vocadito
 from tests.generator.vocadito import CLIPS, DATA
-from tests.metrics import chroma_cosine, soft_chroma_cosine
+from tests.metrics import chroma_cosine
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CEILING = 10 ** (-1.0 / 20)  # -1 dBFS
@@ -101,7 +99,9 @@ def test_prompt_and_option_overrides_reach_the_midi(
 ) -> None:
     result = backend.render(_request(hums["vocadito_14"], "folk in D minor, 90 bpm"))
     midi = pretty_midi.PrettyMIDI(io.BytesIO(result.midi or b""))
-    assert midi.get_tempo_changes()[1][0] == pytest.approx(90.0, abs=0.01)
+    # MIDI counts quarter notes; a 6/8 beat (a dotted quarter) is 1.5 of them
+    quarters = 1.5 if result.metadata["meter"] == "6/8" else 1.0
+    assert midi.get_tempo_changes()[1][0] == pytest.approx(90.0 * quarters, abs=0.01)
     assert midi.key_signature_changes[0].key_number == 2 + 12
     assert (result.metadata["key"], result.metadata["bpm"]) == ("D minor", 90.0)
     # options from the bot's parameters beat the prompt
@@ -228,60 +228,22 @@ def test_every_style_follows_the_hum(fidelity: dict[tuple[str, str], float]) -> 
 MIN_F0_FIDELITY = 0.75
 
 
-def _trim_offset(clip: str, hum: audio.Clip) -> float:
-    """Seconds of the recording that ``prepare_hum`` trimmed off its start."""
-    raw = audio.decode((DATA / f"{clip}.wav").read_bytes(), f"{clip}.wav")
-    x = soxr.resample(raw.samples, raw.sample_rate, hum.sample_rate)
-    corr = signal.correlate(np.abs(x), np.abs(hum.samples), mode="valid", method="fft")
-    return int(np.argmax(corr)) / hum.sample_rate
-
-
-def _f0_sine(result: RenderResult, times: np.ndarray, hz: np.ndarray, trim: float) -> np.ndarray:
-    """The annotated f0 as a sine, at each statement of the melody in ``result``'s timeline."""
-    rate, n = result.sample_rate, len(result.audio)
-    offsets = list(result.metadata["hum_offsets_s"])
-    t = np.arange(n) / rate
-    freq = np.zeros(n)
-    for i, offset in enumerate(offsets):
-        length = (
-            offsets[i + 1] - offset
-            if i + 1 < len(offsets)
-            else (offset - offsets[i - 1] if i else n / rate)
-        )
-        inside = (t >= offset) & (t < offset + length)
-        freq[inside] = np.interp(t[inside] - offset + trim, times, hz, left=0.0, right=0.0)
-    phase = 2 * np.pi * np.cumsum(freq) / rate
-    return (0.5 * np.sin(phase) * (freq > 0)).astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def f0_fidelity(
     tracks: dict[tuple[str, str], RenderResult], hums: dict[str, audio.Clip]
 ) -> dict[str, dict[str, float]]:
     """Per clip: mean over the styles of the revised measure, and of its two controls."""
-    trims = {clip: _trim_offset(clip, hums[clip]) for clip in CLIPS}
+    trims = {c: vocadito.trim_offset(c, hums[c].samples, hums[c].sample_rate) for c in CLIPS}
     out: dict[str, dict[str, float]] = {}
     for clip in CLIPS:
-        other = next(c for c in CLIPS if c != clip)
-        times, hz = vocadito.f0(clip)
-        other_times, other_hz = vocadito.f0(other)
-        scores: dict[str, list[float]] = {
-            "own f0": [],
-            "other clip's f0": [],
-            "f0 + 2 semitones": [],
-        }
-        for (_, c), result in tracks.items():
-            if c != clip:
-                continue
-            mono = result.audio.mean(axis=1) if result.audio.ndim == 2 else result.audio
-            references = {
-                "own f0": _f0_sine(result, times, hz, trims[clip]),
-                "other clip's f0": _f0_sine(result, other_times, other_hz, trims[other]),
-                "f0 + 2 semitones": _f0_sine(result, times, hz * 2 ** (2 / 12), trims[clip]),
-            }
-            for name, reference in references.items():
-                scores[name].append(soft_chroma_cosine(reference, mono, result.sample_rate))
-        out[clip] = {name: float(np.mean(v)) for name, v in scores.items()}
+        scores = [
+            vocadito.f0_fidelity(
+                clip, r.audio, r.sample_rate, list(r.metadata["hum_offsets_s"]), trims
+            )
+            for (_, c), r in tracks.items()
+            if c == clip
+        ]
+        out[clip] = {name: float(np.mean([s[name] for s in scores])) for name in scores[0]}
     return out
 
 
@@ -292,3 +254,61 @@ def test_track_follows_the_sung_f0(f0_fidelity: dict[str, dict[str, float]], cli
     # the controls: the measure really tells the sung melody from another or a shifted one
     assert scores["other clip's f0"] <= scores["own f0"] - 0.2, scores
     assert scores["f0 + 2 semitones"] <= scores["own f0"] - 0.2, scores
+
+
+# --- the preview's choice (issue 10, point 4) and the metres the arranger plays --------------
+
+
+def test_a_pinned_reading_is_rendered_exactly(
+    backend: ArrangerBackend, hums: dict[str, audio.Clip]
+) -> None:
+    reading = {"bpm": 80, "meter": "3/4", "key": "F major"}
+    result = backend.render(
+        _request(hums["vocadito_14"], "folk in D minor, 120 bpm, 4/4", reading=reading)
+    )
+    meta = result.metadata
+    assert (meta["key"], meta["bpm"], meta["meter"], meta["beats_per_bar"]) == (
+        "F major",
+        80.0,
+        "3/4",
+        3,
+    )
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(result.midi or b""))
+    signature = midi.time_signature_changes[0]
+    assert (signature.numerator, signature.denominator) == (3, 4)
+    assert midi.get_tempo_changes()[1][0] == pytest.approx(80.0, abs=0.01)
+
+
+def test_octave_choice_moves_the_lead_by_an_octave(
+    backend: ArrangerBackend, hums: dict[str, audio.Clip]
+) -> None:
+    def lead_pitches(octave: int) -> list[int]:
+        result = backend.render(
+            _request(hums["vocadito_10"], "folk", reading={"octave": octave, "bpm": 90})
+        )
+        midi = pretty_midi.PrettyMIDI(io.BytesIO(result.midi or b""))
+        lead = next(i for i in midi.instruments if i.name == "lead")
+        return sorted(n.pitch % 12 for n in lead.notes)
+
+    # whole-octave moves keep the pitch classes the lead plays
+    assert lead_pitches(0) == lead_pitches(1)
+
+
+@pytest.mark.parametrize("meter", ["2/4", "3/4", "4/4", "6/8"])
+def test_every_metre_is_arranged_in_its_own_bars(
+    backend: ArrangerBackend, hums: dict[str, audio.Clip], meter: str
+) -> None:
+    result = backend.render(_request(hums["vocadito_14"], f"rock in {meter}", style="rock"))
+    assert result.metadata["meter"] == meter
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(result.midi or b""))
+    signature = midi.time_signature_changes[0]
+    assert f"{signature.numerator}/{signature.denominator}" == meter
+    beat_s = 60.0 / result.metadata["bpm"]
+    drums = next(i for i in midi.instruments if i.is_drum)
+    kicks = np.array([n.start for n in drums.notes if n.pitch == 36])
+    bar_s = beat_s * result.metadata["beats_per_bar"]
+    # the kick marks the bar: most kicks on a bar line or a beat, none off the subdivision grid
+    step = beat_s / (3 if meter == "6/8" else 4)
+    on_grid = np.abs(kicks / step - np.round(kicks / step)) < 0.15
+    assert on_grid.mean() > 0.9
+    assert np.mean(np.abs(kicks / bar_s - np.round(kicks / bar_s)) < 0.05) > 0.3

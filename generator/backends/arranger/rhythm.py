@@ -74,6 +74,8 @@ SYNCOPATION_COST = 1.0
 # instead of two, so each is less likely a priori); this evens the two out. Set on the
 # benchmark's tuning half: the cost gap is ~0.3 per note for 6/8 tunes, 0.6-0.8 otherwise.
 COMPOUND_BIAS = 0.4
+# ... and it must put at least this share of the notes on a third of a beat.
+MIN_THIRDS = 0.1
 
 # Bar lengths (beats) and priors; compound bars are 2 dotted quarters (6/8).
 BAR_PRIOR = {2: 0.8, 3: 1.0, 4: 1.4}
@@ -115,9 +117,17 @@ def read_rhythm(
     options = (False, True) if compound is None else (compound,)
     readings = [_viterbi(times, c) for c in options]
     readings.sort(key=lambda r: r.cost - (COMPOUND_BIAS if r.compound else 0.0))
+    if readings[0].compound and _thirds(readings[0].starts) < MIN_THIRDS and len(readings) > 1:
+        readings.reverse()  # hardly a note between the beats: nothing says "compound"
     best = readings[0]
     margin = abs(readings[1].cost - best.cost - COMPOUND_BIAS) if len(readings) > 1 else best.margin
     return RhythmReading(best.starts, best.periods, best.bpm, best.compound, best.cost, margin)
+
+
+def _thirds(starts: Sequence[float]) -> float:
+    """Share of notes starting a third or two thirds into a beat."""
+    frac = np.mod(np.asarray(starts), 1.0)
+    return float(np.mean((np.abs(frac - 1 / 3) < 1e-6) | (np.abs(frac - 2 / 3) < 1e-6)))
 
 
 def _viterbi(times: npt.NDArray[np.float64], compound: bool) -> RhythmReading:
