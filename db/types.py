@@ -34,6 +34,8 @@ class JobKind(enum.StrEnum):
     EXTEND = "extend"
     REMIX = "remix"
     JAM = "jam"
+    #: what was heard, shown before rendering (issue #10): charges no quota, skips the cooldown
+    PREVIEW = "preview"
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -6,8 +6,12 @@ never work) and then ``render``; jobs whose handler is ``batchable`` may share o
 ``backend.render_batch`` call. A new kind plugs in with a handler class in its own module and one
 line in ``HANDLERS`` ("kind" → "module:Class", imported on first use) — no edit to the worker.
 
+A handler may also finish a job without rendering it (``EndsEarly``, checked after ``prepare``):
+that is how a hum stops at a preview (issue #10, ``generator.preview``).
+
 Built in: ``BackendJob`` (generate, reroll, variation, extend, remix: the hum through the
-worker's backend) and ``JamJob`` (jam parts and mixes, ``generator.jam.jobs``).
+worker's backend; an unsure Discord hum stops at a preview), ``PreviewJob`` (what was heard,
+nothing rendered) and ``JamJob`` (jam parts and mixes, ``generator.jam.jobs``).
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from db.types import Claim, Output
+from db.types import Claim, JobKind, Output
 from generator.backend import Backend, Progress, RenderRequest, RenderResult
 from generator.errors import RenderRefused
 from generator.settings import GeneratorSettings
@@ -25,7 +29,16 @@ from generator.settings import GeneratorSettings
 if TYPE_CHECKING:
     from db.queue import JobQueue
 
-__all__ = ["HANDLERS", "BackendJob", "JamJob", "JobHandler", "WorkContext", "handler_for"]
+__all__ = [
+    "HANDLERS",
+    "BackendJob",
+    "EndsEarly",
+    "JamJob",
+    "JobHandler",
+    "PreviewJob",
+    "WorkContext",
+    "handler_for",
+]
 
 HUM_RATE = 22050  # what backends expect prepared hums at
 T = TypeVar("T")
@@ -71,6 +84,16 @@ class JobHandler(Protocol):
     def outputs(self, ctx: WorkContext, claim: Claim, result: RenderResult) -> list[Output] | None:
         """The files to store; None: the worker's standard set (Opus + FLAC track, MIDI, piano
         roll). A kind with other files (stems, a short preview) builds its own here."""
+        ...
+
+
+@runtime_checkable
+class EndsEarly(Protocol):
+    """A handler that may finish a job after ``prepare`` without rendering it."""
+
+    def end_early(self, ctx: WorkContext, claim: Claim, request: RenderRequest) -> bool:
+        """True when the job is settled here (stored and completed, or its lease lost); False:
+        render it as usual. Raise as ``prepare`` does."""
         ...
 
 
@@ -123,6 +146,30 @@ class BackendJob(_StandardOutputs):
     ) -> RenderResult:
         return ctx.backend.render(request, progress)
 
+    def end_early(self, ctx: WorkContext, claim: Claim, request: RenderRequest) -> bool:
+        """A hum that asked first (``ask_if_unsure``) and is heard unsure stops at a preview: it
+        becomes a ``preview`` job (its seconds go back to the quota) with the preview's files."""
+        from generator.preview import preview_for
+
+        preview = preview_for(claim.job, request, ctx.settings.ask_below_confidence)
+        if preview is None:
+            return False
+        if claim.job.kind is JobKind.PREVIEW or ctx.queue.become_preview(claim):
+            ctx.queue.complete(claim, preview.outputs, preview.meta)
+        return True
+
+
+class PreviewJob(BackendJob):
+    """What was heard in a hum (``generator.preview``): piano roll, MIDI and the reading, shown
+    before anything is rendered; it always ends early, so it never renders."""
+
+    batchable: ClassVar[bool] = False
+
+    def render(
+        self, ctx: WorkContext, claim: Claim, request: RenderRequest, progress: Progress
+    ) -> RenderResult:
+        raise RuntimeError(f"preview job {claim.job.id} reached render")
+
 
 def _parent_track(ctx: WorkContext, params: Any) -> tuple[Any, int]:
     """The master of the track an Extend job continues, decoded to mono float32."""
@@ -166,6 +213,7 @@ class JamJob(_StandardOutputs):
 #: job kind → handler ("module:Class"); kinds not listed are ``BackendJob``s
 HANDLERS: dict[str, str] = {
     "jam": "generator.kinds:JamJob",
+    "preview": "generator.kinds:PreviewJob",
 }
 _loaded: dict[str, JobHandler] = {}
 

@@ -17,11 +17,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import metrics
+from bot.enqueue import enqueue_job
 from bot.errors import BadAttachment, UserFacingError
 from bot.intake import Hum, check_declared, fetch_hum
 from bot.ports import require_job
 from bot.render import clean_prompt, format_seconds, info_embed, status_line
-from bot.transformers import Duration, Style, backend_autocomplete, check_backend
+from bot.transformers import Duration, Style, backend_autocomplete
 from bot.views import PromptModal
 from db.types import Job, JobKind, JobRequest
 
@@ -34,6 +35,8 @@ Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
 VOICE_MESSAGE = 1 << 13
 EXTEND_BY_S = 15.0
 MAX_SEED = 2**31 - 1
+#: a hum from Discord may stop at a preview when it isn't heard confidently (bot/preview.py)
+ASK_IF_UNSURE: Mapping[str, Any] = {"ask_if_unsure": True}
 
 
 def pick_audio(message: discord.Message) -> discord.Attachment | None:
@@ -111,82 +114,21 @@ class Generate(commands.Cog):
         parent: Job | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> Job:
-        """Check guild rules, enqueue, and turn the deferred message into the status line."""
-        guild_id = interaction.guild_id
-        channel_id = interaction.channel_id
-        default_backend = self.settings.default_backend
-        max_duration = self.settings.max_duration_s
-        if guild_id is not None:
-            rules = await self.bot.queue.guild_settings(guild_id)
-            allowed = getattr(rules, "allowed_channel_ids", None)
-            if allowed and channel_id not in allowed:
-                shown = ", ".join(f"<#{c}>" for c in list(allowed)[:5])
-                raise UserFacingError("channel_not_allowed", f"I only make music in {shown}.")
-            default_backend = getattr(rules, "default_backend", None) or default_backend
-            max_duration = min(max_duration, rules.max_duration_s)
-        # No duration asked: the default, shortened to the server's limit. Asked: must fit it.
-        if duration_s is None:
-            duration = min(self.settings.default_duration_s, max_duration)
-        else:
-            duration = duration_s
-        if duration > max_duration:
-            raise UserFacingError(
-                "duration_out_of_range",
-                f"This server allows tracks up to {format_seconds(max_duration)}.",
-            )
-        chosen = check_backend(backend or default_backend, self.settings.backends)
-        if parent is not None and hum is None and parent.has_hum:
-            # Buttons reuse the parent's melody; the queue keeps the bytes (CDN links expire).
-            stored = await self.bot.queue.hum(parent.id)
-            if stored is None:
-                raise UserFacingError(
-                    "hum_expired", "The melody of that track has expired — hum it again."
-                )
-            hum = Hum(data=stored[0], filename=stored[1] or "hum", duration_s=0.0)
-        params: dict[str, Any] = dict(parent.params) if parent is not None else {}
-        params.update(extra or {})
-        if style is not None:
-            params["style"] = style
-        request = JobRequest(
-            requester_id=interaction.user.id,
+        """Check guild rules, enqueue, and turn the deferred message into the status line
+        (``bot.enqueue``, shared with the preview buttons)."""
+        return await enqueue_job(
+            self.bot,
+            interaction,
             prompt=prompt,
-            duration_s=float(duration),
-            kind=kind,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            backend=chosen,
+            duration_s=duration_s,
+            style=style,
             seed=seed,
-            params=params,
-            parent_job_id=parent.id if parent is not None else None,
-            hum=hum.data if hum is not None else None,
-            hum_filename=hum.filename if hum is not None else None,
-            interaction_token=interaction.token,
-            application_id=interaction.application_id,
-            status_message_id=interaction.extras.get("status_message_id"),
+            backend=backend,
+            hum=hum,
+            kind=kind,
+            parent=parent,
+            extra=extra,
         )
-        job = await self.bot.queue.enqueue(request)
-        metrics.ENQUEUED.labels(kind=kind.value).inc()
-        interaction.extras["public_defer"] = False  # the message now belongs to the job
-        log.info(
-            "enqueued job %s (%s) for user %s",
-            job.id,
-            kind.value,
-            interaction.user.id,
-            extra={"job_id": job.id, "guild_id": guild_id, "backend": chosen},
-        )
-        try:
-            position = await self.bot.queue.position(job.id)
-        except Exception:
-            position = None
-        text = self.bot.delivery.line(job, position)
-        # the delivery service edits this line from now on: it must know what it says
-        self.bot.delivery.note_shown(job.id, text)
-        message = await interaction.edit_original_response(
-            content=text, allowed_mentions=discord.AllowedMentions.none()
-        )
-        if job.status_message_id is None:
-            await self.bot.queue.set_status_message(job.id, message.id)
-        return job
 
     # ----------------------------------------------------------------- commands
 
@@ -198,6 +140,7 @@ class Generate(commands.Cog):
         style="Musical style (auto: picked from the prompt)",
         seed="Same seed + same input = same track",
         backend="Which generator renders it",
+        preview="True: show what I heard (key, tempo, metre) first; false: never stop to ask",
     )
     @app_commands.autocomplete(backend=backend_autocomplete)
     @app_commands.guild_only()
@@ -210,6 +153,7 @@ class Generate(commands.Cog):
         style: Style | None = None,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         backend: str | None = None,
+        preview: bool | None = None,
     ) -> None:
         await self.acknowledge(interaction)
         # Discord enforces the option types and ranges; a modified client does not.
@@ -218,6 +162,15 @@ class Generate(commands.Cog):
                 "bad_seed", f"The seed must be a whole number from 0 to {MAX_SEED}."
             )
         text = self.prompt_or_refuse(str(prompt))
+        if preview and melody is None:
+            raise UserFacingError(
+                "preview_needs_hum", "A preview shows what I heard — attach a hum to `melody`."
+            )
+        if preview and backend not in (None, "arranger"):
+            # MusicGen follows the hum's sound, not a reading of it: nothing to check first.
+            raise UserFacingError(
+                "preview_backend", "The preview is for the arranger backend — leave `backend` out."
+            )
         hum = None
         if melody is not None:
             hum = await fetch_hum(self.bot.session, melody, self.settings, self.probe_slots)
@@ -229,6 +182,9 @@ class Generate(commands.Cog):
             seed=seed,
             backend=backend,
             hum=hum,
+            kind=JobKind.PREVIEW if preview else JobKind.GENERATE,
+            # left out: a hum heard without confidence stops at a preview on its own
+            extra=ASK_IF_UNSURE if hum is not None and preview is None else None,
         )
 
     async def make_from_hum(self, interaction: Interaction, message: discord.Message) -> None:
@@ -243,7 +199,9 @@ class Generate(commands.Cog):
             await self.acknowledge(modal_interaction)
             prompt = self.prompt_or_refuse(text)
             hum = await fetch_hum(self.bot.session, attachment, self.settings, self.probe_slots)
-            await self.enqueue(modal_interaction, prompt=prompt, duration_s=None, hum=hum)
+            await self.enqueue(
+                modal_interaction, prompt=prompt, duration_s=None, hum=hum, extra=ASK_IF_UNSURE
+            )
 
         await interaction.response.send_modal(
             PromptModal(
@@ -357,6 +315,7 @@ class Generate(commands.Cog):
                     backend=self.settings.default_backend,
                     hum=hum.data,
                     hum_filename=hum.filename,
+                    params=ASK_IF_UNSURE,
                 )
             )
         except Exception as exc:
