@@ -89,8 +89,10 @@ def run_asking(queue, params, **settings):
     """Enqueue the tune as an arranger job with ``params``; run a worker; (job, rendered?)."""
     job = enqueue(queue, params=params)
     backend = ArrangerNamedBackend()
-    worker = make_worker(queue, backend)
-    worker.settings = GeneratorSettings(_env_file=None, heartbeat_s=0.05, **settings)
+    # the worker's settings reach the job handlers through its WorkContext, made at construction
+    worker = make_worker(
+        queue, backend, GeneratorSettings(_env_file=None, heartbeat_s=0.05, **settings)
+    )
     worker.run(once=True)
     done = queue.get(job.id)
     assert done.status is JobStatus.SUCCEEDED
