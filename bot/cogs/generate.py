@@ -1,7 +1,7 @@
 """/generate, the "Make a track from this hum" context menu and the result buttons' new jobs.
 
-Thin: read the interaction, validate (``bot.intake``), enqueue (``db`` queue), show the status
-line (``bot.render``). Every path acknowledges the interaction first.
+Thin: read the interaction, validate (``bot.intake``), enqueue (``bot.enqueue``: the server's
+rules, the queue, the status line). Every path acknowledges the interaction first.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from discord.ext import commands
 from bot import metrics
 from bot.enqueue import enqueue_job
 from bot.errors import BadAttachment, UserFacingError
-from bot.intake import Hum, check_declared, fetch_hum
+from bot.intake import check_declared, fetch_hum
 from bot.ports import require_job
 from bot.render import clean_prompt, format_seconds, info_embed, status_line
 from bot.transformers import Duration, Style, backend_autocomplete
 from bot.views import PromptModal
-from db.types import Job, JobKind, JobRequest
+from db.types import JobKind, JobRequest
 
 if TYPE_CHECKING:
     from bot.app import HumjamBot
@@ -100,36 +100,6 @@ class Generate(commands.Cog):
             )
         return prompt
 
-    async def enqueue(
-        self,
-        interaction: Interaction,
-        *,
-        prompt: str,
-        duration_s: float | None,
-        style: str | None = None,
-        seed: int | None = None,
-        backend: str | None = None,
-        hum: Hum | None = None,
-        kind: JobKind = JobKind.GENERATE,
-        parent: Job | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Job:
-        """Check guild rules, enqueue, and turn the deferred message into the status line
-        (``bot.enqueue``, shared with the preview buttons)."""
-        return await enqueue_job(
-            self.bot,
-            interaction,
-            prompt=prompt,
-            duration_s=duration_s,
-            style=style,
-            seed=seed,
-            backend=backend,
-            hum=hum,
-            kind=kind,
-            parent=parent,
-            extra=extra,
-        )
-
     # ----------------------------------------------------------------- commands
 
     @app_commands.command(name="generate", description="Turn a hummed melody into a track")
@@ -174,7 +144,8 @@ class Generate(commands.Cog):
         hum = None
         if melody is not None:
             hum = await fetch_hum(self.bot.session, melody, self.settings, self.probe_slots)
-        await self.enqueue(
+        await enqueue_job(
+            self.bot,
             interaction,
             prompt=text,
             duration_s=duration,
@@ -199,8 +170,13 @@ class Generate(commands.Cog):
             await self.acknowledge(modal_interaction)
             prompt = self.prompt_or_refuse(text)
             hum = await fetch_hum(self.bot.session, attachment, self.settings, self.probe_slots)
-            await self.enqueue(
-                modal_interaction, prompt=prompt, duration_s=None, hum=hum, extra=ASK_IF_UNSURE
+            await enqueue_job(
+                self.bot,
+                modal_interaction,
+                prompt=prompt,
+                duration_s=None,
+                hum=hum,
+                extra=ASK_IF_UNSURE,
             )
 
         await interaction.response.send_modal(
@@ -233,7 +209,8 @@ class Generate(commands.Cog):
             async def on_prompt(modal_interaction: Interaction, text: str) -> None:
                 await self.acknowledge(modal_interaction)
                 prompt = self.prompt_or_refuse(text)
-                await self.enqueue(
+                await enqueue_job(
+                    self.bot,
                     modal_interaction,
                     prompt=prompt,
                     duration_s=parent.duration_s,
@@ -249,7 +226,8 @@ class Generate(commands.Cog):
         await self.acknowledge(interaction)
         parent = await require_job(self.bot.queue, job_id)
         if action == "reroll":
-            await self.enqueue(
+            await enqueue_job(
+                self.bot,
                 interaction,
                 prompt=parent.prompt,
                 duration_s=parent.duration_s,
@@ -260,7 +238,8 @@ class Generate(commands.Cog):
             )
         elif action == "variation":
             # Same seed family: a nearby seed plus an explicit small-variation strength.
-            await self.enqueue(
+            await enqueue_job(
+                self.bot,
                 interaction,
                 prompt=parent.prompt,
                 duration_s=parent.duration_s,
@@ -277,7 +256,8 @@ class Generate(commands.Cog):
                 raise UserFacingError(
                     "duration_out_of_range", f"Tracks can't be longer than {format_seconds(limit)}."
                 )
-            await self.enqueue(
+            await enqueue_job(
+                self.bot,
                 interaction,
                 prompt=parent.prompt,
                 duration_s=longer,
