@@ -83,3 +83,21 @@ def test_a_failed_preview_gives_back_nothing_it_never_took(make_queue):
         queue.enqueue(request(duration_s=20))
     assert err.value.code == "daily_quota"
     queue.enqueue(request(duration_s=10))
+
+
+def test_the_eta_ignores_previews(make_queue):
+    now = [1000.0]
+    queue = make_queue(clock=lambda: now[0])
+
+    def run(kind: JobKind, seconds: float) -> None:
+        queue.enqueue(request(kind))
+        [claim] = queue.claim("w", ["arranger"])
+        now[0] += seconds
+        assert queue.complete(claim, [], {})
+
+    run(JobKind.GENERATE, 30.0)  # a render took 30 s
+    run(JobKind.PREVIEW, 0.5)  # a preview only listened: no render's time
+    waiting = queue.enqueue(JobRequest(requester_id=2, prompt="p", duration_s=40.0))
+    position = queue.position(waiting.id)
+    assert position is not None and position.ahead == 0
+    assert position.eta_s == pytest.approx(30.0)  # the render's time alone, not (30 + 0.5) / 2
