@@ -101,3 +101,15 @@ def test_the_eta_ignores_previews(make_queue):
     position = queue.position(waiting.id)
     assert position is not None and position.ahead == 0
     assert position.eta_s == pytest.approx(30.0)  # the render's time alone, not (30 + 0.5) / 2
+
+
+def test_a_preview_leaving_the_24_h_window_frees_nothing_it_never_took(make_queue):
+    now = [1000.0]
+    queue = make_queue(clock=lambda: now[0], daily_quota_s=60)
+    queue.enqueue(request(JobKind.PREVIEW, duration_s=40))
+    queue.enqueue(request(duration_s=20))
+    now[0] += 86400 + 1  # both slide out of the window: the 20 s come back, nothing more
+    queue.enqueue(request(duration_s=60))
+    with pytest.raises(AdmissionRefused) as err:
+        queue.enqueue(request(duration_s=30))
+    assert err.value.code == "daily_quota"
