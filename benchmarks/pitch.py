@@ -39,8 +39,8 @@ import swift_f0  # noqa: E402
 
 from generator.backends.arranger import analysis, notes, pitch  # noqa: E402
 from generator.backends.arranger.types import Note  # noqa: E402
-from generator.metrics import note_f1, pitch_accuracy  # noqa: E402
 from tests.generator import vocadito  # noqa: E402
+from tests.metrics import note_f1, pitch_accuracy  # noqa: E402
 
 
 def best_of(runs: int, fn: Callable[[], Any]) -> tuple[float, Any]:

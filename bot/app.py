@@ -40,6 +40,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.cogs.delivery",
     "bot.cogs.admin",
     "bot.cogs.jam",
+    "bot.cogs.preview",
 )
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import discord
 
+from bot.enqueue import enqueue_job
 from bot.errors import BadAttachment, UserFacingError
 from bot.intake import Hum, check_declared, fetch_hum
 from bot.ports import require_job
@@ -112,7 +113,8 @@ async def continue_track(
             f"Track #{parent.id} can't grow past {format_seconds(total_max)} — "
             "start a new track from this hum instead.",
         )
-    job = await cog.enqueue(
+    job = await enqueue_job(
+        bot,
         interaction,
         prompt=parent.prompt,
         duration_s=seconds,

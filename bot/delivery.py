@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot import metrics
+from bot.preview_delivery import deliver_preview
 from bot.render import filename, result_embed, status_line
 from bot.side_by_side import deliver_pair
 from bot.takes import deliver_takes, is_takes_job
@@ -167,11 +168,7 @@ class Delivery:
         if job.status_message_id is None or (job.id in self._final and not final):
             return
         if final:
-            self._final.add(job.id)
-            self._wanted.pop(job.id, None)
-            flusher = self._flushers.pop(job.id, None)
-            if flusher is not None:
-                flusher.cancel()
+            self._no_more_progress(job.id)
         shown = self._shown.get(job.id)
         if shown is not None and shown[1] == text:
             self._wanted.pop(job.id, None)
@@ -189,6 +186,14 @@ class Delivery:
         self._wanted.pop(job.id, None)
         self._shown[job.id] = (time.monotonic(), text)
         await self._edit_status(job, text)
+
+    def _no_more_progress(self, job_id: int) -> None:
+        """The job's line now shows its end: no progress line (pending or later) replaces it."""
+        self._final.add(job_id)
+        self._wanted.pop(job_id, None)
+        flusher = self._flushers.pop(job_id, None)
+        if flusher is not None:
+            flusher.cancel()
 
     async def _flush_later(self, job_id: int, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -208,28 +213,33 @@ class Delivery:
         return discord.Webhook.partial(job.application_id, job.interaction_token, client=self.bot)
 
     async def _edit_status(self, job: Job, text: str) -> None:
-        assert job.status_message_id is not None
-        mentions = discord.AllowedMentions.none()
+        await self.edit_in_place(job, content=text)
+
+    async def edit_in_place(self, job: Job, **fields: Any) -> bool:
+        """Edit the job's status message (``content``, ``embed``, ``view``, ``attachments``…):
+        with the interaction token while it lives, else with the bot token. False when it could
+        not be edited (no status message, the message or channel gone)."""
+        if job.status_message_id is None:
+            return False
+        fields.setdefault("allowed_mentions", discord.AllowedMentions.none())
         try:
             if self._token_fresh(job):
                 try:
-                    await self._webhook(job).edit_message(
-                        job.status_message_id, content=text, allowed_mentions=mentions
-                    )
-                    return
+                    await self._webhook(job).edit_message(job.status_message_id, **_rewound(fields))
+                    return True
                 except discord.HTTPException as exc:
                     if exc.code not in _DEAD_TOKEN_CODES:
                         raise
                     log.info("token of job %s is dead; editing with the bot token", job.id)
             if job.channel_id is None:
-                return
+                return False
             # Our status lines are public messages of the bot: the bot token may edit them too.
             channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-            await channel.get_partial_message(job.status_message_id).edit(
-                content=text, allowed_mentions=mentions
-            )
+            await channel.get_partial_message(job.status_message_id).edit(**_rewound(fields))
+            return True
         except discord.HTTPException as exc:
             log.info("status edit for job %s failed: %s", job.id, exc, extra={"job_id": job.id})
+            return False
 
     def _done_with(self, job_id: int) -> None:
         for table in (self._shown, self._wanted):
@@ -305,6 +315,11 @@ class Delivery:
     async def deliver(self, job: Job) -> int:
         """Post a finished job (or find its earlier post); returns the message id that carries
         it (a cancelled job: its status line)."""
+        if job.kind is JobKind.PREVIEW:
+            # What was heard, with its buttons, or a re-listen shown in place on its status
+            # message (bot/preview_delivery.py): no progress line may overwrite it meanwhile.
+            self._no_more_progress(job.id)
+            return await deliver_preview(job, self)
         if job.status is JobStatus.CANCELLED:
             await self.show(job, status_line(job), final=True)
             return job.status_message_id or 0
@@ -451,6 +466,14 @@ def _observe_timings(job: Job) -> None:
         metrics.RENDER_SECONDS.observe(
             max(0.0, (_aware(job.finished_at) - _aware(job.started_at)).total_seconds())
         )
+
+
+def _rewound(fields: dict[str, Any]) -> dict[str, Any]:
+    # A failed attempt has read the new files; the next route must send them from the start.
+    for f in fields.get("attachments", ()):
+        if isinstance(f, discord.File):
+            f.reset()
+    return fields
 
 
 def _rewind(files: list[discord.File] | None) -> list[discord.File]:

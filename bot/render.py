@@ -15,7 +15,7 @@ from typing import Any
 
 import discord
 
-from db.types import Job, JobStatus, QueuePosition
+from db.types import Job, JobKind, JobStatus, QueuePosition
 
 BRAND_COLOUR = 0x7C5CFF
 ERROR_COLOUR = 0xE5484D
@@ -63,9 +63,13 @@ def status_line(job: Job, position: QueuePosition | None = None) -> str:
         ahead = "you're next" if position.ahead == 0 else f"{position.ahead} ahead of you"
         return f"⏳ {tag} queued — {ahead}, ETA {format_seconds(position.eta_s)}"
     if job.status is JobStatus.RUNNING:
+        if job.kind is JobKind.PREVIEW:  # a preview only listens, in well under a second
+            return f"🎧 {tag} listening…"
         stage = f" · {job.stage}" if job.stage else ""
         return f"🎛️ {tag} rendering {progress_bar(job.progress)}{stage}"
     if job.status is JobStatus.SUCCEEDED:
+        if job.kind is JobKind.PREVIEW:
+            return f"🎧 {tag} preview — what I heard, with buttons to fix it"
         return f"✅ {tag} done"
     if job.status is JobStatus.CANCELLED:
         return f"🚫 {tag} cancelled"
@@ -195,7 +199,8 @@ def error_embed(message: str, incident: str | None = None) -> discord.Embed:
 
 
 HELP_TEXT: Mapping[str, str] = {
-    "/generate": "Hum into a file (or record a voice message), attach it and describe the sound.",
+    "/generate": "Hum into a file (or record a voice message), attach it and describe the sound. "
+    "Add `preview:true` to check what I heard (key, tempo, metre) before I make it.",
     "Make a track from this hum": "Right-click a message with a voice message → Apps.",
     "/queue": "Your jobs and how long the queue is.",
     "/cancel": "Cancel one of your queued or running jobs.",

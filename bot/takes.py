@@ -243,6 +243,7 @@ async def on_take(interaction: Interaction, action: str, job_id: int, number: in
         await _keep(interaction, job, take)
         return
     from bot.cogs.generate import Generate
+    from bot.enqueue import enqueue_job
 
     cog = interaction.client.get_cog("Generate")
     if not isinstance(cog, Generate):
@@ -254,7 +255,8 @@ async def on_take(interaction: Interaction, action: str, job_id: int, number: in
 
         async def on_prompt(modal_interaction: Interaction, text: str) -> None:
             await cog.acknowledge(modal_interaction)
-            await cog.enqueue(
+            await enqueue_job(
+                modal_interaction.client,
                 modal_interaction,
                 prompt=cog.prompt_or_refuse(text),
                 duration_s=each,
@@ -282,7 +284,8 @@ async def on_take(interaction: Interaction, action: str, job_id: int, number: in
         raise UserFacingError(
             "duration_out_of_range", f"Tracks can't be longer than {format_seconds(limit)}."
         )
-    await cog.enqueue(
+    await enqueue_job(
+        interaction.client,
         interaction,
         prompt=job.prompt,
         duration_s=longer,

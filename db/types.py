@@ -35,6 +35,8 @@ class JobKind(enum.StrEnum):
     REMIX = "remix"
     JAM = "jam"
     CONTINUE = "continue"  # a new hum as the next part of a track (issue 14)
+    #: what was heard, shown before rendering (issue #10): charges no quota, skips the cooldown
+    PREVIEW = "preview"
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -6,11 +6,15 @@ never work) and then ``render``; jobs whose handler is ``batchable`` may share o
 ``backend.render_batch`` call. A new kind plugs in with a handler class in its own module and one
 line in ``HANDLERS`` ("kind" → "module:Class", imported on first use) — no edit to the worker.
 
+A handler may also finish a job without rendering it (``EndsEarly``, checked after ``prepare``):
+that is how a hum stops at a preview (issue #10, ``generator.preview``).
+
 Built in: ``BackendJob`` (generate, reroll, variation, extend, remix: the hum through the
-worker's backend), ``TakesJob`` (any of those asking for several takes: params ``takes`` > 1,
-``db.takes``), ``JamJob`` (jam parts and mixes, ``generator.jam.jobs``) and ``ContinueJob``
-(a new hum as the next part of a track, ``generator.continuation``). ``handler_of(job)``
-picks one for a claimed job.
+worker's backend; an unsure Discord hum stops at a preview), ``TakesJob`` (any of those asking
+for several takes: params ``takes`` > 1, ``db.takes``), ``PreviewJob`` (what was heard, nothing
+rendered), ``JamJob`` (jam parts and mixes, ``generator.jam.jobs``) and ``ContinueJob`` (a new
+hum as the next part of a track, ``generator.continuation``). ``handler_of(job)`` picks one for
+a claimed job.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from db.takes import take_name, take_seconds, takes_of
-from db.types import Claim, Job, Output
+from db.types import Claim, Job, JobKind, Output
 from generator.backend import Backend, Progress, RenderRequest, RenderResult
 from generator.errors import RenderRefused
 from generator.settings import GeneratorSettings
@@ -32,8 +36,10 @@ if TYPE_CHECKING:
 __all__ = [
     "HANDLERS",
     "BackendJob",
+    "EndsEarly",
     "JamJob",
     "JobHandler",
+    "PreviewJob",
     "TakesJob",
     "WorkContext",
     "handler_for",
@@ -91,6 +97,16 @@ class JobHandler(Protocol):
         ...
 
 
+@runtime_checkable
+class EndsEarly(Protocol):
+    """A handler that may finish a job after ``prepare`` without rendering it."""
+
+    def end_early(self, ctx: WorkContext, claim: Claim, request: RenderRequest) -> bool:
+        """True when the job is settled here (stored and completed, or its lease lost); False:
+        render it as usual. Raise as ``prepare`` does."""
+        ...
+
+
 class _StandardOutputs:
     """The worker's standard files for every result."""
 
@@ -139,6 +155,30 @@ class BackendJob(_StandardOutputs):
         self, ctx: WorkContext, claim: Claim, request: RenderRequest, progress: Progress
     ) -> RenderResult:
         return ctx.backend.render(request, progress)
+
+    def end_early(self, ctx: WorkContext, claim: Claim, request: RenderRequest) -> bool:
+        """A hum that asked first (``ask_if_unsure``) and is heard unsure stops at a preview: it
+        becomes a ``preview`` job (its seconds go back to the quota) with the preview's files."""
+        from generator.preview import preview_for
+
+        preview = preview_for(claim.job, request, ctx.settings.ask_below_confidence)
+        if preview is None:
+            return False
+        if claim.job.kind is JobKind.PREVIEW or ctx.queue.become_preview(claim):
+            ctx.queue.complete(claim, preview.outputs, preview.meta)
+        return True
+
+
+class PreviewJob(BackendJob):
+    """What was heard in a hum (``generator.preview``): piano roll, MIDI and the reading, shown
+    before anything is rendered; it always ends early, so it never renders."""
+
+    batchable: ClassVar[bool] = False
+
+    def render(
+        self, ctx: WorkContext, claim: Claim, request: RenderRequest, progress: Progress
+    ) -> RenderResult:
+        raise RuntimeError(f"preview job {claim.job.id} reached render")
 
 
 class TakesJob(BackendJob):
@@ -207,6 +247,7 @@ class JamJob(_StandardOutputs):
 HANDLERS: dict[str, str] = {
     "jam": "generator.kinds:JamJob",
     "continue": "generator.continuation:ContinueJob",
+    "preview": "generator.kinds:PreviewJob",
 }
 _loaded: dict[str, JobHandler] = {}
 

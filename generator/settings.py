@@ -38,6 +38,11 @@ class GeneratorSettings(BaseSettings):
     musicgen_offline: bool = Field(False, description="never contact the hub (local dir/cache)")
     musicgen_cuda_graphs: bool = Field(True, description="replay decode steps as CUDA graphs")
 
+    # preview (issue #10): a Discord hum heard with less confidence than this asks first
+    ask_below_confidence: float | None = Field(
+        None, ge=0.0, le=1.0, description="None: listen's calibrated bar; 0: never ask first"
+    )
+
     # limits the generator enforces itself (the bot checks them first for a friendly early answer)
     max_duration_s: float = 120.0
     max_prompt_chars: int = MAX_PROMPT_CHARS

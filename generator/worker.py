@@ -33,7 +33,7 @@ from db.errors import QueueError
 from db.types import Claim, Output
 from generator.backend import Backend, Progress, RenderRequest, RenderResult
 from generator.errors import RenderCancelled, RenderRefused
-from generator.kinds import JobHandler, WorkContext, handler_of
+from generator.kinds import EndsEarly, JobHandler, WorkContext, handler_of
 from generator.settings import GeneratorSettings
 
 if TYPE_CHECKING:
@@ -244,7 +244,7 @@ class Worker:
             ready: list[tuple[Claim, JobHandler, RenderRequest]] = []
             for c in claims:
                 prepared = self._prepare(c)
-                if prepared is not None:
+                if prepared is not None and not self._ended_early(c, *prepared):
                     ready.append((c, *prepared))
             # jobs of a batchable handler share one backend batch; the others render alone
             batch = [item for item in ready if item[1].batchable]
@@ -269,6 +269,23 @@ class Worker:
         except Exception as exc:
             self._retry(claim, exc, stage="prepare")
         return None
+
+    def _ended_early(self, claim: Claim, handler: JobHandler, request: RenderRequest) -> bool:
+        """Let a handler that can (``EndsEarly``: a hum that stops at a preview, issue #10) finish
+        the job without a render. True when the job is settled here."""
+        import audio
+
+        if not isinstance(handler, EndsEarly):
+            return False
+        try:
+            return handler.end_early(self.context, claim, request)
+        except (RenderRefused, audio.AudioRejected) as exc:
+            self._refuse(claim, exc.code, exc.message)
+        except QueueError:
+            raise  # the lease expires and the job is retried (see ``run``)
+        except Exception as exc:
+            self._retry(claim, exc, stage="end_early")
+        return True
 
     def _render(self, ready: list[tuple[Claim, JobHandler, RenderRequest]]) -> None:
         started = time.perf_counter()

@@ -1,7 +1,7 @@
 """/generate, the "Make a track from this hum" context menu and the result buttons' new jobs.
 
-Thin: read the interaction, validate (``bot.intake``), enqueue (``db`` queue), show the status
-line (``bot.render``). Every path acknowledges the interaction first.
+Thin: read the interaction, validate (``bot.intake``), enqueue (``bot.enqueue``: the server's
+rules, the queue, the status line). Every path acknowledges the interaction first.
 """
 
 from __future__ import annotations
@@ -18,22 +18,16 @@ from discord.ext import commands
 
 from bot import metrics
 from bot.continuation import MENU_NAME as CONTINUE_MENU
+from bot.enqueue import enqueue_job
 from bot.errors import BadAttachment, UserFacingError
-from bot.intake import Hum, check_declared, fetch_hum
+from bot.intake import check_declared, fetch_hum
 from bot.ports import require_job
 from bot.render import clean_prompt, format_seconds, info_embed, status_line
-from bot.side_by_side import (
-    BOTH,
-    enqueue_pair,
-    generate_backend_autocomplete,
-    pair_params,
-    require_live,
-    resolve_backend,
-)
-from bot.transformers import Duration, Style, check_backend
+from bot.side_by_side import generate_backend_autocomplete
+from bot.transformers import Duration, Style
 from bot.views import PromptModal
-from db.takes import MAX_TAKES, TAKE_S, TAKES
-from db.types import Job, JobKind, JobRequest
+from db.takes import MAX_TAKES
+from db.types import JobKind, JobRequest
 
 if TYPE_CHECKING:
     from bot.app import HumjamBot
@@ -44,6 +38,8 @@ Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
 VOICE_MESSAGE = 1 << 13
 EXTEND_BY_S = 15.0
 MAX_SEED = 2**31 - 1
+#: a hum from Discord may stop at a preview when it isn't heard confidently (bot/preview.py)
+ASK_IF_UNSURE: Mapping[str, Any] = {"ask_if_unsure": True}
 
 
 def pick_audio(message: discord.Message) -> discord.Attachment | None:
@@ -121,112 +117,6 @@ class Generate(commands.Cog):
             )
         return prompt
 
-    async def enqueue(
-        self,
-        interaction: Interaction,
-        *,
-        prompt: str,
-        duration_s: float | None,
-        style: str | None = None,
-        seed: int | None = None,
-        backend: str | None = None,
-        hum: Hum | None = None,
-        kind: JobKind = JobKind.GENERATE,
-        parent: Job | None = None,
-        extra: Mapping[str, Any] | None = None,
-        takes: int = 1,
-    ) -> Job:
-        """Check guild rules, enqueue, and turn the deferred message into the status line."""
-        guild_id = interaction.guild_id
-        channel_id = interaction.channel_id
-        default_backend = self.settings.default_backend
-        max_duration = self.settings.max_duration_s
-        if guild_id is not None:
-            rules = await self.bot.queue.guild_settings(guild_id)
-            allowed = getattr(rules, "allowed_channel_ids", None)
-            if allowed and channel_id not in allowed:
-                shown = ", ".join(f"<#{c}>" for c in list(allowed)[:5])
-                raise UserFacingError("channel_not_allowed", f"I only make music in {shown}.")
-            default_backend = getattr(rules, "default_backend", None) or default_backend
-            max_duration = min(max_duration, rules.max_duration_s)
-        # No duration asked: the default, shortened to the server's limit. Asked: must fit it.
-        if duration_s is None:
-            duration = min(self.settings.default_duration_s, max_duration)
-        else:
-            duration = duration_s
-        if duration > max_duration:
-            raise UserFacingError(
-                "duration_out_of_range",
-                f"This server allows tracks up to {format_seconds(max_duration)}.",
-            )
-        # issue 14: `both` = a side-by-side pair (bot/side_by_side.py); refuse at once what no
-        # live worker serves
-        wanted = backend or default_backend
-        chosen = resolve_backend(wanted, self.settings.backends) or check_backend(
-            wanted, self.settings.backends
-        )
-        if chosen == BOTH and takes > 1:
-            raise UserFacingError("bad_takes", "Takes need one engine: pick arranger or musicgen.")
-        await require_live(self.bot, chosen)
-        if parent is not None and hum is None and parent.has_hum:
-            # Buttons reuse the parent's melody; the queue keeps the bytes (CDN links expire).
-            stored = await self.bot.queue.hum(parent.id)
-            if stored is None:
-                raise UserFacingError(
-                    "hum_expired", "The melody of that track has expired — hum it again."
-                )
-            hum = Hum(data=stored[0], filename=stored[1] or "hum", duration_s=0.0)
-        params: dict[str, Any] = pair_params(dict(parent.params)) if parent is not None else {}
-        params.update(extra or {})
-        if style is not None:
-            params["style"] = style
-        if takes > 1:  # issue 14: N takes of `duration` each; the job (and quota) counts N tracks
-            params.update({TAKES: takes, TAKE_S: float(duration)})
-            duration = duration * takes
-        request = JobRequest(
-            requester_id=interaction.user.id,
-            prompt=prompt,
-            duration_s=float(duration),
-            kind=kind,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            backend=chosen,
-            seed=seed,
-            params=params,
-            parent_job_id=parent.id if parent is not None else None,
-            hum=hum.data if hum is not None else None,
-            hum_filename=hum.filename if hum is not None else None,
-            interaction_token=interaction.token,
-            application_id=interaction.application_id,
-            status_message_id=interaction.extras.get("status_message_id"),
-        )
-        if chosen == BOTH:
-            job = await enqueue_pair(self.bot, request)
-        else:
-            job = await self.bot.queue.enqueue(request)
-        metrics.ENQUEUED.labels(kind=kind.value).inc()
-        interaction.extras["public_defer"] = False  # the message now belongs to the job
-        log.info(
-            "enqueued job %s (%s) for user %s",
-            job.id,
-            kind.value,
-            interaction.user.id,
-            extra={"job_id": job.id, "guild_id": guild_id, "backend": chosen},
-        )
-        try:
-            position = await self.bot.queue.position(job.id)
-        except Exception:
-            position = None
-        text = self.bot.delivery.line(job, position)
-        # the delivery service edits this line from now on: it must know what it says
-        self.bot.delivery.note_shown(job.id, text)
-        message = await interaction.edit_original_response(
-            content=text, allowed_mentions=discord.AllowedMentions.none()
-        )
-        if job.status_message_id is None:
-            await self.bot.queue.set_status_message(job.id, message.id)
-        return job
-
     # ----------------------------------------------------------------- commands
 
     @app_commands.command(name="generate", description="Turn a hummed melody into a track")
@@ -239,6 +129,7 @@ class Generate(commands.Cog):
         backend="Which generator renders it (both: arranger and MusicGen side by side)",
         takes="Render 1-4 takes with different seeds, best first (each counts as a track)",
         continue_="Continue this track (its job number) with the melody you attach",
+        preview="True: show what I heard (key, tempo, metre) first; false: never stop to ask",
     )
     @app_commands.rename(continue_="continue")
     @app_commands.autocomplete(backend=generate_backend_autocomplete)
@@ -254,6 +145,7 @@ class Generate(commands.Cog):
         backend: str | None = None,
         takes: app_commands.Range[int, 1, MAX_TAKES] | None = None,
         continue_: app_commands.Range[int, 1, 2**53] | None = None,
+        preview: bool | None = None,
     ) -> None:
         await self.acknowledge(interaction)
         if continue_ is not None:  # issue 14: extend by humming (bot/continuation.py)
@@ -285,10 +177,20 @@ class Generate(commands.Cog):
                 "bad_seed", f"The seed must be a whole number from 0 to {MAX_SEED}."
             )
         text = self.prompt_or_refuse(str(prompt))
+        if preview and melody is None:
+            raise UserFacingError(
+                "preview_needs_hum", "A preview shows what I heard — attach a hum to `melody`."
+            )
+        if preview and backend not in (None, "arranger"):
+            # MusicGen follows the hum's sound, not a reading of it: nothing to check first.
+            raise UserFacingError(
+                "preview_backend", "The preview is for the arranger backend — leave `backend` out."
+            )
         hum = None
         if melody is not None:
             hum = await fetch_hum(self.bot.session, melody, self.settings, self.probe_slots)
-        await self.enqueue(
+        await enqueue_job(
+            self.bot,
             interaction,
             prompt=text,
             duration_s=duration,
@@ -297,6 +199,9 @@ class Generate(commands.Cog):
             backend=backend,
             hum=hum,
             takes=takes or 1,
+            kind=JobKind.PREVIEW if preview else JobKind.GENERATE,
+            # left out: a hum heard without confidence stops at a preview on its own
+            extra=ASK_IF_UNSURE if hum is not None and preview is None else None,
         )
 
     async def make_from_hum(self, interaction: Interaction, message: discord.Message) -> None:
@@ -311,7 +216,14 @@ class Generate(commands.Cog):
             await self.acknowledge(modal_interaction)
             prompt = self.prompt_or_refuse(text)
             hum = await fetch_hum(self.bot.session, attachment, self.settings, self.probe_slots)
-            await self.enqueue(modal_interaction, prompt=prompt, duration_s=None, hum=hum)
+            await enqueue_job(
+                self.bot,
+                modal_interaction,
+                prompt=prompt,
+                duration_s=None,
+                hum=hum,
+                extra=ASK_IF_UNSURE,
+            )
 
         await interaction.response.send_modal(
             PromptModal(
@@ -348,7 +260,8 @@ class Generate(commands.Cog):
             async def on_prompt(modal_interaction: Interaction, text: str) -> None:
                 await self.acknowledge(modal_interaction)
                 prompt = self.prompt_or_refuse(text)
-                await self.enqueue(
+                await enqueue_job(
+                    self.bot,
                     modal_interaction,
                     prompt=prompt,
                     duration_s=parent.duration_s,
@@ -364,7 +277,8 @@ class Generate(commands.Cog):
         await self.acknowledge(interaction)
         parent = await require_job(self.bot.queue, job_id)
         if action == "reroll":
-            await self.enqueue(
+            await enqueue_job(
+                self.bot,
                 interaction,
                 prompt=parent.prompt,
                 duration_s=parent.duration_s,
@@ -375,7 +289,8 @@ class Generate(commands.Cog):
             )
         elif action == "variation":
             # Same seed family: a nearby seed plus an explicit small-variation strength.
-            await self.enqueue(
+            await enqueue_job(
+                self.bot,
                 interaction,
                 prompt=parent.prompt,
                 duration_s=parent.duration_s,
@@ -392,7 +307,8 @@ class Generate(commands.Cog):
                 raise UserFacingError(
                     "duration_out_of_range", f"Tracks can't be longer than {format_seconds(limit)}."
                 )
-            await self.enqueue(
+            await enqueue_job(
+                self.bot,
                 interaction,
                 prompt=parent.prompt,
                 duration_s=longer,
@@ -430,6 +346,7 @@ class Generate(commands.Cog):
                     backend=self.settings.default_backend,
                     hum=hum.data,
                     hum_filename=hum.filename,
+                    params=ASK_IF_UNSURE,
                 )
             )
         except Exception as exc:

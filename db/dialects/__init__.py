@@ -48,6 +48,17 @@ LOST_MESSAGE = (
     "Please try again in a few minutes."
 )
 DAY_S = 86400.0
+#: the job kind that renders no audio (issue #10): it never enters the quota ledger nor stamps
+#: the cooldown; the window sums and the refund trigger (migration 0006) skip it too
+UNCHARGED_KIND = "preview"
+
+
+def charged(job: Mapping[str, Any]) -> bool:
+    """Whether a new job's row (``INSERT_COLUMNS`` values) is charged to its user's quota and
+    cooldown."""
+    return bool(job["kind"] != UNCHARGED_KIND)
+
+
 #: the ``LISTEN``/``NOTIFY`` channel: "there may be work" (enqueue, requeue)
 CHANNEL = "humjam_jobs"
 
@@ -113,7 +124,7 @@ class Dialect(Protocol):
     ) -> tuple[int, float]:
         """Check ``admit`` under the per-user/guild lock, insert the job (its ``created_at`` and
         friends set to the clock read under the lock), its hum, the user's cooldown stamp and
-        quota ledger, announce it; return (id, now)."""
+        quota ledger (not for an uncharged job, see ``charged``), announce it; return (id, now)."""
         ...
 
     def claim(

@@ -48,6 +48,7 @@ from db.dialects import (
     AdmissionFacts,
     Admit,
     ClaimParams,
+    charged,
 )
 from db.errors import DatabaseUnavailable, InvalidRequest
 from db.rows import JOB_COLUMN_NAMES
@@ -72,6 +73,7 @@ SELECT {", ".join("g." + c for c in GUILD_COLUMNS)},
        (SELECT count(*) FROM jobs WHERE guild_id = %(guild)s AND status = 'queued'),
        (SELECT coalesce(sum(duration_s), 0.0) FROM jobs
          WHERE requester_id = %(user)s AND status IN ('queued', 'running', 'succeeded')
+           AND kind <> 'preview'
            AND created_at > coalesce(u.quota_from, 0.0) AND created_at <= %(day_ago)s)
 FROM (SELECT 1) AS one
 LEFT JOIN guild_settings AS g ON g.guild_id = %(guild)s
@@ -89,7 +91,7 @@ WITH job AS (
     SELECT id, %(hum_filename)s, %(hum_data)s FROM job WHERE %(has_hum)s
 ), turn AS (
     INSERT INTO user_state (user_id, last_enqueued_at, quota_from, quota_used_s)
-    VALUES (%(requester_id)s, %(created_at)s, %(quota_from)s, %(quota_used)s)
+    SELECT %(requester_id)s, %(created_at)s, %(quota_from)s, %(quota_used)s WHERE %(charged)s
     ON CONFLICT (user_id) DO UPDATE SET last_enqueued_at = excluded.last_enqueued_at,
         quota_from = excluded.quota_from, quota_used_s = excluded.quota_used_s
 ), turns AS (
@@ -297,6 +299,7 @@ class PostgresDialect:
             "hum_filename": hum[1] if hum else None,
             "quota_from": max(facts.quota_from, day_ago),
             "quota_used": facts.used_s + job["duration_s"],
+            "charged": charged(job),
         }
         job.update(available_at=now, created_at=now, updated_at=now)
         return conn.execute(INSERT_JOB, bind)

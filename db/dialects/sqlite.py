@@ -33,6 +33,7 @@ from db.dialects import (
     AdmissionFacts,
     Admit,
     ClaimParams,
+    charged,
 )
 from db.errors import DatabaseUnavailable, InvalidRequest
 from db.models import jobs
@@ -55,6 +56,7 @@ SELECT {", ".join("g." + c for c in GUILD_COLUMNS)},
        (SELECT count(*) FROM jobs WHERE guild_id = :p_guild AND status = 'queued'),
        (SELECT coalesce(sum(duration_s), 0.0) FROM jobs
          WHERE requester_id = :p_user AND status IN ('queued', 'running', 'succeeded')
+           AND kind <> 'preview'
            AND created_at > coalesce(u.quota_from, 0.0) AND created_at <= :p_day_ago)
 FROM (SELECT 1) AS one
 LEFT JOIN guild_settings AS g ON g.guild_id = :p_guild
@@ -312,15 +314,16 @@ class SqliteDialect:
             assert job_id is not None
             if hum is not None:
                 db.execute(INSERT_HUM, {"job_id": job_id, "filename": hum[1], "data": hum[0]})
-            db.execute(
-                UPSERT_ENQUEUED,
-                {
-                    "p_user": user,
-                    "p_now": now,
-                    "p_quota_from": max(facts.quota_from, day_ago),
-                    "p_quota_used": facts.used_s + job["duration_s"],
-                },
-            )
+            if charged(job):
+                db.execute(
+                    UPSERT_ENQUEUED,
+                    {
+                        "p_user": user,
+                        "p_now": now,
+                        "p_quota_from": max(facts.quota_from, day_ago),
+                        "p_quota_used": facts.used_s + job["duration_s"],
+                    },
+                )
             db.execute(INSERT_TURN, {"p_user": user})
         return job_id, now
 

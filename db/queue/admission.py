@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from db.dialects import DAY_S, AdmissionFacts
+from db.dialects import DAY_S, UNCHARGED_KIND, AdmissionFacts
 from db.errors import AdmissionRefused, InvalidRequest
 from db.models import jobs
 from db.queue.eta import Positions
@@ -180,7 +180,8 @@ class Admission(Positions, Guilds):
             "backend": request.backend,
             # jobs with equal backend + batch_key may render in one batch
             "batch_key": f"{request.params.get('model', '')}|{bucket}"[:64],
-            "short": 0 < request.duration_s <= s.short_job_s,
+            # a preview only listens (well under a second): it takes the short lane
+            "short": request.kind == JobKind.PREVIEW or 0 < request.duration_s <= s.short_job_s,
             "seed": seed,
             "duration_s": float(request.duration_s),
             "parent_job_id": request.parent_job_id,
@@ -214,12 +215,16 @@ class Admission(Positions, Guilds):
                 f"Tracks can be at most {limits.max_duration_s:g} s long here; "
                 f"ask for {limits.max_duration_s:g} s or less and try again now.",
             )
+        # A preview (issue #10) renders nothing: the cooldown and the daily quota don't apply;
+        # the per-user and per-guild queue caps still do.
+        charged = req.kind != JobKind.PREVIEW
         last = facts.last_enqueued_at
         wait: float | None
         # the second half of a side-by-side pair (db.queue.pairs) comes right after the first
         paired = req.params.get("pair_of") is not None and req.parent_job_id is not None
         if (
-            last is not None
+            charged
+            and last is not None
             and not paired
             and limits.cooldown_s > 0
             and now - last < limits.cooldown_s
@@ -256,7 +261,7 @@ class Admission(Positions, Guilds):
                 )
         # Daily quota: seconds of audio asked for in the last 24 h (failed/cancelled don't count).
         used = facts.used_s
-        if used + req.duration_s > limits.daily_quota_s:
+        if charged and used + req.duration_s > limits.daily_quota_s:
             with self._details(None) as c:
                 wait = self._quota_frees_in(c, req, limits, used, now)
             left = max(0.0, limits.daily_quota_s - used)
@@ -281,6 +286,7 @@ class Admission(Positions, Guilds):
                 jobs.c.requester_id == req.requester_id,
                 jobs.c.created_at > now - DAY_S,
                 jobs.c.status.in_(_QUOTA_STATES),
+                jobs.c.kind != UNCHARGED_KIND,
             )
             .order_by(jobs.c.created_at)
         ).all()

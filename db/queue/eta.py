@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
+from db.dialects import UNCHARGED_KIND
 from db.models import jobs, user_turns, workers
 from db.queue._core import ACTIVE, QueueCore
 from db.types import JobStatus, QueuePosition
@@ -32,6 +33,7 @@ class Positions(QueueCore):
                 jobs.c.backend == backend,
                 jobs.c.status == JobStatus.SUCCEEDED.value,
                 jobs.c.started_at.is_not(None),
+                jobs.c.kind != UNCHARGED_KIND,  # previews only listen: not a render's time
             )
             .order_by(jobs.c.finished_at.desc())
             .limit(_ETA_SAMPLE)

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, select, update
 
-from db.dialects import ClaimParams
+from db.dialects import UNCHARGED_KIND, ClaimParams
 from db.errors import DatabaseUnavailable, JobNotFound, NotAllowed
-from db.models import jobs
+from db.models import jobs, user_state
 from db.queue._core import ACTIVE, GET_JOB, QueueCore
 from db.rows import CorruptRow, job_from_row, readable_jobs
 from db.types import Claim, Job, JobStatus, Output
@@ -183,6 +183,32 @@ class Lifecycle(QueueCore):
                 )
             ).first()
         return row is not None
+
+    def become_preview(self, claim: Claim) -> bool:
+        """A running job stops at a preview (issue #10): its kind becomes ``preview`` and its
+        seconds leave the daily quota ledger (if the ledger still counts them), since it makes no
+        audio — the track is charged when the user confirms. Fenced; False: the lease is lost.
+        Then ``complete`` it as usual (a lost lease requeues it as the preview it now is)."""
+        with self._write() as conn:
+            row = conn.execute(
+                select(jobs.c.kind, jobs.c.requester_id, jobs.c.duration_s, jobs.c.created_at)
+                .where(_FENCED)
+                .with_for_update(),
+                _fence(claim),
+            ).first()
+            if row is None:
+                return False
+            conn.execute(update(jobs).where(_FENCED).values(kind=UNCHARGED_KIND), _fence(claim))
+            if row.kind != UNCHARGED_KIND:  # (the same refund as migration 0006's trigger)
+                conn.execute(
+                    update(user_state)
+                    .where(
+                        user_state.c.user_id == row.requester_id,
+                        user_state.c.quota_from < row.created_at,
+                    )
+                    .values(quota_used_s=user_state.c.quota_used_s - row.duration_s)
+                )
+        return True
 
     def fail(self, claim: Claim, code: str, message: str, *, retry: bool) -> bool:
         """Fail the attempt. With ``retry`` and attempts left, requeue it after a backoff;

@@ -21,6 +21,8 @@ LIGHT_GENERATOR = {
     "generator.backends.arranger.analysis",
     "generator.backends.arranger.notes",
     "generator.backends.arranger.pitch",
+    # numpy only: analysis (the listening check's module) reads rhythm with it (issue #10)
+    "generator.backends.arranger.rhythm",
     "generator.backends.arranger.types",
     "generator.backends.arranger.styles",
     "generator.backends.arranger.styles._model",

@@ -41,11 +41,11 @@ def _hum_wav(seconds: float = 2.0, rate: int = 16000) -> bytes:
     return buf.getvalue()
 
 
-def make_worker(queue, backend=None, **kw):
+def make_worker(queue, backend=None, settings=None, **kw):
     kw.setdefault("progress_interval_s", 0.0)
     kw.setdefault("idle_wait_s", 0.05)
     kw.setdefault("encode", raw_encode)
-    settings = GeneratorSettings(_env_file=None, heartbeat_s=0.05)
+    settings = settings or GeneratorSettings(_env_file=None, heartbeat_s=0.05)
     return Worker(queue, backend or FakeBackend(), settings, **kw)
 
 

@@ -11,7 +11,8 @@ runs it:
 - ``user_turns.running``: jobs of the user in status ``running``;
 - ``user_turns.last_served_at``: when the user's latest job started (the round-robin turn);
 - ``user_state.quota_used_s``: minus a job's seconds when it leaves the quota states (failed,
-  cancelled) and the ledger still counts it (created after ``quota_from``). PostgreSQL summed the
+  cancelled) and the ledger still counts it (created after ``quota_from``; a ``preview`` job
+  never enters the ledger, see ``JobQueue.become_preview``). PostgreSQL summed the
   24 h window until now; both engines now keep the ledger (rebuilt here from the jobs).
 
 Revision ID: 0006
@@ -45,7 +46,7 @@ BEGIN
         WHERE user_id = NEW.requester_id;
     END IF;
     IF NEW.status IN ('failed', 'cancelled')
-       AND OLD.status IN ('queued', 'running', 'succeeded') THEN
+       AND OLD.status IN ('queued', 'running', 'succeeded') AND NEW.kind <> 'preview' THEN
         UPDATE user_state SET quota_used_s = quota_used_s - NEW.duration_s
         WHERE user_id = NEW.requester_id AND quota_from < NEW.created_at;
     END IF;
@@ -70,7 +71,7 @@ _SQLITE_TRIGGERS = (
     END""",
     """CREATE TRIGGER humjam_quota_refund AFTER UPDATE OF status ON jobs
     WHEN NEW.status IN ('failed', 'cancelled')
-     AND OLD.status IN ('queued', 'running', 'succeeded')
+     AND OLD.status IN ('queued', 'running', 'succeeded') AND NEW.kind <> 'preview'
     BEGIN
         UPDATE user_state SET quota_used_s = quota_used_s - NEW.duration_s
         WHERE user_id = NEW.requester_id AND quota_from < NEW.created_at;
@@ -111,7 +112,7 @@ def upgrade() -> None:
     op.execute(
         "UPDATE user_state SET quota_from = 0, quota_used_s = (SELECT coalesce(sum(duration_s), 0)"
         " FROM jobs WHERE jobs.requester_id = user_state.user_id"
-        " AND jobs.status IN ('queued', 'running', 'succeeded'))"
+        " AND jobs.status IN ('queued', 'running', 'succeeded') AND jobs.kind <> 'preview')"
     )
     with op.batch_alter_table("user_state", schema=None) as batch_op:
         batch_op.drop_column("last_served_at")

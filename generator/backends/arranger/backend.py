@@ -12,12 +12,12 @@ import io
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from generator.backend import Progress, RenderRequest, RenderResult, no_progress
-from generator.backends.arranger.arrange import arrange, plan
+from generator.backends.arranger.arrange import Layout, arrange, plan
 from generator.backends.arranger.compose import compose_melody
 from generator.backends.arranger.pianoroll import draw_piano_roll, melody_time_offset
 from generator.backends.arranger.prompt import PromptSpec, key_from_name, parse_prompt
@@ -26,6 +26,9 @@ from generator.backends.arranger.styles import STYLES, get_style
 from generator.backends.arranger.types import Melody
 from generator.errors import RenderRefused
 from generator.settings import GeneratorSettings
+
+if TYPE_CHECKING:
+    from generator.backends.arranger.listen import Reading
 
 __all__ = ["ArrangerBackend"]
 
@@ -98,29 +101,24 @@ class ArrangerBackend:
             changes["bpm"] = float(np.clip(float(options["bpm"]), 40.0, 220.0))
         if options.get("beats_per_bar"):
             changes["beats_per_bar"] = int(options["beats_per_bar"])
+            changes["compound"] = False
         return dataclasses.replace(spec, **changes) if changes else spec
 
-    def listen(self, request: RenderRequest) -> Melody:
-        """Hear the request's hum (``render`` does this first; takes share one hearing)."""
+    def listen(self, request: RenderRequest) -> Reading:
+        """Hear the request's hum as ``render`` will: the preview's choice, then the prompt's
+        words, then detection (``render`` does this first; takes share one hearing)."""
         assert request.melody is not None
-        from generator.backends.arranger.analysis import analyse_hum
+        from generator.backends.arranger.listen import ReadingChoice, listen_with
 
-        spec = self.spec_for(request)
-        # the tempo asked for is the grid the hum is read on, so its rhythm survives;
-        # a key asked for is a transposition, done by the arranger
-        return analyse_hum(
-            request.melody,
-            request.melody_rate,
-            bpm=spec.bpm,
-            beats_per_bar=spec.beats_per_bar,
-        )
+        choice = ReadingChoice.from_json(request.options.get("reading"))
+        return listen_with(request.melody, request.melody_rate, self.spec_for(request), choice)
 
     def render(
         self,
         request: RenderRequest,
         progress: Progress = no_progress,
         *,
-        heard: Melody | None = None,
+        heard: Reading | None = None,
     ) -> RenderResult:
         """Render ``request``; ``heard``: the hum as ``listen`` heard it (not heard again)."""
         self.check(request)
@@ -133,7 +131,16 @@ class ArrangerBackend:
         clock = time.perf_counter()
         if request.melody is not None:
             progress(0.0, "pitch")
-            melody = heard if heard is not None else self.listen(request)
+            reading = heard if heard is not None else self.listen(request)
+            melody = reading.melody
+            # the reading's key, metre and tempo are final: the arranger must not move them again
+            spec = dataclasses.replace(
+                spec,
+                key=melody.key,
+                bpm=melody.bpm if "bpm" in reading.pinned else None,
+                beats_per_bar=melody.beats_per_bar,
+                compound=melody.compound,
+            )
             timings["analysis"] = time.perf_counter() - clock
             progress(0.3, "notes")
         else:
@@ -177,6 +184,7 @@ class ArrangerBackend:
         timings["master"] = time.perf_counter() - clock
         progress(1.0, "master")
 
+        hum_offsets = _hum_offsets(layout, melody)
         metadata: dict[str, Any] = {
             "backend": self.name,
             "style": spec.style.name,
@@ -187,10 +195,13 @@ class ArrangerBackend:
             "duration": request.duration_s,
             "notes_heard": len(melody.raw_notes),
             "notes_kept": len(melody.notes),
+            "meter": melody.meter,
             "hum_key": melody.key.name,
             "hum_bpm": round(melody.bpm, 2),
-            # where hum time 0 sounds in the output (the melody enters after the intro)
-            "hum_offset_s": round(layout.melody_start_s - melody_time_offset(melody), 4),
+            # where hum time 0 sounds in the output (the melody enters after the intro), and
+            # where it sounds again at each statement of the melody
+            "hum_offset_s": hum_offsets[0],
+            "hum_offsets_s": hum_offsets,
             "unknown_words": list(spec.unknown_words),
             "timings": {k: round(v, 4) for k, v in timings.items()},
         }
@@ -213,3 +224,16 @@ class ArrangerBackend:
         self, requests: Sequence[RenderRequest], progresses: Sequence[Progress]
     ) -> list[RenderResult]:
         return [self.render(r, p) for r, p in zip(requests, progresses, strict=True)]
+
+
+def _hum_offsets(layout: Layout, melody: Melody) -> list[float]:
+    """Track time (s) where hum time 0 falls, for each statement of the melody."""
+    hum_spb = 60.0 / (melody.read_bpm or melody.bpm)
+    # seconds of track per second of hum (1 unless an asked-for tempo stretched the tune)
+    stretch = layout.seconds_per_beat * layout.beat_scale / hum_spb
+    lead_in = melody_time_offset(melody) * stretch if melody.raw_notes else 0.0
+    offsets, bar = [], layout.intro_bars
+    for bars in layout.statement_bars:
+        offsets.append(round(bar * layout.beats_per_bar * layout.seconds_per_beat - lead_in, 4))
+        bar += bars
+    return offsets or [round(layout.melody_start_s - lead_in, 4)]
