@@ -21,7 +21,8 @@ from generator.backends.arranger.arrange import arrange, plan
 from generator.backends.arranger.compose import compose_melody
 from generator.backends.arranger.pianoroll import draw_piano_roll, melody_time_offset
 from generator.backends.arranger.prompt import PromptSpec, parse_key, parse_prompt
-from generator.backends.arranger.render import Synthesizer, master, shared_synthesizer
+from generator.backends.arranger.mastering import master_stems
+from generator.backends.arranger.render import Synthesizer, shared_synthesizer
 from generator.backends.arranger.styles import STYLES, get_style
 from generator.backends.arranger.types import Melody
 from generator.errors import RenderRefused
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 MIN_DURATION_S = 5.0
 MIN_HUM_S = 0.5
+#: how much a loop is rendered past its end: the ring-out folded into its start
+LOOP_TAIL_S = 4.0
 
 
 class ArrangerBackend:
@@ -134,29 +137,37 @@ class ArrangerBackend:
 
         progress(0.35, "arrange")
         clock = time.perf_counter()
-        layout = plan(melody, spec, request.duration_s)
-        midi = arrange(melody, spec, request.duration_s, request.seed)
+        loop = bool(request.options.get("loop"))
+        layout = plan(melody, spec, request.duration_s, loop=loop)
+        midi = arrange(melody, spec, request.duration_s, request.seed, loop=loop)
+        # a loop is whole bars: its length is the bars', rendered on past the end for the tail
+        duration_s = layout.final_s if loop else request.duration_s
         timings["arrange"] = time.perf_counter() - clock
 
         progress(0.45, "render")
         clock = time.perf_counter()
         rate = self.settings.sample_rate
-        raw = self._synth.render(
-            midi, request.duration_s, reverb=spec.style.reverb, chorus=spec.style.chorus
+        stems = self._synth.render_stems(
+            midi,
+            duration_s + (LOOP_TAIL_S if loop else 0.0),
+            reverb=spec.style.reverb,
+            chorus=spec.style.chorus,
         )
         timings["render"] = time.perf_counter() - clock
 
         progress(0.85, "master")
         clock = time.perf_counter()
         vinyl = spec.vinyl if spec.vinyl is not None else spec.style.vinyl
-        audio = master(
-            raw,
+        mastered = master_stems(
+            stems,
             rate,
-            request.duration_s,
+            duration_s,
             target_lufs=self.settings.target_lufs,
             lowpass_hz=spec.style.lowpass_hz,
             vinyl=vinyl,
             seed=request.seed,
+            tail_s=layout.tail_s,
+            loop=loop,
         )
         midi_buf = io.BytesIO()
         midi.write(midi_buf)
@@ -171,7 +182,11 @@ class ArrangerBackend:
             "key": layout.key.name,
             "bpm": round(layout.bpm, 2),
             "beats_per_bar": layout.beats_per_bar,
-            "duration": request.duration_s,
+            "duration": round(duration_s, 4),
+            "channels": int(mastered.mix.shape[1]),
+            "loop": loop,
+            "bars": layout.final_bar,
+            "soundfont": self.settings.soundfont.name,
             "notes_heard": len(melody.raw_notes),
             "notes_kept": len(melody.notes),
             "hum_key": melody.key.name,
@@ -189,11 +204,12 @@ class ArrangerBackend:
             extra={"timings": timings},
         )
         return RenderResult(
-            audio=audio,
+            audio=mastered.mix,
             sample_rate=rate,
             metadata=metadata,
             midi=midi_buf.getvalue(),
             piano_roll_png=png,
+            stems=dict(mastered.stems) if request.options.get("stems") else None,
         )
 
     def render_batch(

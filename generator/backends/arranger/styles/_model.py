@@ -56,4 +56,7 @@ class Style:
     chorus: float = 0.2
     lowpass_hz: float | None = None  # master low-pass (lofi)
     vinyl: bool = False  # crackle layer at mastering
+    ending: str = "hit"  # "hit": a short final chord on the tonic | "ritardando": slow into it
+    laid_back_s: float = 0.008  # how late the snare (and claps, rims) sit behind the beat
+    pans: tuple[tuple[str, int], ...] = ()  # (track role, CC10 pan) overriding the defaults
     extra_triggers: tuple[str, ...] = field(default_factory=tuple)  # weaker trigger words
