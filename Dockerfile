@@ -15,7 +15,7 @@ ARG PYTHON_VERSION=3.11
 FROM python:${PYTHON_VERSION}-slim AS cpu
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libfluidsynth3 fluid-soundfont-gm libsndfile1 \
+ && apt-get install -y --no-install-recommends libfluidsynth3 musescore-general-soundfont fluid-soundfont-gm libsndfile1 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -35,7 +35,7 @@ CMD ["humjam", "demo", "-o", "/app/out"]
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 AS gpu-worker
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv libfluidsynth3 fluid-soundfont-gm libsndfile1 \
+ && apt-get install -y --no-install-recommends python3 python3-venv libfluidsynth3 musescore-general-soundfont fluid-soundfont-gm libsndfile1 \
  && rm -rf /var/lib/apt/lists/*
 RUN python3 -m venv /venv
 ENV PATH=/venv/bin:$PATH

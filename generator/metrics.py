@@ -72,6 +72,10 @@ def chroma_frames(audio: npt.NDArray[np.floating], sample_rate: int) -> npt.NDAr
     return np.asarray(one_hot, dtype=np.float64)
 
 
+def _as_mono(x: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
+    return x.mean(axis=1) if x.ndim == 2 else x
+
+
 def chroma_cosine(
     reference: npt.NDArray[np.floating],
     ref_rate: int,
@@ -80,8 +84,11 @@ def chroma_cosine(
 ) -> float:
     """Mean frame-wise cosine of argmax chroma over the frames both signals cover (0..1).
 
-    ``reference`` is the hum, ``output`` the generated audio; either may be longer.
+    ``reference`` is the hum, ``output`` the generated audio; either may be longer. Stereo
+    ``(n, 2)`` signals are heard as their mid (the mean of the channels).
     """
+    reference = _as_mono(reference)
+    output = _as_mono(output)
     ref = chroma_frames(reference, ref_rate)
     out = chroma_frames(output, out_rate)
     # audiocraft scores ceil(samples / hop) frames of the (equal-length) pair: the shorter here.

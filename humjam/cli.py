@@ -28,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--backend", default="arranger", choices=["arranger", "musicgen"])
     g.add_argument("-f", "--format", default="opus", choices=["opus", "mp3", "wav", "flac"])
     g.add_argument("-o", "--out", default="out", help="output directory")
+    g.add_argument(
+        "--stems", action="store_true", help="also write stems.zip: one stereo FLAC per instrument"
+    )
+    g.add_argument(
+        "--loop", action="store_true", help="a seamless loop of whole bars (about --duration long)"
+    )
 
     d = sub.add_parser("demo", help="render the bundled hum with the embedded arranger")
     d.add_argument("-o", "--out", default="out")

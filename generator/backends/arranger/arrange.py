@@ -4,8 +4,9 @@ The hummed melody is the lead; ``harmony.harmonise`` picks the chords; this modu
 them as the style wants (voicings, comping, bass lines, drum grooves, pads, counter-lines)
 and lays out a song: intro, the melody stated and varied until the duration is filled,
 then a real ending on the tonic (a final hit, or a ritardando into a held chord) whose
-ring-out is at most ``TAIL_FRACTION`` of the track. Or, with ``loop=True``, whole bars that
-repeat seamlessly (no intro, no ending).
+ring-out is at most ``MAX_TAIL_FRACTION`` of the track (a pickup of a few beats before bar 1
+takes up the slack whole bars leave, so the hummed tempo is kept). Or, with ``loop=True``,
+whole bars that repeat seamlessly (no intro, no ending).
 
 It is *played*, not sequenced: velocities follow the beat (downbeats lean, off-beats give),
 the phrase (a rise and fall over each statement) and the song's arc (a quieter intro, a
@@ -28,7 +29,7 @@ from generator.backends.arranger.prompt import PromptSpec
 from generator.backends.arranger.styles import Groove, Style
 from generator.backends.arranger.types import BeatNote, Key, Melody
 
-__all__ = ["TAIL_FRACTION", "Layout", "arrange", "plan", "retarget_key"]
+__all__ = ["MAX_TAIL_FRACTION", "TEMPO_FIT", "Layout", "arrange", "plan", "retarget_key"]
 
 DRUM_CHANNEL_NAME = "drums"
 
@@ -83,10 +84,13 @@ LEAD_REVERB_SEND = 50
 # bridges were measured too: no change in fidelity, so phrasing rests stay rests.
 LEGATO_GAP_BEATS = 0.5
 
-#: the ring-out after the final downbeat, as a share of the track (the issue allows ≤ 8 %)
-TAIL_FRACTION = 0.065
+#: the ring-out after the final downbeat, as a share of the track: at least MIN (the chord
+#: must ring), at most MAX (a fading tail is not music), never more than MAX_TAIL_S
+MIN_TAIL_FRACTION = 0.04
+MAX_TAIL_FRACTION = 0.08
 MAX_TAIL_S = 4.0
-#: how far the tempo may be nudged so whole bars fill the track (hum tempos are estimates)
+#: how far a tempo read from the hum may be nudged when whole beats can't fill a short track
+#: (or a loop) without a long tail; the hum's tempo is kept whenever a pickup does the job
 TEMPO_FIT = (0.9, 1.12)
 #: a ritardando ending adds this share of a bar over the last bar (the tempo eases ~25 %)
 RITARDANDO_BARS = 0.3
@@ -101,7 +105,10 @@ DEFAULT_PANS = {
     "pad": 40,
     "counter": 90,
     "drums": 64,
+    "cymbals": 84,  # hats, ride, crash and hand percussion: the overheads' side of the kit
 }
+# played on their own (drum) channel, so they can sit off-centre while kick and snare don't
+_CYMBALS = frozenset({42, 44, 46, 49, 51, 52, 53, 54, 55, 57, 59, 69, 70, 75, 81})
 
 # The song's dynamic arc: a velocity scale per kind of section (and variation).
 _SECTION_DYNAMICS = {
@@ -132,6 +139,7 @@ class Layout:
     duration_s: float
     ritardando_s: float = 0.0  # extra seconds the last bar before the final chord takes
     loop: bool = False
+    pickup_beats: int = 0  # beats before bar 0 (an anacrusis: a fill and a soft chord)
 
     @property
     def seconds_per_beat(self) -> float:
@@ -150,13 +158,15 @@ class Layout:
     @property
     def melody_start_s(self) -> float:
         """When the first statement's beat 0 sounds."""
-        return self.intro_bars * self.beats_per_bar * self.seconds_per_beat
+        return (self.intro_bars * self.beats_per_bar + self.pickup_beats) * self.seconds_per_beat
 
     def bar_start(self, bar: int) -> float:
         return float(bar * self.beats_per_bar)
 
     def time(self, beat: float) -> float:
-        """Seconds for an arrangement beat, with swing on the off-beat eighths."""
+        """Seconds for an arrangement beat (bar 0 starts after the pickup; a pickup beat is
+        negative), with swing on the off-beat eighths and the ending's ritardando."""
+        beat += self.pickup_beats
         whole = math.floor(beat)
         frac = beat - whole
         s = self.swing
@@ -167,7 +177,7 @@ class Layout:
         seconds = (whole + frac) * self.seconds_per_beat
         if self.ritardando_s:
             # the tempo eases linearly over the last bar: the delay grows with the square
-            start = (self.final_bar - 1) * self.beats_per_bar
+            start = (self.final_bar - 1) * self.beats_per_bar + self.pickup_beats
             into = min(1.0, max(0.0, (beat - start) / self.beats_per_bar))
             seconds += self.ritardando_s * into * into
         return seconds
@@ -204,9 +214,9 @@ def retarget_key(notes: Sequence[BeatNote], source: Key, target: Key) -> tuple[B
 def plan(melody: Melody, spec: PromptSpec, duration_s: float, *, loop: bool = False) -> Layout:
     """Decide tempo, meter, key and the song form for ``duration_s`` seconds.
 
-    Whole bars fill the track up to a short ring-out: a tempo read from the hum is nudged (at
-    most ``TEMPO_FIT``) so they do; a tempo asked for is kept, and the ring-out takes the rest.
-    A loop is whole bars only, ``duration_s`` long when the tempo may be nudged.
+    Whole beats fill the track up to a short ring-out: whole bars, and a pickup of the beats
+    left over before bar 0 (see ``_fit_beats``). A loop is whole bars only, ``duration_s``
+    long when the tempo may be nudged.
     """
     style = spec.style
     if spec.bpm is not None:
@@ -220,9 +230,15 @@ def plan(melody: Melody, spec: PromptSpec, duration_s: float, *, loop: bool = Fa
     phrase_bars = max(1, math.ceil(melody_end * scale / bpb - 1e-6))
 
     ritardando = not loop and spec.bpm is None and style.ending == "ritardando"
-    tail = 0.0 if loop else min(MAX_TAIL_S, TAIL_FRACTION * duration_s)
-    content_bars, bpm = _fit_bars(duration_s - tail, bpm, bpb, fixed=spec.bpm is not None,
-                                  extra_bars=RITARDANDO_BARS if ritardando else 0.0)  # fmt: skip
+    fixed = spec.bpm is not None
+    if loop:
+        content_bars, bpm = _loop_bars(duration_s, bpm, bpb, fixed=fixed)
+        pickup = 0
+    else:
+        beats, bpm = _fit_beats(duration_s, bpm, bpb, fixed=fixed, ritardando=ritardando)
+        content_bars, pickup = divmod(beats, bpb)
+        if content_bars == 0:
+            content_bars, pickup = 1, 0
     bar_s = bpb * 60.0 / bpm
     if loop:
         intro = 0
@@ -256,25 +272,47 @@ def plan(melody: Melody, spec: PromptSpec, duration_s: float, *, loop: bool = Fa
         duration_s=duration_s,
         ritardando_s=RITARDANDO_BARS * bar_s if ritardando else 0.0,
         loop=loop,
+        pickup_beats=pickup,
     )
 
 
-def _fit_bars(
-    content_s: float, bpm: float, bpb: int, *, fixed: bool, extra_bars: float
+def _fit_beats(
+    duration_s: float, bpm: float, bpb: int, *, fixed: bool, ritardando: bool
 ) -> tuple[int, float]:
-    """How many whole bars fill ``content_s`` (plus ``extra_bars`` of ritardando), and at what
-    tempo: the nearest count at a nudged tempo, or as many as fit when the tempo is fixed."""
+    """How many whole beats of music fit before the ring-out, and at what tempo.
+
+    As many beats as leave at least the minimum ring-out; if that leaves more than the
+    maximum (a slow beat in a short track), a tempo read from the hum is nudged up so one
+    more beat fits. A tempo asked for is kept as asked.
+    """
+    ring = min(MAX_TAIL_S, MIN_TAIL_FRACTION * duration_s)
+    most = min(MAX_TAIL_S, MAX_TAIL_FRACTION * duration_s)
+
+    def fit(tempo: float) -> tuple[int, float]:
+        spb = 60.0 / tempo
+        rit = RITARDANDO_BARS * bpb * spb if ritardando else 0.0
+        beats = max(bpb, int((duration_s - ring - rit) / spb + 1e-9))
+        return beats, duration_s - beats * spb - rit
+
+    beats, tail = fit(bpm)
+    if fixed or tail <= most:
+        return beats, bpm
+    for tempo in np.linspace(bpm, bpm * TEMPO_FIT[1], 25)[1:]:
+        more, tail = fit(float(tempo))
+        if tail <= most and more > beats:
+            return more, float(tempo)
+    return beats, bpm
+
+
+def _loop_bars(duration_s: float, bpm: float, bpb: int, *, fixed: bool) -> tuple[int, float]:
+    """Whole bars nearest ``duration_s``; a tempo read from the hum is nudged (at most
+    ``TEMPO_FIT``) so they last exactly ``duration_s``."""
     bar_s = bpb * 60.0 / bpm
-    if fixed:
-        return max(1, int((content_s + 1e-9) // bar_s - extra_bars)), bpm
-    best = max(1, round(content_s / bar_s - extra_bars))
-    for bars in (best, best + 1, best - 1, int(content_s // bar_s - extra_bars)):
-        if bars < 1:
-            continue
-        ratio = (bars + extra_bars) * bar_s / content_s
-        if TEMPO_FIT[0] <= ratio <= TEMPO_FIT[1]:
-            return bars, bpm * ratio
-    return max(1, int(content_s // bar_s - extra_bars)), bpm
+    bars = max(1, round(duration_s / bar_s))
+    ratio = bars * bar_s / duration_s
+    if not fixed and TEMPO_FIT[0] <= ratio <= TEMPO_FIT[1]:
+        return bars, bpm * ratio
+    return bars, bpm
 
 
 class _Band:
@@ -511,6 +549,7 @@ def arrange(
         if kind == "statement":
             band.phrases.append((first_bar, bars))
     band.bar_dynamics[total_bars] = _SECTION_DYNAMICS["final"]
+    band.bar_dynamics[-1] = _SECTION_DYNAMICS["intro"]
 
     # -- lead --------------------------------------------------------------------------
     legato = style.lead not in (0, 11, 24, 25, 46, 105)
@@ -591,7 +630,9 @@ def arrange(
         breakdown = variation == "breakdown" and b < last_bar - (bpb > 0) * ((last_bar - b) // 2)
 
         if final:
-            _final_chord(band, style, key, chord, voicing, start, end_s, chords_t, bass_t, pad_t, lead)
+            _final_chord(
+                band, style, key, chord, voicing, start, end_s, chords_t, bass_t, pad_t, lead
+            )
             break
 
         # chords
@@ -657,10 +698,19 @@ def arrange(
                     continue
                 band.note(counter_t, order[i % len(order)], start + i * step, step * 0.9, 62)
 
+    # -- the pickup: a soft tonic chord under the last beats of a fill, into bar 1 -----------
+    if layout.pickup_beats:
+        pickup = float(layout.pickup_beats)
+        for p in _voice(tonic_chord, style.voicing, None, chord_top):
+            band.note(chords_t, p, -pickup, pickup, 56, accent=False)
+
     # -- drums -----------------------------------------------------------------------------
     if drums_on and groove is not None:
         kit = band.track(DRUM_CHANNEL_NAME, groove.kit, 100, drum=True)
         _drums(band, kit, groove, sections, variations, bpb, total_bars, style.laid_back_s)
+        cymbals = band.track("cymbals", groove.kit, 100, drum=True)
+        cymbals.notes = [n for n in kit.notes if n.pitch in _CYMBALS]
+        kit.notes = [n for n in kit.notes if n.pitch not in _CYMBALS]
 
     pm = pretty_midi.PrettyMIDI(initial_tempo=layout.bpm)
     pm.time_signature_changes.append(pretty_midi.TimeSignature(bpb, 4, 0.0))
@@ -706,6 +756,12 @@ def _drums(
                           late_s=late)  # fmt: skip
             if b == first_bar and b > 0 and groove.crash:
                 band.note(kit, groove.crash, base, 1.0, 100, jitter_s=0.0, accent=False)
+    pickup = band.layout.pickup_beats
+    if pickup:
+        # the fill's last beats lead into bar 1
+        for drum, beat, vel in _drum_hits(groove.fill, bpb):
+            if beat >= bpb - pickup:
+                band.note(kit, drum, beat - bpb, 0.25, vel * 0.9, jitter_s=0.003, accent=False)
     if band.layout.loop:
         return  # a loop runs on into its own first bar
     # the final downbeat: kick and crash, then silence while the chord rings

@@ -19,9 +19,9 @@ import numpy as np
 from generator.backend import Progress, RenderRequest, RenderResult, no_progress
 from generator.backends.arranger.arrange import arrange, plan
 from generator.backends.arranger.compose import compose_melody
+from generator.backends.arranger.mastering import master_stems
 from generator.backends.arranger.pianoroll import draw_piano_roll, melody_time_offset
 from generator.backends.arranger.prompt import PromptSpec, parse_key, parse_prompt
-from generator.backends.arranger.mastering import master_stems
 from generator.backends.arranger.render import Synthesizer, shared_synthesizer
 from generator.backends.arranger.styles import STYLES, get_style
 from generator.backends.arranger.types import Melody

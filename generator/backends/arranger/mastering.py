@@ -153,6 +153,7 @@ def _equalise(
     if lowpass_hz is not None:
         # the style's dusty top (lofi); first order, gentle like a worn tape
         board.append(pedalboard.LowpassFilter(cutoff_frequency_hz=lowpass_hz))
+
     def run(a: FloatArray) -> FloatArray:
         return np.asarray(board.process(np.ascontiguousarray(a.T), float(rate), reset=True).T)
 

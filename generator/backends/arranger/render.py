@@ -177,7 +177,7 @@ class Synthesizer:
         synth.set_chorus(nr=3, level=2.0 * chorus, speed=0.4, depth=8.0, type=0)
 
         events: list[tuple[int, int, int, int, int]] = []  # (sample, order, channel, a, b)
-        free = [c for c in range(_MIDI_CHANNELS) if c != _DRUM_CHANNEL]
+        free = list(range(_MIDI_CHANNELS))
         used: set[str] = set()
         for inst in midi.instruments:
             stem = stem_of(inst)
@@ -221,16 +221,21 @@ class Synthesizer:
 
 
 def _channel_for(stem: str, free: list[int]) -> int:
-    """A MIDI channel that plays into ``stem``'s group (the drum channel for drums)."""
-    if stem == "drums":
-        return _DRUM_CHANNEL
+    """A free MIDI channel that plays into ``stem``'s group: the drum channel first for drums,
+    never the drum channel for anything else (unless nothing else is left)."""
     group = STEMS.index(stem)
-    for ch in free:
-        if ch % _GROUPS == group:
+    preferred = [_DRUM_CHANNEL] if stem == "drums" else []
+    others = [c for c in free if c % _GROUPS == group and c != _DRUM_CHANNEL]
+    for ch in [*preferred, *others]:
+        if ch in free:
             free.remove(ch)
             return ch
     # more tracks in one stem than it has channels (a big jam): borrow another's channel
-    return free.pop(0) if free else _MIDI_CHANNELS - 1
+    spare = [c for c in free if c != _DRUM_CHANNEL] or free
+    if spare:
+        free.remove(spare[0])
+        return spare[0]
+    return _MIDI_CHANNELS - 1
 
 
 class _Outputs:

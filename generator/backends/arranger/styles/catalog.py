@@ -71,7 +71,7 @@ ROCK = Style(
     reverb=0.25,
     chorus=0.1,
     laid_back_s=0.004,
-    pans=(("chords", 28), ("pad", 100), ("lead double", 64)),
+    pans=(("chords", 18), ("pad", 108), ("lead double", 36), ("cymbals", 92)),
 )
 
 ORCHESTRAL = Style(
