@@ -159,37 +159,64 @@ def test_a_real_ending_on_the_tonic_with_a_short_tail(
     assert 20 * np.log10(end_rms / float(np.sqrt(np.mean(x**2))) + 1e-12) < -40.0
 
 
+def _drum_notes(result: RenderResult) -> list[pretty_midi.Note]:
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(result.midi or b""))
+    return [n for inst in midi.instruments if inst.is_drum for n in inst.notes]
+
+
+def _grid_phase(times: list[float], origin: float, beat: float) -> np.ndarray:
+    """Where each time falls within its beat (0..1)."""
+    return ((np.asarray(times) - origin) / beat) % 1.0
+
+
 def test_played_not_sequenced(tracks: dict[str, RenderResult]) -> None:
-    midi = pretty_midi.PrettyMIDI(io.BytesIO(tracks["lofi"].midi or b""))
-    bpm = tracks["lofi"].metadata["bpm"]
-    beat = 60.0 / bpm
-    drums = next(i for i in midi.instruments if i.is_drum)
-    snares = [n.start for n in drums.notes if n.pitch == 38]
-    kicks = [n.start for n in drums.notes if n.pitch == 36]
+    result = tracks["lofi"]
+    beat = 60.0 / result.metadata["bpm"]
+    drums = _drum_notes(result)
+    kicks = sorted(n.start for n in drums if n.pitch == 36)
+    snares = [n.start for n in drums if n.pitch == 38]
     # the snare lies back against the kick's grid (lofi: ~24 ms late)
-    origin = min(kicks)
-    snare_late = np.median([((t - origin) / beat % 1.0) * beat for t in snares])
-    assert 0.012 < snare_late < 0.04
-    # velocities follow the song: the intro is softer than the lift, downbeats lean
+    late = np.median(_grid_phase(snares, kicks[0], beat)) * beat
+    assert 0.012 < late < 0.04
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(result.midi or b""))
     chords = next(i for i in midi.instruments if i.name == "chords")
     velocities = np.array([n.velocity for n in chords.notes])
     assert velocities.std() > 5
-    first_third = [n.velocity for n in chords.notes if n.start < DURATION / 3]
-    middle = [n.velocity for n in chords.notes if DURATION / 3 <= n.start < 2 * DURATION / 3]
-    assert np.mean(first_third) < np.mean(middle)
+    # the arc: the intro is softer than the song, in velocity and in expression (CC11)
+    start = result.metadata["melody_start_s"]
+    intro = [n.velocity for n in chords.notes if n.start < start - 0.05]
+    song = [n.velocity for n in chords.notes if n.start >= start]
+    assert np.mean(intro) < np.mean(song) - 5
+    expression = [(c.time, c.value) for c in chords.control_changes if c.number == 11]
+    assert len({v for _, v in expression}) >= 3
+    assert expression[0][1] < max(v for _, v in expression)
 
 
 def test_swing_for_jazz_and_straight_for_rock(tracks: dict[str, RenderResult]) -> None:
-    def offbeat_position(style: str) -> float:
-        midi = pretty_midi.PrettyMIDI(io.BytesIO(tracks[style].midi or b""))
+    def offbeat_phase(style: str) -> float:
         beat = 60.0 / tracks[style].metadata["bpm"]
-        drums = next(i for i in midi.instruments if i.is_drum)
-        origin = min(n.start for n in drums.notes if n.pitch in (36, 51, 42))
-        phases = [((n.start - origin) / beat) % 1.0 for n in drums.notes if n.pitch in (51, 42)]
-        return float(np.median([p for p in phases if 0.3 < p < 0.9]))
+        drums = _drum_notes(tracks[style])
+        origin = min(n.start for n in drums if n.pitch == 36 or n.pitch == 51)
+        hats = [n.start for n in drums if n.pitch in (51, 42)]
+        phases = _grid_phase(hats, origin, beat)
+        return float(np.median(phases[(phases > 0.3) & (phases < 0.9)]))
 
-    assert offbeat_position("jazz") > 0.6  # swung eighths land late (2:1 ≈ 0.67)
-    assert abs(offbeat_position("rock") - 0.5) < 0.05
+    assert offbeat_phase("jazz") > 0.6  # swung eighths land late (2:1 ≈ 0.67)
+    assert abs(offbeat_phase("rock") - 0.5) < 0.05
+
+
+def test_drum_fills_lead_into_each_section(tracks: dict[str, RenderResult]) -> None:
+    result = tracks["rock"]
+    beat = 60.0 / result.metadata["bpm"]
+    bar = result.metadata["beats_per_bar"] * beat
+    start = result.metadata["melody_start_s"]
+    drums = _drum_notes(result)
+    toms = {41, 43, 45, 47, 48, 50}
+    # the bar before the melody enters is a fill: toms, which the groove itself never plays
+    before = [n for n in drums if start - bar - 0.05 <= n.start < start - 0.05]
+    assert any(n.pitch in toms for n in before)
+    during = [n for n in drums if start + 0.05 <= n.start < start + bar - 0.05]
+    assert not any(n.pitch in toms for n in during)
 
 
 @pytest.mark.parametrize("style", ["lofi", "edm", "ambient", "jazz"])
@@ -214,7 +241,9 @@ def test_loop_is_whole_bars_and_seamless(
 def test_loop_folds_the_tail_into_the_start() -> None:
     rate, n = 8000, 8000
     tone = np.zeros((n + 4000, 2), dtype=np.float32)
-    tone[n - 10 :, :] = 0.5  # a note that rings past the loop's end
+    # a note struck just before the loop's end that rings on past it
+    t = np.arange(4010) / rate
+    tone[n - 10 :, :] = (0.5 * np.sin(2 * np.pi * 440 * t) * np.exp(-t / 0.3))[:, None]
     out = master_stems({"keys": tone}, rate, n / rate, loop=True, target_lufs=-20.0)
     # the overhang lands at the start, where a second time round it would sound
     assert np.abs(out.mix[:3000]).mean() > 10 * np.abs(out.mix[3000 : n - 20]).mean()

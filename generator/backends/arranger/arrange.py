@@ -110,14 +110,16 @@ DEFAULT_PANS = {
 # played on their own (drum) channel, so they can sit off-centre while kick and snare don't
 _CYMBALS = frozenset({42, 44, 46, 49, 51, 52, 53, 54, 55, 57, 59, 69, 70, 75, 81})
 
-# The song's dynamic arc: a velocity scale per kind of section (and variation).
+# The song's dynamic arc: a velocity scale per kind of section (and variation), also played as
+# expression (CC11): dB of expression per unit of scale below the loudest section.
+EXPRESSION_DB = 10.0
 _SECTION_DYNAMICS = {
-    "intro": 0.74,
-    "plain": 0.88,
-    "swap": 0.96,
-    "breakdown": 0.82,
-    "lift": 1.06,
-    "tag": 0.86,
+    "intro": 0.64,
+    "plain": 0.84,
+    "swap": 0.95,
+    "breakdown": 0.76,
+    "lift": 1.08,
+    "tag": 0.84,
     "final": 0.9,
 }
 
@@ -541,9 +543,12 @@ def arrange(
     if not layout.loop:
         chord_at.append(tonic_chord)  # the final chord
     slot_chords = chord_at
+    last_statement = len(layout.statement_bars) - 1
     for kind, first_bar, bars, index in sections:
         variation = "plain" if index <= 0 else variations[(index - 1) % len(variations)]
         level = _SECTION_DYNAMICS[kind if kind != "statement" else variation]
+        if kind == "statement" and 0 < index == last_statement:
+            level = _SECTION_DYNAMICS["lift"]  # the arc peaks in the last statement
         for b in range(first_bar, first_bar + bars):
             band.bar_dynamics[b] = level
         if kind == "statement":
@@ -712,6 +717,7 @@ def arrange(
         cymbals.notes = [n for n in kit.notes if n.pitch in _CYMBALS]
         kit.notes = [n for n in kit.notes if n.pitch not in _CYMBALS]
 
+    _expression(band)
     pm = pretty_midi.PrettyMIDI(initial_tempo=layout.bpm)
     pm.time_signature_changes.append(pretty_midi.TimeSignature(bpb, 4, 0.0))
     pm.key_signature_changes.append(
@@ -722,6 +728,27 @@ def arrange(
             inst.notes.sort(key=lambda n: (n.start, n.pitch))
             pm.instruments.append(inst)
     return pm
+
+
+def _expression(band: _Band) -> None:
+    """The song's arc as expression (CC11) on every pitched track, bar by bar: velocity alone
+    moves some SoundFont instruments (pianos, pads) by barely a decibel, expression moves all.
+    The loudest section plays at full expression; a quieter one by ``EXPRESSION_DB`` per unit of
+    its dynamics below it (on top of the softer velocities)."""
+    if not band.bar_dynamics:
+        return
+    top = max(band.bar_dynamics.values())
+    changes: list[tuple[float, int]] = []
+    for bar in sorted(band.bar_dynamics):
+        db = EXPRESSION_DB * (band.bar_dynamics[bar] - top)
+        # CC11's standard curve is 40·log10(value / 127) dB
+        value = int(np.clip(round(127 * 10 ** (db / 40)), 1, 127))
+        if not changes or changes[-1][1] != value:
+            at = max(0.0, band.layout.time(bar * band.layout.beats_per_bar) - 0.02)
+            changes.append((at, value))
+    for inst in band.tracks.values():
+        if not inst.is_drum:
+            inst.control_changes.extend(pretty_midi.ControlChange(11, v, t) for t, v in changes)
 
 
 def _drums(

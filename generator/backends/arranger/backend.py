@@ -193,6 +193,7 @@ class ArrangerBackend:
             "hum_bpm": round(melody.bpm, 2),
             # where hum time 0 sounds in the output (the melody enters after the intro)
             "hum_offset_s": round(layout.melody_start_s - melody_time_offset(melody), 4),
+            "melody_start_s": round(layout.melody_start_s, 4),
             "unknown_words": list(spec.unknown_words),
             "timings": {k: round(v, 4) for k, v in timings.items()},
         }

@@ -20,7 +20,7 @@ the middle copy, so the last sample leads into the first as in the middle of a s
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,8 @@ LIMITER_CEILING_DBTP = -1.3
 #: bus compression on the linked peak detector: threshold in dB above the loudness target
 #: (the bus is at the target when it reaches the compressor), and ratio
 COMPRESSOR_THRESHOLD_DB = 2.0
+#: the loudness range (LU) past which the section leveller steps in; the issue's window is 4–12
+MAX_LOUDNESS_RANGE = 10.5
 COMPRESSOR_RATIO = 2.0
 _FADE_IN_S = 0.005
 _LOOKAHEAD_S = 0.002
@@ -60,7 +62,11 @@ _EQ: dict[str, tuple[float, tuple[tuple[float, float, float], ...], tuple[float,
 
 @dataclass(frozen=True)
 class Mastered:
-    """The mastered mix and stems, each ``(n, channels)`` float32; ``sum(stems) == mix``."""
+    """The mastered mix and stems, each ``(n, channels)`` float32; ``sum(stems) == mix``.
+
+    The stems are transposed views of channels-first buffers (what the filters work on), so
+    they are Fortran-ordered; ``np.ascontiguousarray`` one if C order matters.
+    """
 
     mix: FloatArray
     stems: Mapping[str, FloatArray]
@@ -97,45 +103,58 @@ def master_stems(
     true peak ≤ ``ceiling_dbtp``; the last ``tail_s`` fade to silence (not for loops)."""
     total = round(duration_s * sample_rate)
     channels = max(s.shape[1] for s in stems.values())
+    # channels-first from here on: each channel a contiguous row, as the filters want it
     shaped = {
-        name: _equalise(name, _fit(np.asarray(x, np.float32), total, channels, loop),
+        name: _equalise(name, _fit(np.asarray(x, np.float32).T, total, channels, loop),
                         sample_rate, lowpass_hz, loop)
         for name, x in stems.items()
     }  # fmt: skip
-    mix = np.sum(list(shaped.values()), axis=0, dtype=np.float32)
+    mix = _sum(shaped.values(), channels, total)
     if not np.any(np.abs(mix) > 1e-6):
-        return Mastered(mix, shaped, sample_rate)  # silence stays silence
+        return Mastered(
+            np.ascontiguousarray(mix.T), {k: v.T for k, v in shaped.items()}, sample_rate
+        )
     if vinyl:
         # crackle ~30 dB under the music, whatever level the synth played at
-        level = float(np.sqrt(np.mean(mix.astype(np.float64) ** 2)))
+        level = float(np.sqrt(np.mean(np.square(mix, dtype=np.float64))))
         noise = _vinyl(total, sample_rate, np.random.default_rng(seed)) * np.float32(level / 0.1)
-        shaped["vinyl"] = np.repeat(noise[:, None], channels, axis=1)
-        mix = mix + shaped["vinyl"]
+        shaped["vinyl"] = np.repeat(noise[None, :], channels, axis=0)
+        mix += shaped["vinyl"]
 
     gain = _bus_gain(mix, sample_rate, target_lufs, ceiling_dbtp, tail_s, loop)
-    out = {name: (x * gain[:, None]).astype(np.float32) for name, x in shaped.items()}
-    mixed = np.sum(list(out.values()), axis=0, dtype=np.float32)
+    for x in shaped.values():
+        x *= gain
+    mixed = _sum(shaped.values(), channels, total)
     # the limiter aims under the ceiling; if interpolation still overshoots, turn it all down
-    peak = float(meter.true_peak_envelope(mixed, sample_rate).max())
+    peak = float(meter.true_peak_envelope(mixed.T, sample_rate).max())
     excess = 20 * math.log10(max(peak, 1e-12)) - ceiling_dbtp
     if excess > 0:
         trim = np.float32(10 ** (-(excess + 0.05) / 20))
-        out = {name: x * trim for name, x in out.items()}
-        mixed = np.sum(list(out.values()), axis=0, dtype=np.float32)
-    return Mastered(mixed, out, sample_rate)
+        for x in shaped.values():
+            x *= trim
+        mixed = _sum(shaped.values(), channels, total)
+    return Mastered(np.ascontiguousarray(mixed.T), {k: v.T for k, v in shaped.items()}, sample_rate)
+
+
+def _sum(parts: Iterable[FloatArray], channels: int, total: int) -> FloatArray:
+    out = np.zeros((channels, total), dtype=np.float32)
+    for x in parts:
+        out += x
+    return out
 
 
 def _fit(x: FloatArray, total: int, channels: int, loop: bool) -> FloatArray:
-    """Exactly ``total`` frames of ``channels``; a loop's overhang is folded into its start."""
-    if x.shape[1] != channels:
-        x = np.repeat(x[:, :1], channels, axis=1)
-    out = np.zeros((total, channels), dtype=np.float32)
-    out[: min(total, len(x))] = x[:total]
+    """Exactly ``total`` samples of ``channels`` (channels-first); a loop's overhang is folded
+    into its start."""
+    if x.shape[0] != channels:
+        x = np.repeat(x[:1], channels, axis=0)
+    out = np.zeros((channels, total), dtype=np.float32)
+    out[:, : min(total, x.shape[1])] = x[:, :total]
     if loop:
-        over = x[total:]
-        while len(over):
-            out[: min(total, len(over))] += over[:total]
-            over = over[total:]
+        over = x[:, total:]
+        while over.shape[1]:
+            out[:, : min(total, over.shape[1])] += over[:, :total]
+            over = over[:, total:]
     return out
 
 
@@ -155,7 +174,7 @@ def _equalise(
         board.append(pedalboard.LowpassFilter(cutoff_frequency_hz=lowpass_hz))
 
     def run(a: FloatArray) -> FloatArray:
-        return np.asarray(board.process(np.ascontiguousarray(a.T), float(rate), reset=True).T)
+        return np.asarray(board.process(a, float(rate), reset=True))
 
     return np.ascontiguousarray(_circular(x, loop, run), dtype=np.float32)
 
@@ -163,19 +182,25 @@ def _equalise(
 def _bus_gain(
     mix: FloatArray, rate: int, target_lufs: float, ceiling_dbtp: float, tail_s: float, loop: bool
 ) -> npt.NDArray[np.float32]:
-    """The one gain curve of the bus: level, compression, fades, loudness, true-peak limit."""
-    total = len(mix)
-    level = meter.integrated_lufs(mix, rate)
+    """The one gain curve of the bus (``mix`` is channels-first): level, compression, fades,
+    loudness, true-peak limit."""
+    total = mix.shape[1]
+    # K-weighting is linear and the bus gain moves slowly next to it, so the loudness of the
+    # audio after any gain curve g is read from the mix's K-weighted power times g squared
+    power = meter.k_weighted_power(mix.T, rate)
+    level = meter.gated_lufs(power, rate)
     pre = 10 ** ((target_lufs - level) / 20) if math.isfinite(level) else 1.0
     gain = np.full(total, pre, dtype=np.float64)
-    gain *= _compressor_gain(mix * np.float32(pre), rate, target_lufs, loop)
+    gain *= _compressor_gain(mix, pre, rate, target_lufs, loop)
     if not loop:
         gain *= _fades(total, rate, tail_s)
-    shaped = mix * gain[:, None].astype(np.float32)
-    envelope = _circular(shaped, loop, lambda x: meter.true_peak_envelope(x, rate))
-    # K-weighting is linear and the limiter's gain moves slowly next to it, so the loudness of
-    # (limited) audio is read from the shaped audio's K-weighted power times the gain squared
-    power = meter.k_weighted_power(shaped, rate)
+    power *= gain**2
+    if not loop:
+        leveller = _level_sections(power, rate)
+        gain *= leveller
+        power *= leveller**2
+    shaped = mix * gain.astype(np.float32)
+    envelope = _circular(shaped.T, loop, lambda x: meter.true_peak_envelope(x, rate), axis=0)
     ceiling = 10 ** (min(LIMITER_CEILING_DBTP, ceiling_dbtp - 0.3) / 20)
     makeup = 1.0
     limit = np.ones(total)
@@ -190,23 +215,58 @@ def _bus_gain(
 
 
 def _circular(
-    x: npt.NDArray[Any], loop: bool, process: Callable[[npt.NDArray[Any]], npt.NDArray[Any]]
+    x: npt.NDArray[Any],
+    loop: bool,
+    process: Callable[[npt.NDArray[Any]], npt.NDArray[Any]],
+    axis: int = -1,
 ) -> npt.NDArray[Any]:
-    """``process(x)``; for a loop, run on the loop tiled three times and read from the middle
-    copy, so filters and envelopes are in their steady state at the seam."""
+    """``process(x)``; for a loop, run on the loop tiled three times along time (``axis``)
+    and read from the middle copy, so filters and envelopes are in their steady state at the
+    seam."""
     if not loop:
         return process(x)
-    n = len(x)
-    return process(np.concatenate([x, x, x]))[n : 2 * n]
+    n = x.shape[axis]
+    out = process(np.concatenate([x, x, x], axis=axis))
+    return np.take(out, np.arange(n, 2 * n), axis=axis)
+
+
+def _level_sections(power: npt.NDArray[np.float64], rate: int) -> npt.NDArray[np.float64]:
+    """A slow, cut-only leveller (what broadcast loudness processors call an AGC): when the
+    loudest sections stand more than ``MAX_LOUDNESS_RANGE`` LU above the quiet ones, bring the
+    short-term loudness above the median down towards it, so the loudness range (EBU 3342)
+    lands at the limit. The arc keeps its shape; quiet parts (and the fades) are never raised.
+    """
+    hop = round(0.1 * rate)
+    st = meter.short_term_from_power(power, rate)
+    if st.size < 10:
+        return np.ones(len(power))
+    gated = st[st > -70.0]
+    if gated.size == 0:
+        return np.ones(len(power))
+    gated = gated[gated > 10 * np.log10(np.mean(10 ** (gated / 10))) - 20.0]
+    p10, p50, p95 = np.percentile(gated, [10, 50, 95])
+    if p95 - p10 <= MAX_LOUDNESS_RANGE or p95 <= p50:
+        return np.ones(len(power))
+    keep = max(0.0, (p10 + MAX_LOUDNESS_RANGE - p50) / (p95 - p50))
+    cut_db = -(1.0 - keep) * np.maximum(0.0, st - p50)
+    # one value per hop, at each 3 s window's centre, eased over a second so it never pumps
+    cut_db = np.convolve(np.pad(cut_db, 5, mode="edge"), np.ones(11) / 11, mode="valid")
+    centres = np.arange(len(cut_db)) * hop + round(1.5 * rate)
+    curve = np.interp(np.arange(len(power)), centres, cut_db)
+    return np.asarray(10 ** (curve / 20))
 
 
 def _compressor_gain(
-    mix: FloatArray, rate: int, target_lufs: float, loop: bool
+    mix: FloatArray, pre: float, rate: int, target_lufs: float, loop: bool
 ) -> npt.NDArray[np.float64]:
-    """pedalboard's compressor gain on the linked peak detector (output / input)."""
+    """pedalboard's compressor gain on the linked peak detector (output / input) of the
+    channels-first ``mix`` at gain ``pre``."""
     import pedalboard
 
-    detector = np.abs(mix).max(axis=1).astype(np.float32) + np.float32(1e-6)
+    detector = np.abs(mix[0])
+    for row in mix[1:]:
+        np.maximum(detector, np.abs(row), out=detector)
+    detector = detector * np.float32(pre) + np.float32(1e-6)
     compressor = pedalboard.Compressor(
         threshold_db=target_lufs + COMPRESSOR_THRESHOLD_DB,
         ratio=COMPRESSOR_RATIO,
@@ -254,8 +314,12 @@ def _limiter_curve(
     release = math.exp(-_BLOCK / (_RELEASE_S * rate))
     attack = math.exp(-_BLOCK / (_LOOKAHEAD_S * rate))
     smooth = _ballistics(nodes, release, attack)
-    centres = np.arange(blocks) * _BLOCK + (_BLOCK - 1) / 2
-    return np.interp(np.arange(n), centres, smooth)
+    # linear from each block's node to the next one's, across the block: both nodes are
+    # under every sample's need in the block (node k+1 is a minimum over block k too)
+    ramp = np.arange(_BLOCK) / _BLOCK
+    following = np.append(smooth[1:], smooth[-1])
+    gain = (smooth[:, None] + (following - smooth)[:, None] * ramp[None, :]).ravel()
+    return gain[:n]
 
 
 def _ballistics(
@@ -280,17 +344,22 @@ def _ballistics(
 
 def _vinyl(n: int, sample_rate: int, rng: np.random.Generator) -> FloatArray:
     """Crackle (sparse clicks) over a quiet band-passed hiss."""
-    from scipy import signal
+    import pedalboard
 
-    hiss = rng.normal(0.0, 1.0, n).astype(np.float32)
-    sos = signal.butter(2, [300.0, 6000.0], btype="bandpass", fs=sample_rate, output="sos")
-    hiss = signal.sosfilt(sos, hiss).astype(np.float32) * 0.004
+    hiss = rng.standard_normal(n, dtype=np.float32) * np.float32(0.006)
     clicks = np.zeros(n, dtype=np.float32)
     count = int(n / sample_rate * 9)
     where = rng.integers(0, n, count)
     clicks[where] = rng.uniform(-1.0, 1.0, count).astype(np.float32) * rng.uniform(
         0.02, 0.12, count
     ).astype(np.float32)
-    click_sos = signal.butter(2, 2500.0, btype="highpass", fs=sample_rate, output="sos")
-    clicks = signal.sosfilt(click_sos, clicks).astype(np.float32)
-    return (hiss + clicks).astype(np.float32)
+    band = pedalboard.Pedalboard(
+        [
+            pedalboard.HighpassFilter(cutoff_frequency_hz=300.0),
+            pedalboard.LowpassFilter(cutoff_frequency_hz=6000.0),
+        ]
+    )
+    click_filter = pedalboard.Pedalboard([pedalboard.HighpassFilter(cutoff_frequency_hz=2500.0)])
+    hiss = band.process(hiss[None, :], float(sample_rate))[0]
+    clicks = click_filter.process(clicks[None, :], float(sample_rate))[0]
+    return np.asarray(hiss + clicks, dtype=np.float32)

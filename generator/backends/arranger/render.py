@@ -76,6 +76,9 @@ _set_log.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
 _set_log.restype = ctypes.c_void_p
 _FLUID_WARN = 2
 _FLOAT = np.dtype(np.float32).itemsize
+# event kinds, in the order they apply at one instant: note-offs first so repeated notes
+# retrigger, then controllers, so a note starts with its track's settings
+_NOTE_OFF, _CC, _NOTE_ON = 0, 1, 2
 
 
 def stem_of(inst: pretty_midi.Instrument) -> str:
@@ -176,7 +179,7 @@ class Synthesizer:
         )
         synth.set_chorus(nr=3, level=2.0 * chorus, speed=0.4, depth=8.0, type=0)
 
-        events: list[tuple[int, int, int, int, int]] = []  # (sample, order, channel, a, b)
+        events: list[tuple[int, int, int, int, int]] = []  # (sample, kind, channel, a, b)
         free = list(range(_MIDI_CHANNELS))
         used: set[str] = set()
         for inst in midi.instruments:
@@ -187,15 +190,15 @@ class Synthesizer:
             send = min(1.0, 0.6 + reverb) * _SEND_SCALE.get(stem, 1.0)
             synth.cc(ch, 91, int(127 * send))
             synth.cc(ch, 93, int(127 * chorus) if not inst.is_drum else 0)
-            # a track's own controllers (volume, pan, a drier send for the lead) win
+            # a track's own controllers (volume, pan, a drier send for the lead, the song's
+            # arc as expression) win; each at its time
             for cc in inst.control_changes:
-                synth.cc(ch, cc.number, cc.value)
+                events.append((int(cc.time * self.sample_rate), _CC, ch, cc.number, cc.value))
             for note in inst.notes:
                 on = int(note.start * self.sample_rate)
                 off = int(note.end * self.sample_rate)
-                # note-offs sort before note-ons at the same instant so repeated notes retrigger
-                events.append((on, 1, ch, note.pitch, note.velocity))
-                events.append((off, 0, ch, note.pitch, 0))
+                events.append((on, _NOTE_ON, ch, note.pitch, note.velocity))
+                events.append((off, _NOTE_OFF, ch, note.pitch, 0))
         events.sort()
 
         total = round(duration_s * self.sample_rate)
@@ -211,8 +214,10 @@ class Synthesizer:
                 pos = when
             if pos >= total:
                 break
-            if kind:
+            if kind == _NOTE_ON:
                 synth.noteon(ch, pitch, velocity)
+            elif kind == _CC:
+                synth.cc(ch, pitch, velocity)
             else:
                 synth.noteoff(ch, pitch)
         if pos < total:
