@@ -262,6 +262,9 @@ class Delivery(commands.Cog):
 
     async def _attachments(self, job: Job) -> Attachments:
         outputs = await self.bot.queue.outputs(job.id)
+        zips = sorted((o for o in outputs if o.name.endswith(".zip")), key=lambda o: o.name)
+        if zips:  # a Stems job: the stems are what was asked for (the track was posted before)
+            return stem_attachments(job, zips, self._upload_limit(job) - UPLOAD_MARGIN)
         audio_out, master, roll, midi = split_outputs(outputs)
         extras = [o for o in (roll, midi) if o is not None]
         budget = self._upload_limit(job) - UPLOAD_MARGIN - sum(len(o.data) for o in extras)
@@ -322,6 +325,25 @@ class Delivery(commands.Cog):
         message = await user.send(files=_rewind(files), nonce=nonce, **kwargs)
         metrics.DELIVERIES.labels(via="dm", status=job.status.value).inc()
         return message.id
+
+
+def stem_attachments(job: Job, zips: list[Output], budget: int) -> Attachments:
+    """The stem zips that fit one message's upload budget, and a note naming any that don't."""
+    files: list[discord.File] = []
+    left_out: list[str] = []
+    for z in zips:
+        if len(z.data) <= budget:
+            budget -= len(z.data)
+            files.append(discord.File(io.BytesIO(z.data), filename=filename(job, z.name)))
+        else:
+            left_out.append(z.name)
+    note = "🎚️ Stems: one stereo FLAC per instrument; together they sum to the track."
+    if left_out:
+        note += (
+            f" {len(left_out)} of {len(zips)} parts didn't fit this server's upload limit "
+            f"({', '.join(left_out)}); a shorter track gives smaller stems."
+        )
+    return Attachments(files, note)
 
 
 def _rewind(files: list[discord.File] | None) -> list[discord.File]:

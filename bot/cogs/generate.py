@@ -196,6 +196,7 @@ class Generate(commands.Cog):
         style="Musical style (auto: picked from the prompt)",
         seed="Same seed + same input = same track",
         backend="Which generator renders it",
+        loop="Make a seamless loop of whole bars instead of a song with an ending",
     )
     @app_commands.autocomplete(backend=backend_autocomplete)
     @app_commands.guild_only()
@@ -208,6 +209,7 @@ class Generate(commands.Cog):
         style: Style | None = None,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         backend: str | None = None,
+        loop: bool = False,
     ) -> None:
         await self.acknowledge(interaction)
         # Discord enforces the option types and ranges; a modified client does not.
@@ -227,6 +229,7 @@ class Generate(commands.Cog):
             seed=seed,
             backend=backend,
             hum=hum,
+            extra={"loop": True} if loop else None,
         )
 
     async def make_from_hum(self, interaction: Interaction, message: discord.Message) -> None:
@@ -309,6 +312,23 @@ class Generate(commands.Cog):
                 kind=JobKind.VARIATION,
                 parent=parent,
                 extra={"variation_of_seed": parent.seed, "variation": 0.25},
+            )
+        elif action == "stems":
+            # The same job again (same seed, hum, prompt, options) with stems: bit for bit the
+            # same track, taken apart (generator/stems.py).
+            if parent.backend != "arranger" or parent.kind is JobKind.JAM:
+                raise UserFacingError(
+                    "no_stems", "Stems come from the arranger's tracks; this one can't be split."
+                )
+            await self.enqueue(
+                interaction,
+                prompt=parent.prompt,
+                duration_s=parent.duration_s,
+                backend=parent.backend,
+                seed=parent.seed,
+                kind=parent.kind,
+                parent=parent,
+                extra={"stems": True, "stems_of": parent.id},
             )
         elif action == "extend":
             limit = self.settings.max_duration_s
