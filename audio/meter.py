@@ -9,6 +9,7 @@ Signals are ``(n,)`` mono or ``(n, channels)`` float arrays.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -50,19 +51,23 @@ def true_peak_envelope(
     limiter; ``true_peak_dbtp`` is the independent reference meter."""
     import soxr
 
-    frames = np.ascontiguousarray(np.asarray(x, dtype=np.float32).reshape(len(x), -1))
-    up = soxr.resample(frames, rate, rate * oversample, quality="HQ")
-    peak = np.abs(up[:, 0])
-    for ch in range(1, up.shape[1]):
-        np.maximum(peak, np.abs(up[:, ch]), out=peak)
-    n = frames.shape[0]
-    peak = np.pad(peak[: n * oversample], (0, max(0, n * oversample - len(peak))))
-    # strided maxima: numpy reduces a short inner axis (reshape(n, 4).max(1)) slowly
-    out = np.abs(frames[:, 0])
-    for phase in range(oversample):
-        np.maximum(out, peak[phase::oversample], out=out)
-    for ch in range(1, frames.shape[1]):
-        np.maximum(out, np.abs(frames[:, ch]), out=out)
+    arr = np.asarray(x, dtype=np.float32)
+    # one contiguous row per channel (free for a transposed channels-first buffer)
+    rows = (
+        [arr] if arr.ndim == 1 else [np.ascontiguousarray(arr[:, c]) for c in range(arr.shape[1])]
+    )
+    n = len(rows[0])
+    out = np.zeros(n, dtype=np.float32)
+    for row in rows:
+        up = soxr.resample(row, rate, rate * oversample, quality="HQ")
+        np.abs(up, out=up)
+        if len(up) != n * oversample:
+            up = np.pad(up[: n * oversample], (0, max(0, n * oversample - len(up))))
+        # column maxima: numpy reduces a short inner axis (reshape(n, 4).max(1)) slowly
+        phases = up.reshape(n, oversample)
+        for phase in range(oversample):
+            np.maximum(out, phases[:, phase], out=out)
+        np.maximum(out, np.abs(row), out=out)
     return out
 
 
@@ -178,7 +183,7 @@ def spectral_tilt(x: Array, rate: int, lo_hz: float = 50.0, hi_hz: float = 16000
     # average in octave-spaced bins first so the dense high band doesn't dominate the fit
     edges = np.geomspace(lo_hz, min(hi_hz, rate / 2 * 0.95), 25)
     centres, levels = [], []
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
+    for a, b in itertools.pairwise(edges):
         sel = (freqs >= a) & (freqs < b)
         if sel.any() and psd[sel].mean() > 0:
             centres.append(math.log2(math.sqrt(a * b)))

@@ -56,7 +56,7 @@ _EQ: dict[str, tuple[float, tuple[tuple[float, float, float], ...], tuple[float,
     "counter": (160.0, ((2500.0, 1.0, 0.8),), None),
     "drums": (30.0, ((380.0, -2.0, 1.2),), (9000.0, 1.5)),
     # the shared reverb/chorus return: no boom, no fizz
-    "reverb": (200.0, ((500.0, -2.0, 0.8),), (7000.0, -3.0)),
+    "reverb": (200.0, (), (7000.0, -3.0)),
 }
 
 
