@@ -269,6 +269,10 @@ def test_every_style_program_and_kit_exists_in_the_soundfont(soundfont: object) 
         assert all(synth.has_preset(0, p) for p in programs), style.name
         if style.groove is not None:
             assert synth.has_preset(128, style.groove.kit), style.name
+        if soundfont == SOUNDFONTS[0]:  # the variants the styles ask for are MuseScore's
+            roles = {"chords": style.chord_program, "bass": style.bass_program}
+            for role, bank in style.banks:
+                assert synth.has_preset(bank, roles[role]), (style.name, role, bank)
 
 
 def test_stereo_opus_and_mp3_at_128_kbps_or_more(tracks: dict[str, RenderResult]) -> None:
@@ -282,3 +286,16 @@ def test_stereo_opus_and_mp3_at_128_kbps_or_more(tracks: dict[str, RenderResult]
             assert stream.codec_context.channels == 2
         kbps = len(data) * 8 / DURATION / 1000
         assert kbps >= 120, (fmt, kbps)  # VBR lands within a few % of the 128/192k target
+
+
+def test_bank_variants_fall_back_to_bank_0_where_missing() -> None:
+    from generator.backends.arranger.render import shared_synthesizer
+
+    inst = pretty_midi.Instrument(program=4, name="chords")
+    inst.control_changes.append(pretty_midi.ControlChange(0, 8, 0.0))
+    for path in (p for p in SOUNDFONTS if p.is_file()):
+        synth = shared_synthesizer(path, 44100)
+        expected = 8 if synth.has_preset(8, 4) else 0
+        assert synth._bank(inst) == expected
+    inst.control_changes[0].value = 99  # no font has bank 99
+    assert synth._bank(inst) == 0

@@ -320,10 +320,17 @@ def _loop_bars(duration_s: float, bpm: float, bpb: int, *, fixed: bool) -> tuple
 class _Band:
     """The tracks being written, with humanisation applied as notes are added."""
 
-    def __init__(self, layout: Layout, rng: np.random.Generator, pans: dict[str, int]) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        rng: np.random.Generator,
+        pans: dict[str, int],
+        banks: dict[str, int] | None = None,
+    ) -> None:
         self.layout = layout
         self.rng = rng
         self.pans = pans
+        self.banks = banks or {}
         self.tracks: dict[str, pretty_midi.Instrument] = {}
         #: velocity scale per bar (the song's arc), and the bars each statement spans
         self.bar_dynamics: dict[int, float] = {}
@@ -364,6 +371,8 @@ class _Band:
         inst = self.tracks.get(name)
         if inst is None:
             inst = pretty_midi.Instrument(program=program, is_drum=drum, name=role)
+            if role in self.banks:
+                inst.control_changes.append(pretty_midi.ControlChange(0, self.banks[role], 0.0))
             inst.control_changes.append(pretty_midi.ControlChange(7, volume, 0.0))
             inst.control_changes.append(pretty_midi.ControlChange(10, self.pans[role], 0.0))
             if reverb_send is not None:
@@ -506,7 +515,7 @@ def arrange(
     )
     tonic_chord = next(c for c in harmonise((), key, slot, 1))
 
-    band = _Band(layout, rng, {**DEFAULT_PANS, **dict(style.pans)})
+    band = _Band(layout, rng, {**DEFAULT_PANS, **dict(style.pans)}, dict(style.banks))
     lead = band.track("lead", lead_program, LEAD_VOLUME, reverb_send=LEAD_REVERB_SEND)
     double = (
         band.track("lead double", style.lead_double, DOUBLE_VOLUME, reverb_send=LEAD_REVERB_SEND)

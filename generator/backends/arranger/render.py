@@ -126,6 +126,14 @@ class Synthesizer:
         """Whether the SoundFont has ``program`` in ``bank`` (128 = drum kits)."""
         return bool(_get_preset(self._sfont, bank, program))
 
+    def _bank(self, inst: pretty_midi.Instrument) -> int:
+        """128 for drums; else the track's bank select (CC0 at time 0) when the SoundFont has
+        that variant, bank 0 when it doesn't."""
+        if inst.is_drum:
+            return 128
+        bank = next((cc.value for cc in inst.control_changes if cc.number == 0), 0)
+        return bank if bank and self.has_preset(bank, inst.program) else 0
+
     def render(
         self,
         midi: pretty_midi.PrettyMIDI,
@@ -186,7 +194,7 @@ class Synthesizer:
             stem = stem_of(inst)
             ch = _channel_for(stem, free)
             used.add(STEMS[ch % _GROUPS])
-            synth.program_select(ch, sfid, 128 if inst.is_drum else 0, inst.program)
+            synth.program_select(ch, sfid, self._bank(inst), inst.program)
             send = min(1.0, 0.6 + reverb) * _SEND_SCALE.get(stem, 1.0)
             synth.cc(ch, 91, int(127 * send))
             synth.cc(ch, 93, int(127 * chorus) if not inst.is_drum else 0)

@@ -46,6 +46,7 @@ LOFI = Style(
     vinyl=True,
     ending="ritardando",
     laid_back_s=0.024,
+    banks=(("chords", 8),),  # detuned tine EP: the chorused, dusty Rhodes
 )
 
 ROCK = Style(
@@ -135,6 +136,7 @@ PIANO_BALLAD = Style(
     chorus=0.1,
     ending="ritardando",
     pans=(("chords", 64), ("pad", 40), ("bass", 64)),
+    banks=(("chords", 8), ("bass", 8)),  # mellow grand under the bright lead piano
 )
 
 EDM = Style(
@@ -188,6 +190,7 @@ JAZZ = Style(
     chorus=0.05,
     laid_back_s=0.014,
     pans=(("chords", 84), ("lead double", 46)),
+    banks=(("chords", 8),),  # mellow grand for comping
 )
 
 FOLK = Style(
@@ -214,6 +217,7 @@ FOLK = Style(
     reverb=0.3,
     chorus=0.15,
     pans=(("chords", 36), ("counter", 94)),
+    banks=(("chords", 8),),  # 12-string guitar
 )
 
 CHIPTUNE = Style(
