@@ -25,6 +25,9 @@ COPY db ./db
 COPY generator ./generator
 COPY audio ./audio
 RUN pip install .
+# the MuseScore General SF3 decoded once into an SF2 (fast worker start), readable by the app user
+ENV HUMJAM_CACHE_DIR=/app/cache
+RUN python -m generator.backends.arranger.soundfont
 RUN useradd --create-home humjam && mkdir -p /app/out /data && chown humjam /app/out /data
 USER humjam
 ENV HUMJAM_DATABASE_URL=sqlite:////data/humjam.db
@@ -41,5 +44,6 @@ RUN python3 -m venv /venv
 ENV PATH=/venv/bin:$PATH
 WORKDIR /app
 COPY --from=cpu /app /app
+ENV HUMJAM_CACHE_DIR=/app/cache
 RUN pip install ".[musicgen]"
 CMD ["humjam", "worker", "--backend", "musicgen"]

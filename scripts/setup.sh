@@ -36,3 +36,6 @@ if [[ ! -e "$stamp" || pyproject.toml -nt "$stamp" ]]; then
     .venv/bin/python -m pip install -q -e ".${extras}"
     touch "$stamp"
 fi
+# MuseScore General is an SF3 (Vorbis samples, ~8 s of CPU to decode at every load): decode it
+# once into the cache as an SF2, so workers start in well under a second.
+.venv/bin/python -m generator.backends.arranger.soundfont >/dev/null
