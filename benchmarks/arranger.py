@@ -8,8 +8,10 @@ whole stereo chain at >= 20x real time, i.e. <= 1.5 s for 30 s of audio.
 The mono baseline is the renderer and mastering of commit 552e008 (mono FluidSynth mix,
 scipy compression and sample-peak limiter), loaded from git so it stays frozen; it plays the
 same MIDI with the same SoundFont. Each run times both, interleaved, so a busy machine slows
-both alike; the ratio is the number to trust on a shared box. SoundFont loads (once per
-worker process) are timed apart: the SF3's samples are Vorbis-decoded at load.
+both alike; the ratio is the number to trust on a shared box. Stages are timed in CPU seconds
+of this process (pinned to one core, one thread per pool), which a busy neighbour doesn't
+inflate the way it does wall time. SoundFont loads (once per worker process) are timed apart:
+an SF3's samples are Vorbis-decoded at load, unless its cached SF2 is loaded instead.
 
 Run: ``.venv/bin/python benchmarks/arranger.py [--runs 5] [--no-write]``; prints a table
 and rewrites the "Arranger" section of BENCHMARKS.md.
@@ -60,6 +62,9 @@ PROMPT = "lofi hip hop, rhodes and vinyl crackle"
 STAGES = ("decode", "pitch", "notes", "arrange", "render", "master", "encode")
 SHARED = ("decode", "pitch", "notes", "arrange")
 MONO_BASELINE = "552e008"  # the last commit with the mono renderer
+#: stages are timed in CPU seconds of this process (pinned to one core, one thread per pool):
+#: on a box shared with other jobs, wall time mostly measures the neighbours
+_clock = time.process_time
 
 
 def _mono_renderer() -> object | None:
@@ -95,27 +100,27 @@ def run_once(
 ) -> tuple[dict[str, float], dict[str, float]]:
     """One stereo run and one mono run of the stages that differ; shared stages timed once."""
     t: dict[str, float] = {}
-    clock = time.perf_counter()
+    clock = _clock()
     clip = audio.prepare_hum(audio.decode(hum, "demo_hum.ogg"))
-    t["decode"] = time.perf_counter() - clock
+    t["decode"] = _clock() - clock
 
-    clock = time.perf_counter()
+    clock = _clock()
     track_pitch(clip.samples, clip.sample_rate)
-    t["pitch"] = time.perf_counter() - clock
-    clock = time.perf_counter()
+    t["pitch"] = _clock() - clock
+    clock = _clock()
     melody = analyse_hum(clip.samples, clip.sample_rate)  # runs pitch again: notes = total - pitch
-    t["notes"] = max(0.0, time.perf_counter() - clock - t["pitch"])
+    t["notes"] = max(0.0, _clock() - clock - t["pitch"])
 
     spec = parse_prompt(PROMPT)
-    clock = time.perf_counter()
+    clock = _clock()
     midi = arrange(melody, spec, DURATION_S, seed=0)
-    t["arrange"] = time.perf_counter() - clock
+    t["arrange"] = _clock() - clock
 
-    clock = time.perf_counter()
+    clock = _clock()
     stems = synth.render_stems(midi, DURATION_S, reverb=spec.style.reverb, chorus=spec.style.chorus)
-    t["render"] = time.perf_counter() - clock
+    t["render"] = _clock() - clock
 
-    clock = time.perf_counter()
+    clock = _clock()
     out = master_stems(
         stems,
         synth.sample_rate,
@@ -127,30 +132,30 @@ def run_once(
     ).mix
     midi.write(io.BytesIO())
     draw_piano_roll(melody)
-    t["master"] = time.perf_counter() - clock
+    t["master"] = _clock() - clock
 
-    clock = time.perf_counter()
+    clock = _clock()
     audio.encode(out, synth.sample_rate, "opus")
-    t["encode"] = time.perf_counter() - clock
+    t["encode"] = _clock() - clock
 
     m = {k: t[k] for k in SHARED}
     if mono is not None:
         old = mono.Synthesizer(settings.soundfont, settings.sample_rate)  # type: ignore[attr-defined]
-        clock = time.perf_counter()
+        clock = _clock()
         raw = old.render(midi, DURATION_S, reverb=spec.style.reverb, chorus=spec.style.chorus)
-        m["render"] = time.perf_counter() - clock
-        clock = time.perf_counter()
+        m["render"] = _clock() - clock
+        clock = _clock()
         flat = mono.master(  # type: ignore[attr-defined]
             raw, old.sample_rate, DURATION_S, target_lufs=settings.target_lufs,
             lowpass_hz=spec.style.lowpass_hz, vinyl=True,
         )  # fmt: skip
         midi.write(io.BytesIO())
         draw_piano_roll(melody)
-        m["master"] = time.perf_counter() - clock
-        clock = time.perf_counter()
+        m["master"] = _clock() - clock
+        clock = _clock()
         # today's encoder settings for both, so only the channel count differs
         audio.encode(flat, old.sample_rate, "opus")
-        m["encode"] = time.perf_counter() - clock
+        m["encode"] = _clock() - clock
         old.close()
     return t, m
 
@@ -226,13 +231,15 @@ def main() -> int:
     load_text = "; ".join(f"{name} {wall:.2f} s wall, {cpu:.2f} s CPU" for name, wall, cpu in loads)
     summary = (
         f"30 s track from the bundled 12 s hum, prompt {PROMPT!r}, SoundFont "
-        f"{settings.soundfont.name}, {args.runs} runs after a warm-up, one thread. "
+        f"{settings.soundfont.name}, {args.runs} runs after a warm-up, one thread, CPU time. "
         f"Target <= {TARGET_S:.1f} s (20x real time) for stereo: **{verdict}** "
         f"({total:.2f} s, {DURATION_S / total:.1f}x). "
         + (f"Stereo / mono, median of the per-run ratios: **{ratio:.2f}x**. " if have_mono else "")
         + f"SoundFont loads (once per worker process, not in the totals): {load_text}. "
         "The `notes` row is analyse_hum minus a separate pitch run; `master` includes the MIDI "
-        "file and the piano roll (~0.25 s of matplotlib) in both columns."
+        "file and the piano roll (~0.25 s of matplotlib) in both columns. "
+        f"Load average when it finished: {os.getloadavg()[0]:.1f} (CPU time inflates too on a "
+        "busy box: the same mono path measured 0.94 s wall on a quiet one, 2026-11-24)."
     )
     print(table)
     print()

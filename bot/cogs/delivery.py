@@ -77,9 +77,15 @@ def fit_audio(out: Output, master: Output | None, budget: int) -> tuple[bytes, s
         return out.data, ext, None
     import audio
 
-    source = master or out
-    clip = audio.decode(source.data, filename=source.name, limits=audio.TRACK_LIMITS)
-    data, fmt = audio.encode_within(clip.samples, clip.sample_rate, budget, preferred="opus")
+    if master is not None and master.name.lower().endswith((".flac", ".wav")):
+        import soundfile
+
+        # our own lossless master: read as is, so a stereo track stays stereo
+        samples, rate = soundfile.read(io.BytesIO(master.data), dtype="float32")
+    else:
+        clip = audio.decode(out.data, filename=out.name, limits=audio.TRACK_LIMITS)
+        samples, rate = clip.samples, clip.sample_rate
+    data, fmt = audio.encode_within(samples, rate, budget, preferred="opus")
     return data, fmt, "re-encoded to fit the upload limit"
 
 
