@@ -61,3 +61,29 @@ async def test_stems_button_delivers_stems_that_sum_to_the_track(
         residual = np.sum(stems, axis=0) - track
         assert 10 * np.log10(np.sum(residual**2) / np.sum(track**2)) <= -50.0
         assert audio.decode(original.data, "track.flac").duration_s > 7.5
+
+
+async def test_generate_loop_option_delivers_a_loop_of_whole_bars(
+    fake_discord: FakeDiscord, start_bot: BotFactory, queue, worker: ThreadWorker, hums
+) -> None:
+    fake = fake_discord
+    async with start_bot():
+        att = fake.upload("hum.ogg", hums["ogg"], "audio/ogg")
+        sent = await fake.slash(
+            "generate",
+            {"prompt": "edm", "duration": "8", "loop": True},
+            attachments={"melody": att},
+        )
+        await fake.wait_until(lambda: fake.followups(sent), timeout=90)
+        (job,) = await queue.user_jobs(fake.alice.id, active_only=False)
+        assert job.params["loop"] is True
+        job = await wait_job(queue, job.id, lambda j: j.delivery_status is DeliveryStatus.DELIVERED)
+        meta = job.result_meta
+        assert meta["loop"] is True
+        bar_s = meta["beats_per_bar"] * 60.0 / meta["bpm"]
+        master = {o.name: o for o in await queue.outputs(job.id)}["track.flac"]
+        track, rate = sf.read(io.BytesIO(master.data), dtype="float64")
+        assert track.shape[1] == 2
+        assert abs(len(track) / rate - meta["bars"] * bar_s) < 2.0 / rate + 1e-3
+        steps = np.abs(np.diff(track, axis=0))
+        assert (np.abs(track[0] - track[-1]) <= np.percentile(steps, 99, axis=0)).all()
