@@ -35,7 +35,7 @@ def test_sf3_is_cached_once_as_an_sf2_that_plays_the_same() -> None:
     reference = direct.render(midi, 6.0)
     direct.close()
     residual = np.sum((cached - reference) ** 2) / np.sum(reference**2)
-    assert 10 * np.log10(residual) < -80.0
+    assert 10 * np.log10(residual + 1e-30) < -80.0  # (often bit-identical)
 
 
 def test_other_soundfonts_pass_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
