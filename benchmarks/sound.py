@@ -53,7 +53,7 @@ def _spectrogram(result: RenderResult, style: str, path: Path) -> None:
 
     x, rate = result.audio, result.sample_rate
     fig, (wave, spec) = plt.subplots(
-        2, 1, figsize=(10, 4.2), sharex=True, gridspec_kw={"height_ratios": [1, 2.4]}
+        2, 1, figsize=(9, 3.6), sharex=True, gridspec_kw={"height_ratios": [1, 2.4]}
     )
     t = np.arange(len(x)) / rate
     step = max(1, len(x) // 6000)
@@ -72,7 +72,7 @@ def _spectrogram(result: RenderResult, style: str, path: Path) -> None:
     spec.set_ylabel("Hz")
     spec.set_xlabel("seconds")
     fig.tight_layout()
-    fig.savefig(path, dpi=72)
+    fig.savefig(path, dpi=60)
     plt.close(fig)
 
 
