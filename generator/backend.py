@@ -27,7 +27,9 @@ class RenderRequest:
 
     ``melody`` is the prepared hum (mono float32, already decoded and cleaned by ``audio``),
     or ``None`` for text-only requests. ``options`` carries backend-specific extras, e.g.
-    ``key`` ("D minor"), ``bpm`` (90), ``style`` ("lofi"), ``continue_audio`` for Extend.
+    ``key`` ("D minor"), ``bpm`` (90), ``style`` ("lofi"), ``continue_audio`` for Extend; the
+    arranger also reads ``stems`` (return per-instrument stems too) and ``loop`` (a seamless
+    loop of whole bars instead of a song with an ending).
     """
 
     prompt: str
