@@ -92,7 +92,7 @@ def _write(result: RenderResult, fmt: str, out_dir: Path, elapsed: float) -> Non
     for path in paths:
         print(path)
     meta = result.metadata
-    meter = f"{meta.get('beats_per_bar', 4)}/4"
+    meter = meta.get("meter") or f"{meta.get('beats_per_bar', 4)}/4"
     print(
         f"{meta.get('style', '?')} in {meta.get('key', '?')} "
         f"at {meta.get('bpm', 0):.0f} bpm ({meter}), "

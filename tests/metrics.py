@@ -33,6 +33,7 @@ __all__ = [
     "note_f1",
     "note_scores",
     "pitch_accuracy",
+    "sine_of",
     "soft_chroma_cosine",
 ]
 
@@ -142,6 +143,20 @@ def soft_chroma_cosine(
     norms = np.linalg.norm(a[frames], axis=1) * np.linalg.norm(b[frames], axis=1)
     cosine = (a[frames] * b[frames]).sum(axis=1) / np.maximum(norms, 1e-8)
     return float(cosine.mean())
+
+
+def sine_of(
+    segments: Sequence[tuple[float, float, float]], n: int, rate: int
+) -> npt.NDArray[np.float32]:
+    """``n`` samples of a sine playing each (start s, end s, fractional MIDI pitch) segment,
+    silent between them (phase-continuous): a melody rendered with nothing but its pitch."""
+    freq = np.zeros(n)
+    for start, end, pitch in segments:
+        a, b = max(0, int(start * rate)), min(n, int(end * rate))
+        if b > a:
+            freq[a:b] = 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
+    phase = 2 * np.pi * np.cumsum(freq) / rate
+    return (np.sin(phase) * (freq > 0)).astype(np.float32)
 
 
 def pitch_accuracy(
