@@ -113,7 +113,7 @@ def main() -> None:
         samples, rate = vocadito.audio(clip)
         ms, melody = best_of(args.runs, lambda s=samples, r=rate: analysis.analyse_hum(s, r))
         print(
-            f"| {clip} | {ms:.0f} | {melody.key.name} | {melody.bpm:.1f} | {melody.beats_per_bar} |"
+            f"| {clip} | {ms:.0f} | {melody.key.name} | {melody.bpm:.1f} | {melody.meter} |"
         )
 
     samples, rate = vocadito.audio("vocadito_14")
