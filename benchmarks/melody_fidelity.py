@@ -438,7 +438,8 @@ compound), the key comes from what was sung (Temperley profiles minus the sung t
 scale, first-note cue), and only notes between two semitones are corrected.
 
 Goals on the held half: met for note F1 (median 1.000, p10 0.875), in-tune notes moved (0 of
-6,810) and speed (0.19 CPU s per 12 s). Not met, with the reasons measured on the tuning half:
+6,810) and speed (0.18 CPU s per 12 s, median; p90 0.20). Not met, with the reasons measured
+on the tuning half:
 
 - *Metre* 0.57 exact (0.72 by class). 2/4 against 4/4 cannot be heard from a melody alone:
   sweeping the bar prior only trades one for the other (2/4 right 1 → 17 of 49 while 4/4

@@ -174,6 +174,15 @@ def read_notes(
     bars = read_bars(
         list(starts), list(lengths), rhythm.compound, beats_per_bar=meter[0] if meter else None
     )
+    if rhythm.compound and meter is None:
+        # Compound beats that group in threes are a 3/4 tune sung with a lilt (a dotted
+        # pickup heard as long-short): read it in simple time.
+        triple = read_bars(list(starts), list(lengths), False, beats_per_bar=None)
+        if triple.beats_per_bar == 3:
+            rhythm = read_rhythm([n.start for n in tuned], compound=False)
+            starts = np.array(rhythm.starts)
+            lengths = _written_lengths(tuned, starts, np.array(rhythm.periods), False)
+            bars = read_bars(list(starts), list(lengths), False)
     # (Weighting notes on the beat or the bar line more was tried: -0.01 to -0.03 on the
     # tuning half.)
     ranking = rank_keys(tuned)
