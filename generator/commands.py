@@ -104,7 +104,7 @@ def _write(result: RenderResult, fmt: str, out_dir: Path, elapsed: float) -> Non
     for path in paths:
         print(path)
     meta = result.metadata
-    meter = f"{meta.get('beats_per_bar', 4)}/4"
+    meter = meta.get("meter") or f"{meta.get('beats_per_bar', 4)}/4"
     shape = f"a loop of {meta.get('bars')} bars, " if meta.get("loop") else ""
     channels = "stereo" if result.channels == 2 else "mono"
     print(

@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("styles", help="list the arranger's styles and the words that pick them")
 
+    li = sub.add_parser("listen", help="show what the arranger hears in a hum (no rendering)")
+    li.add_argument("hum", help="audio file (ogg/opus, m4a, mp3, webm, wav, flac)")
+    li.add_argument("-p", "--prompt", default="", help="words that pin key/tempo/metre")
+    li.add_argument("-o", "--out", default="out", help="output directory (MIDI + piano roll)")
+
     w = sub.add_parser("worker", help="claim and render queued jobs")
     w.add_argument("--backend", default=None, help="arranger | musicgen (default: HUMJAM_BACKEND)")
     w.add_argument("--concurrency", type=int, default=None, help="worker processes")
@@ -65,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from generator import commands
 
         return int(getattr(commands, args.command)(args))
+    if args.command == "listen":
+        from generator import listen_command
+
+        return int(listen_command.listen(args))
     if args.command == "worker":
         from generator import worker
 

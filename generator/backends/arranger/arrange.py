@@ -265,7 +265,7 @@ def plan(melody: Melody, spec: PromptSpec, duration_s: float, *, loop: bool = Fa
         beats_per_bar=bpb,
         beat_scale=scale,
         key=key,
-        swing=style.swing,
+        swing=0.0 if melody.compound else style.swing,  # 6/8 is already a lilt of threes
         phrase_bars=phrase_bars,
         intro_bars=intro,
         statement_bars=tuple(statements),
@@ -456,7 +456,11 @@ def _bass_pitch(tone: str, chord: Chord, next_chord: Chord, key: Key) -> int:
     return target - 1 if target > root else target + 1
 
 
-def _drum_hits(pattern: dict[int, str], bpb: int) -> list[tuple[int, float, int]]:
+def _drum_hits(
+    pattern: dict[int, str], bpb: int, compound: bool = False, bar: int = 0
+) -> list[tuple[int, float, int]]:
+    if compound:
+        return _compound_hits(pattern, bpb, bar)
     steps = bpb * 4
     hits = []
     for drum, line in pattern.items():
@@ -464,6 +468,22 @@ def _drum_hits(pattern: dict[int, str], bpb: int) -> list[tuple[int, float, int]
             ch = line[step % len(line)]
             if ch in _VELOCITY:
                 hits.append((drum, step / 4.0, _VELOCITY[ch]))
+    return hits
+
+
+def _compound_hits(pattern: dict[int, str], bpb: int, bar: int) -> list[tuple[int, float, int]]:
+    """A 4/4 groove felt in 6/8: each half of the 16-step bar becomes one bar of two
+    dotted-quarter beats, eighth k taking the hits of the 4/4 steps it covers (so straight
+    hats become the jig's "xx.xx.", the backbeat lands on beat 2)."""
+    hits = []
+    half = (bar % 2) * 8
+    for drum, line in pattern.items():
+        for eighth in range(bpb * 3):
+            lo, hi = round(eighth * 8 / 6), round((eighth + 1) * 8 / 6)
+            marks = [line[(half + i) % len(line)] for i in range(lo, hi)]
+            hit = next((ch for ch in marks if ch in _VELOCITY), None)
+            if hit is not None:
+                hits.append((drum, eighth / 3.0, _VELOCITY[hit]))
     return hits
 
 
@@ -721,14 +741,19 @@ def arrange(
     # -- drums -----------------------------------------------------------------------------
     if drums_on and groove is not None:
         kit = band.track(DRUM_CHANNEL_NAME, groove.kit, 100, drum=True)
-        _drums(band, kit, groove, sections, variations, bpb, total_bars, style.laid_back_s)
+        _drums(
+            band, kit, groove, sections, variations, bpb, total_bars, style.laid_back_s,
+            melody.compound,
+        )  # fmt: skip
         cymbals = band.track("cymbals", groove.kit, 100, drum=True)
         cymbals.notes = [n for n in kit.notes if n.pitch in _CYMBALS]
         kit.notes = [n for n in kit.notes if n.pitch not in _CYMBALS]
 
     _expression(band)
-    pm = pretty_midi.PrettyMIDI(initial_tempo=layout.bpm)
-    pm.time_signature_changes.append(pretty_midi.TimeSignature(bpb, 4, 0.0))
+    # MIDI counts quarters: a compound (dotted-quarter) beat is 1.5 of them
+    pm = pretty_midi.PrettyMIDI(initial_tempo=layout.bpm * (1.5 if melody.compound else 1.0))
+    numerator, denominator = (bpb * 3, 8) if melody.compound else (bpb, 4)
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, 0.0))
     pm.key_signature_changes.append(
         pretty_midi.KeySignature(key.tonic + (12 if key.mode == "minor" else 0), 0.0)
     )
@@ -769,6 +794,7 @@ def _drums(
     bpb: int,
     total_bars: int,
     laid_back_s: float,
+    compound: bool = False,
 ) -> None:
     for kind, first_bar, bars, index in sections:
         variation = "plain" if index <= 0 else variations[(index - 1) % len(variations)]
@@ -785,7 +811,7 @@ def _drums(
             else:
                 pattern = groove.verse
             base = b * bpb
-            for drum, beat, vel in _drum_hits(pattern, bpb):
+            for drum, beat, vel in _drum_hits(pattern, bpb, compound, b):
                 late = laid_back_s if drum in _BACKBEAT_DRUMS else 0.0
                 # the pattern's own X/x/o accents are the kit's beat accents
                 band.note(kit, drum, base + beat, 0.25, vel, jitter_s=0.003, accent=False,
@@ -795,7 +821,7 @@ def _drums(
     pickup = band.layout.pickup_beats
     if pickup:
         # the fill's last beats lead into bar 1
-        for drum, beat, vel in _drum_hits(groove.fill, bpb):
+        for drum, beat, vel in _drum_hits(groove.fill, bpb, compound, 1):
             if beat >= bpb - pickup:
                 band.note(kit, drum, beat - bpb, 0.25, vel * 0.9, jitter_s=0.003, accent=False)
     if band.layout.loop:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from generator.backend import Progress, RenderRequest, RenderResult, no_progress
-from generator.backends.arranger.arrange import arrange, plan
+from generator.backends.arranger.arrange import Layout, arrange, plan
 from generator.backends.arranger.compose import compose_melody
 from generator.backends.arranger.mastering import master_stems
 from generator.backends.arranger.pianoroll import draw_piano_roll, melody_time_offset
@@ -101,6 +101,7 @@ class ArrangerBackend:
             changes["bpm"] = float(np.clip(float(options["bpm"]), 40.0, 220.0))
         if options.get("beats_per_bar"):
             changes["beats_per_bar"] = int(options["beats_per_bar"])
+            changes["compound"] = False
         return dataclasses.replace(spec, **changes) if changes else spec
 
     def render(self, request: RenderRequest, progress: Progress = no_progress) -> RenderResult:
@@ -114,15 +115,19 @@ class ArrangerBackend:
         clock = time.perf_counter()
         if request.melody is not None:
             progress(0.0, "pitch")
-            from generator.backends.arranger.analysis import analyse_hum
+            from generator.backends.arranger.listen import ReadingChoice, listen_with
 
-            # the tempo asked for is the grid the hum is read on, so its rhythm survives;
-            # a key asked for is a transposition, done by the arranger
-            melody = analyse_hum(
-                request.melody,
-                request.melody_rate,
-                bpm=spec.bpm,
-                beats_per_bar=spec.beats_per_bar,
+            # choice (preview buttons) > prompt words > detection; the reading's key, metre
+            # and tempo are final, so the arranger must not move them again
+            choice = ReadingChoice.from_json(request.options.get("reading"))
+            reading = listen_with(request.melody, request.melody_rate, spec, choice)
+            melody = reading.melody
+            spec = dataclasses.replace(
+                spec,
+                key=melody.key,
+                bpm=melody.bpm if "bpm" in reading.pinned else None,
+                beats_per_bar=melody.beats_per_bar,
+                compound=melody.compound,
             )
             timings["analysis"] = time.perf_counter() - clock
             progress(0.3, "notes")
@@ -175,6 +180,7 @@ class ArrangerBackend:
         timings["master"] = time.perf_counter() - clock
         progress(1.0, "master")
 
+        hum_offsets = _hum_offsets(layout, melody)
         metadata: dict[str, Any] = {
             "backend": self.name,
             "style": spec.style.name,
@@ -189,10 +195,13 @@ class ArrangerBackend:
             "soundfont": self.settings.soundfont.name,
             "notes_heard": len(melody.raw_notes),
             "notes_kept": len(melody.notes),
+            "meter": melody.meter,
             "hum_key": melody.key.name,
             "hum_bpm": round(melody.bpm, 2),
-            # where hum time 0 sounds in the output (the melody enters after the intro)
-            "hum_offset_s": round(layout.melody_start_s - melody_time_offset(melody), 4),
+            # where hum time 0 sounds in the output (the melody enters after the intro), and
+            # where it sounds again at each statement of the melody
+            "hum_offset_s": hum_offsets[0],
+            "hum_offsets_s": hum_offsets,
             "melody_start_s": round(layout.melody_start_s, 4),
             "unknown_words": list(spec.unknown_words),
             "timings": {k: round(v, 4) for k, v in timings.items()},
@@ -217,3 +226,17 @@ class ArrangerBackend:
         self, requests: Sequence[RenderRequest], progresses: Sequence[Progress]
     ) -> list[RenderResult]:
         return [self.render(r, p) for r, p in zip(requests, progresses, strict=True)]
+
+
+def _hum_offsets(layout: Layout, melody: Melody) -> list[float]:
+    """Track time (s) where hum time 0 falls, for each statement of the melody."""
+    hum_spb = 60.0 / (melody.read_bpm or melody.bpm)
+    # seconds of track per second of hum (1 unless an asked-for tempo stretched the tune)
+    stretch = layout.seconds_per_beat * layout.beat_scale / hum_spb
+    lead_in = melody_time_offset(melody) * stretch if melody.raw_notes else 0.0
+    offsets, bar = [], layout.intro_bars
+    for bars in layout.statement_bars:
+        # layout.time counts the pickup beats before bar 0
+        offsets.append(round(layout.time(bar * layout.beats_per_bar) - lead_in, 4))
+        bar += bars
+    return offsets or [round(layout.melody_start_s - lead_in, 4)]

@@ -1,5 +1,7 @@
 """Melody-fidelity metrics for tests and benchmarks (numpy/librosa/mir_eval only, no torch).
 
+Not part of the runtime package: mir_eval is a dev dependency (`.[dev]`).
+
 - ``chroma_cosine``: does the output follow the hum? audiocraft's melody metric
   (``ChromaCosineSimilarityMetric`` with its ``ChromaExtractor``): both signals at 32 kHz,
   power STFT with n_fft = window = 16384 and hop 4096 (centred), librosa's chroma filter bank,
@@ -25,7 +27,15 @@ import soxr
 
 from generator.backends.arranger.types import Note
 
-__all__ = ["chroma_cosine", "chroma_frames", "note_f1", "note_scores", "pitch_accuracy"]
+__all__ = [
+    "chroma_cosine",
+    "chroma_frames",
+    "note_f1",
+    "note_scores",
+    "pitch_accuracy",
+    "sine_of",
+    "soft_chroma_cosine",
+]
 
 CHROMA_RATE = 32000
 CHROMA_FFT = 2**14
@@ -39,8 +49,13 @@ def _chroma_bank() -> npt.NDArray[np.float64]:
     return np.asarray(bank, dtype=np.float64)
 
 
-def chroma_frames(audio: npt.NDArray[np.floating], sample_rate: int) -> npt.NDArray[np.float64]:
-    """One-hot argmax chroma, shape (frames, 12), as audiocraft's ``ChromaExtractor``."""
+def chroma_frames(
+    audio: npt.NDArray[np.floating], sample_rate: int, *, one_hot: bool = True
+) -> npt.NDArray[np.float64]:
+    """One-hot argmax chroma, shape (frames, 12), as audiocraft's ``ChromaExtractor``.
+
+    ``one_hot=False`` skips the argmax: each frame's chroma, ∞-normalised (silence is 0).
+    """
     x = np.asarray(audio, dtype=np.float32)
     if x.ndim == 2:  # (samples, channels) → mono
         x = x.mean(axis=1)
@@ -67,6 +82,8 @@ def chroma_frames(audio: npt.NDArray[np.floating], sample_rate: int) -> npt.NDAr
     chroma = _chroma_bank() @ spec  # (12, frames)
     peak = np.maximum(np.abs(chroma).max(axis=0, keepdims=True), 1e-6)
     chroma = chroma / peak
+    if not one_hot:
+        return np.asarray(chroma.T, dtype=np.float64)
     one_hot = np.zeros_like(chroma.T)
     one_hot[np.arange(chroma.shape[1]), chroma.argmax(axis=0)] = 1.0
     return np.asarray(one_hot, dtype=np.float64)
@@ -100,6 +117,53 @@ def chroma_cosine(
     norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     cosine = (a * b).sum(axis=1) / np.maximum(norms, 1e-8)
     return float(cosine.mean())
+
+
+def soft_chroma_cosine(
+    reference: npt.NDArray[np.floating],
+    output: npt.NDArray[np.floating],
+    sample_rate: int,
+    *,
+    min_voiced: float = 0.5,
+) -> float:
+    """Mean cosine of the chroma (no argmax) of ``output`` against ``reference``, over the
+    frames where the reference sounds for at least ``min_voiced`` of the frame.
+
+    Both signals share one timeline (same rate; the shorter is zero-padded).
+    """
+    n = max(len(reference), len(output))
+    ref = np.pad(np.asarray(reference, dtype=np.float32), (0, n - len(reference)))
+    out = np.pad(np.asarray(output, dtype=np.float32), (0, n - len(output)))
+    a = chroma_frames(ref, sample_rate, one_hot=False)
+    b = chroma_frames(out, sample_rate, one_hot=False)
+    # Share of each frame's window (centred, CHROMA_FFT long) where the reference sounds.
+    hop_s = CHROMA_HOP / CHROMA_RATE
+    sounding = np.abs(ref) > 1e-4
+    centres = (np.arange(len(a)) * hop_s * sample_rate).astype(int)
+    half = int(CHROMA_FFT / CHROMA_RATE * sample_rate / 2)
+    cumulative = np.concatenate([[0], np.cumsum(sounding)])
+    lo, hi = np.clip(centres - half, 0, n), np.clip(centres + half, 0, n)
+    share = (cumulative[hi] - cumulative[lo]) / np.maximum(hi - lo, 1)
+    frames = share >= min_voiced
+    if not frames.any():
+        return 0.0
+    norms = np.linalg.norm(a[frames], axis=1) * np.linalg.norm(b[frames], axis=1)
+    cosine = (a[frames] * b[frames]).sum(axis=1) / np.maximum(norms, 1e-8)
+    return float(cosine.mean())
+
+
+def sine_of(
+    segments: Sequence[tuple[float, float, float]], n: int, rate: int
+) -> npt.NDArray[np.float32]:
+    """``n`` samples of a sine playing each (start s, end s, fractional MIDI pitch) segment,
+    silent between them (phase-continuous): a melody rendered with nothing but its pitch."""
+    freq = np.zeros(n)
+    for start, end, pitch in segments:
+        a, b = max(0, int(start * rate)), min(n, int(end * rate))
+        if b > a:
+            freq[a:b] = 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
+    phase = 2 * np.pi * np.cumsum(freq) / rate
+    return (np.sin(phase) * (freq > 0)).astype(np.float32)
 
 
 def pitch_accuracy(
