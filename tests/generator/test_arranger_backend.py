@@ -304,7 +304,9 @@ def test_every_metre_is_arranged_in_its_own_bars(
     assert f"{signature.numerator}/{signature.denominator}" == meter
     beat_s = 60.0 / result.metadata["bpm"]
     drums = next(i for i in midi.instruments if i.is_drum)
-    kicks = np.array([n.start for n in drums.notes if n.pitch == 36])
+    # bar lines count from bar 0, which starts after the pickup beats (a fill into bar 1)
+    origin = result.metadata["pickup_beats"] * beat_s
+    kicks = np.array([n.start for n in drums.notes if n.pitch == 36]) - origin
     bar_s = beat_s * result.metadata["beats_per_bar"]
     # the kick marks the bar: most kicks on a bar line or a beat, none off the subdivision grid
     step = beat_s / (3 if meter == "6/8" else 4)

@@ -203,6 +203,7 @@ class ArrangerBackend:
             "hum_offset_s": hum_offsets[0],
             "hum_offsets_s": hum_offsets,
             "melody_start_s": round(layout.melody_start_s, 4),
+            "pickup_beats": layout.pickup_beats,  # bar 0 starts after them
             "unknown_words": list(spec.unknown_words),
             "timings": {k: round(v, 4) for k, v in timings.items()},
         }
