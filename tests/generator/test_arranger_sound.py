@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from importlib import resources
 
 import numpy as np
@@ -169,8 +170,18 @@ def _grid_phase(times: list[float], origin: float, beat: float) -> np.ndarray:
     return ((np.asarray(times) - origin) / beat) % 1.0
 
 
-def test_played_not_sequenced(tracks: dict[str, RenderResult]) -> None:
-    result = tracks["lofi"]
+@pytest.fixture(scope="module")
+def simple_time(backend: ArrangerBackend, hum: audio.Clip) -> dict[str, RenderResult]:
+    """Tracks pinned to 4/4: swing and a laid-back snare are measured on a simple-time grid
+    (a hum read in 6/8 is played in threes, without swing)."""
+    return {
+        name: backend.render(replace(_request(hum, name), prompt=f"{name} in 4/4"))
+        for name in ("lofi", "jazz", "rock")
+    }
+
+
+def test_played_not_sequenced(simple_time: dict[str, RenderResult]) -> None:
+    result = simple_time["lofi"]
     beat = 60.0 / result.metadata["bpm"]
     drums = _drum_notes(result)
     kicks = sorted(n.start for n in drums if n.pitch == 36)
@@ -192,10 +203,10 @@ def test_played_not_sequenced(tracks: dict[str, RenderResult]) -> None:
     assert expression[0][1] < max(v for _, v in expression)
 
 
-def test_swing_for_jazz_and_straight_for_rock(tracks: dict[str, RenderResult]) -> None:
+def test_swing_for_jazz_and_straight_for_rock(simple_time: dict[str, RenderResult]) -> None:
     def offbeat_phase(style: str) -> float:
-        beat = 60.0 / tracks[style].metadata["bpm"]
-        drums = _drum_notes(tracks[style])
+        beat = 60.0 / simple_time[style].metadata["bpm"]
+        drums = _drum_notes(simple_time[style])
         origin = min(n.start for n in drums if n.pitch == 36 or n.pitch == 51)
         hats = [n.start for n in drums if n.pitch in (51, 42)]
         phases = _grid_phase(hats, origin, beat)
