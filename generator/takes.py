@@ -5,7 +5,7 @@ arranges each from that one hearing; a backend that cannot take a hearing — Mu
 them as one batch) and orders them best first. ``encode_takes`` stores each take's files as
 ``take<N>.<ext>`` (``db.takes``), ``N`` = its rank.
 
-**"Follows your hum"** (shown as a percentage) is ``generator.metrics.chroma_agreement`` of the
+**"Follows your hum"** (shown as a percentage) is ``generator.scoring.chroma_agreement`` of the
 take against a reference: a sine that plays the melody as it was heard — the notes the analysis
 kept (tuned, in key, on the beat grid), moved into the track's key when the user asked for
 another key, placed where the track plays the hum (``hum_offset_s`` in the backend's metadata;
@@ -118,7 +118,7 @@ def follow_score(melody: Melody, result: RenderResult) -> float | None:
 def follow_scores(melody: Melody, results: Sequence[RenderResult]) -> list[float | None]:
     """``follow_score`` of each result; the reference's chroma is computed once per placement
     (takes of one hum share it: the arrangement's layout does not depend on the seed)."""
-    from generator.metrics import chroma_agreement_of, chroma_energy
+    from generator.scoring import chroma_agreement_of, chroma_energy
 
     references: dict[tuple[object, object, int], npt.NDArray[np.float64]] = {}
     scores: list[float | None] = []

@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
         help="render N takes (1-4) with different seeds from one hearing of the hum; each is "
         "scored by how closely it follows the hum and written to OUT/take<rank>/",
     )
+    g.add_argument(
+        "--stems", action="store_true", help="also write stems.zip: one stereo FLAC per instrument"
+    )
+    g.add_argument(
+        "--loop", action="store_true", help="a seamless loop of whole bars (about --duration long)"
+    )
 
     d = sub.add_parser("demo", help="render the bundled hum with the embedded arranger")
     d.add_argument("-o", "--out", default="out")
@@ -52,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("-f", "--format", default="opus", choices=["opus", "mp3", "wav", "flac"])
 
     sub.add_parser("styles", help="list the arranger's styles and the words that pick them")
+
+    li = sub.add_parser("listen", help="show what the arranger hears in a hum (no rendering)")
+    li.add_argument("hum", help="audio file (ogg/opus, m4a, mp3, webm, wav, flac)")
+    li.add_argument("-p", "--prompt", default="", help="words that pin key/tempo/metre")
+    li.add_argument("-o", "--out", default="out", help="output directory (MIDI + piano roll)")
 
     w = sub.add_parser("worker", help="claim and render queued jobs")
     w.add_argument("--backend", default=None, help="arranger | musicgen (default: HUMJAM_BACKEND)")
@@ -74,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from generator import commands
 
         return int(getattr(commands, args.command)(args))
+    if args.command == "listen":
+        from generator import listen_command
+
+        return int(listen_command.listen(args))
     if args.command == "worker":
         from generator import worker
 

@@ -46,3 +46,23 @@ def test_styles_lists_every_style() -> None:
     assert done.returncode == 0
     for style in STYLES:
         assert style.name in done.stdout
+
+
+def test_listen_prints_the_reading_and_writes_midi_and_piano_roll(tmp_path: Path) -> None:
+    hum = tmp_path / "hum.wav"
+    hum.write_bytes(
+        (Path(__file__).parents[1] / "data" / "vocadito" / "vocadito_14.wav").read_bytes()
+    )
+    done = _run("listen", str(hum), "-p", "waltz at 93 bpm", "-o", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    lines = {line.split(":")[0].strip(): line for line in done.stdout.splitlines() if ":" in line}
+    assert "93.0 bpm" in lines["tempo"] and "3/4" in lines["metre"]
+    assert "next best" in lines["key"]
+    assert (tmp_path / "out" / "melody.mid").read_bytes().startswith(b"MThd")
+    assert (tmp_path / "out" / "pianoroll.png").read_bytes().startswith(PNG_MAGIC)
+    assert not list(tmp_path.glob("out/track.*"))  # nothing rendered
+
+
+def test_listen_refuses_a_missing_file_without_a_traceback(tmp_path: Path) -> None:
+    done = _run("listen", str(tmp_path / "nope.ogg"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from generator.backends.arranger.types import Note
-from generator.metrics import chroma_cosine, chroma_frames, note_f1, note_scores, pitch_accuracy
 from tests.generator import vocadito
 from tests.generator.hum_synth import RATE, midi_to_hz, sing
+from tests.metrics import chroma_cosine, chroma_frames, note_f1, note_scores, pitch_accuracy
 
 TUNE = ([60, 64, 67, 72, 67, 64, 60, 62, 65, 69, 65, 62], [2] * 12)
 
@@ -109,7 +109,7 @@ def test_chroma_matches_audiocraft_extractor() -> None:
     # audiocraft's ChromaExtractor, rebuilt in torch: torchaudio-style normalised power
     # spectrogram (periodic Hann, reflect-centred), the same librosa filter bank, ∞-norm, argmax.
     torch = pytest.importorskip("torch")
-    from generator.metrics import CHROMA_FFT, CHROMA_HOP, CHROMA_RATE, _chroma_bank
+    from tests.metrics import CHROMA_FFT, CHROMA_HOP, CHROMA_RATE, _chroma_bank
 
     samples, rate = vocadito.audio("vocadito_14")
     import soxr

@@ -10,9 +10,9 @@ import pytest
 from generator.backends.arranger.notes import segment_notes
 from generator.backends.arranger.pitch import track_pitch
 from generator.backends.arranger.types import PitchTrack
-from generator.metrics import note_f1
 from tests.generator import vocadito
 from tests.generator.hum_synth import RATE, midi_to_hz, sing
+from tests.metrics import note_f1
 
 
 @pytest.fixture(scope="module", params=vocadito.CLIPS)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from generator.backends.arranger import pitch
-from generator.metrics import pitch_accuracy
 from tests.generator import vocadito
 from tests.generator.hum_synth import midi_to_hz, sing
+from tests.metrics import pitch_accuracy
 
 
 @pytest.mark.parametrize("clip", vocadito.CLIPS)

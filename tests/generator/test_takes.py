@@ -54,11 +54,11 @@ def _request(tune: list[int], **kw: Any) -> RenderRequest:
 def test_takes_share_one_hearing_differ_by_seed_and_come_best_first(
     arranger: ArrangerBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from generator.backends.arranger import analysis
+    from generator.backends.arranger import listen
 
     calls = []
-    real = analysis.analyse_hum
-    monkeypatch.setattr(analysis, "analyse_hum", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = listen.hear_hum  # the arranger's hearing of a hum (listen.listen_with)
+    monkeypatch.setattr(listen, "hear_hum", lambda *a, **k: calls.append(1) or real(*a, **k))
     stages: list[tuple[float, str]] = []
     result = render_takes(arranger, _request(_TUNE), 3, lambda f, s: stages.append((f, s)))
     assert len(calls) == 1  # one analysis for three takes
@@ -104,7 +104,13 @@ def test_a_key_asked_for_moves_the_reference_too(arranger: ArrangerBackend) -> N
     request = _request(_TUNE, options={"key": "F# major"})
     heard = arranger.listen(request)
     track = arranger.render(request, heard=heard)
-    assert track.metadata["key"] == "F# major" and heard.key.name == "C major"
+    # a key that doesn't fit the hum is a transposition in the hearing (analysis.apply_key):
+    # the reference is the moved melody, every note by one interval from the hum as sung
+    as_sung = arranger.listen(_request(_TUNE))
+    assert track.metadata["key"] == "F# major" and heard.key.name == "F# major"
+    assert as_sung.key.name == "C major"
+    moves = {(a.pitch - b.pitch) % 12 for a, b in zip(heard.notes, as_sung.notes, strict=True)}
+    assert moves == {6}
     assert follow_score(heard, track) > 0.7  # type: ignore[operator]
 
 

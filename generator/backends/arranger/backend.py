@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 
 from generator.backend import Progress, RenderRequest, RenderResult, no_progress
-from generator.backends.arranger.arrange import arrange, plan
+from generator.backends.arranger.arrange import Layout, arrange, plan
 from generator.backends.arranger.compose import compose_melody
+from generator.backends.arranger.listen import Reading, ReadingChoice, listen_with
+from generator.backends.arranger.mastering import master_stems
 from generator.backends.arranger.pianoroll import draw_piano_roll, melody_time_offset
 from generator.backends.arranger.prompt import PromptSpec, parse_key, parse_prompt
-from generator.backends.arranger.render import Synthesizer, master, shared_synthesizer
+from generator.backends.arranger.render import Synthesizer, shared_synthesizer
 from generator.backends.arranger.styles import STYLES, get_style
 from generator.backends.arranger.types import Melody
 from generator.errors import RenderRefused
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 
 MIN_DURATION_S = 5.0
 MIN_HUM_S = 0.5
+#: how much a loop is rendered past its end: the ring-out folded into its start
+LOOP_TAIL_S = 4.0
 
 
 class ArrangerBackend:
@@ -98,22 +102,18 @@ class ArrangerBackend:
             changes["bpm"] = float(np.clip(float(options["bpm"]), 40.0, 220.0))
         if options.get("beats_per_bar"):
             changes["beats_per_bar"] = int(options["beats_per_bar"])
+            changes["compound"] = False
         return dataclasses.replace(spec, **changes) if changes else spec
 
     def listen(self, request: RenderRequest) -> Melody:
-        """Hear the request's hum (``render`` does this first; takes share one hearing)."""
-        assert request.melody is not None
-        from generator.backends.arranger.analysis import analyse_hum
+        """Hear the request's hum as ``render`` does (takes share one hearing)."""
+        return self._reading(request, self.spec_for(request)).melody
 
-        spec = self.spec_for(request)
-        # the tempo asked for is the grid the hum is read on, so its rhythm survives;
-        # a key asked for is a transposition, done by the arranger
-        return analyse_hum(
-            request.melody,
-            request.melody_rate,
-            bpm=spec.bpm,
-            beats_per_bar=spec.beats_per_bar,
-        )
+    def _reading(self, request: RenderRequest, spec: PromptSpec) -> Reading:
+        assert request.melody is not None
+        # choice (preview buttons) > prompt words > detection
+        choice = ReadingChoice.from_json(request.options.get("reading"))
+        return listen_with(request.melody, request.melody_rate, spec, choice)
 
     def render(
         self,
@@ -134,6 +134,17 @@ class ArrangerBackend:
         if request.melody is not None:
             progress(0.0, "pitch")
             melody = heard if heard is not None else self.listen(request)
+            # the reading's key, metre and tempo are final, so the arranger must not move them
+            # again; the tempo is pinned when a choice or the prompt gave it (listen_with)
+            choice = ReadingChoice.from_json(request.options.get("reading"))
+            bpm_pinned = choice.bpm is not None or spec.bpm is not None
+            spec = dataclasses.replace(
+                spec,
+                key=melody.key,
+                bpm=melody.bpm if bpm_pinned else None,
+                beats_per_bar=melody.beats_per_bar,
+                compound=melody.compound,
+            )
             timings["analysis"] = time.perf_counter() - clock
             progress(0.3, "notes")
         else:
@@ -147,29 +158,37 @@ class ArrangerBackend:
 
         progress(0.35, "arrange")
         clock = time.perf_counter()
-        layout = plan(melody, spec, request.duration_s)
-        midi = arrange(melody, spec, request.duration_s, request.seed)
+        loop = bool(request.options.get("loop"))
+        layout = plan(melody, spec, request.duration_s, loop=loop)
+        midi = arrange(melody, spec, request.duration_s, request.seed, loop=loop)
+        # a loop is whole bars: its length is the bars', rendered on past the end for the tail
+        duration_s = layout.final_s if loop else request.duration_s
         timings["arrange"] = time.perf_counter() - clock
 
         progress(0.45, "render")
         clock = time.perf_counter()
         rate = self.settings.sample_rate
-        raw = self._synth.render(
-            midi, request.duration_s, reverb=spec.style.reverb, chorus=spec.style.chorus
+        stems = self._synth.render_stems(
+            midi,
+            duration_s + (LOOP_TAIL_S if loop else 0.0),
+            reverb=spec.style.reverb,
+            chorus=spec.style.chorus,
         )
         timings["render"] = time.perf_counter() - clock
 
         progress(0.85, "master")
         clock = time.perf_counter()
         vinyl = spec.vinyl if spec.vinyl is not None else spec.style.vinyl
-        audio = master(
-            raw,
+        mastered = master_stems(
+            stems,
             rate,
-            request.duration_s,
+            duration_s,
             target_lufs=self.settings.target_lufs,
             lowpass_hz=spec.style.lowpass_hz,
             vinyl=vinyl,
             seed=request.seed,
+            tail_s=layout.tail_s,
+            loop=loop,
         )
         midi_buf = io.BytesIO()
         midi.write(midi_buf)
@@ -177,6 +196,7 @@ class ArrangerBackend:
         timings["master"] = time.perf_counter() - clock
         progress(1.0, "master")
 
+        hum_offsets = _hum_offsets(layout, melody)
         metadata: dict[str, Any] = {
             "backend": self.name,
             "style": spec.style.name,
@@ -184,13 +204,22 @@ class ArrangerBackend:
             "key": layout.key.name,
             "bpm": round(layout.bpm, 2),
             "beats_per_bar": layout.beats_per_bar,
-            "duration": request.duration_s,
+            "duration": round(duration_s, 4),
+            "channels": int(mastered.mix.shape[1]),
+            "loop": loop,
+            "bars": layout.final_bar,
+            "soundfont": self.settings.soundfont.name,
             "notes_heard": len(melody.raw_notes),
             "notes_kept": len(melody.notes),
+            "meter": melody.meter,
             "hum_key": melody.key.name,
             "hum_bpm": round(melody.bpm, 2),
-            # where hum time 0 sounds in the output (the melody enters after the intro)
-            "hum_offset_s": round(layout.melody_start_s - melody_time_offset(melody), 4),
+            # where hum time 0 sounds in the output (the melody enters after the intro), and
+            # where it sounds again at each statement of the melody
+            "hum_offset_s": hum_offsets[0],
+            "hum_offsets_s": hum_offsets,
+            "melody_start_s": round(layout.melody_start_s, 4),
+            "pickup_beats": layout.pickup_beats,  # bar 0 starts after them
             "unknown_words": list(spec.unknown_words),
             "timings": {k: round(v, 4) for k, v in timings.items()},
         }
@@ -202,14 +231,29 @@ class ArrangerBackend:
             extra={"timings": timings},
         )
         return RenderResult(
-            audio=audio,
+            audio=mastered.mix,
             sample_rate=rate,
             metadata=metadata,
             midi=midi_buf.getvalue(),
             piano_roll_png=png,
+            stems=dict(mastered.stems) if request.options.get("stems") else None,
         )
 
     def render_batch(
         self, requests: Sequence[RenderRequest], progresses: Sequence[Progress]
     ) -> list[RenderResult]:
         return [self.render(r, p) for r, p in zip(requests, progresses, strict=True)]
+
+
+def _hum_offsets(layout: Layout, melody: Melody) -> list[float]:
+    """Track time (s) where hum time 0 falls, for each statement of the melody."""
+    hum_spb = 60.0 / (melody.read_bpm or melody.bpm)
+    # seconds of track per second of hum (1 unless an asked-for tempo stretched the tune)
+    stretch = layout.seconds_per_beat * layout.beat_scale / hum_spb
+    lead_in = melody_time_offset(melody) * stretch if melody.raw_notes else 0.0
+    offsets, bar = [], layout.intro_bars
+    for bars in layout.statement_bars:
+        # layout.time counts the pickup beats before bar 0
+        offsets.append(round(layout.time(bar * layout.beats_per_bar) - lead_in, 4))
+        bar += bars
+    return offsets or [round(layout.melody_start_s - lead_in, 4)]

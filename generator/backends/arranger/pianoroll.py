@@ -17,17 +17,40 @@ from generator.backends.arranger.types import PITCH_CLASSES, Melody
 __all__ = ["draw_piano_roll", "melody_time_offset"]
 
 
+#: a kept note counts as on a heard one within about this many seconds (Gaussian width)
+ONSET_MATCH_S = 0.035
+
+
 def melody_time_offset(melody: Melody) -> float:
-    """Seconds into the hum where the melody's beat 0 falls (median over paired notes)."""
-    spb = 60.0 / melody.bpm
-    pairs = min(len(melody.raw_notes), len(melody.notes))
-    if pairs == 0:
-        return 0.0
-    # pair each kept note with the nearest heard note in order; robust to a few merges
-    diffs = [
-        melody.raw_notes[i].start - melody.notes[i].start_beat * spb for i in range(min(pairs, 4))
-    ]
-    return float(np.median(diffs))
+    """Seconds into the hum where the melody's beat 0 falls.
+
+    Onset cross-correlation: of every shift that puts some kept note on some heard note,
+    the one that puts the most kept onsets near heard onsets wins (ties: the earliest pair).
+    Merged, dropped or split notes only lose their own votes, unlike pairing notes by
+    index. The winner is refined by the median residual of the notes it matched.
+    """
+    heard = np.sort(np.array([n.start for n in melody.raw_notes], dtype=np.float64))
+    spb = 60.0 / (melody.read_bpm or melody.bpm)
+    kept = np.array([n.start_beat * spb for n in melody.notes], dtype=np.float64)
+    if heard.size == 0 or kept.size == 0:
+        return float(heard[0]) if heard.size else 0.0
+    candidates = (heard[:, None] - kept[None, :]).ravel()
+    # Distance from each shifted kept onset to its nearest heard onset, for every candidate.
+    shifted = kept[None, :] + candidates[:, None]
+    index = np.clip(np.searchsorted(heard, shifted), 1, max(1, heard.size - 1))
+    nearest = np.minimum(
+        np.abs(shifted - heard[index - 1]),
+        np.abs(shifted - heard[np.minimum(index, heard.size - 1)]),
+    )
+    votes = np.exp(-0.5 * (nearest / ONSET_MATCH_S) ** 2).sum(axis=1)
+    best = int(np.argmax(votes - 1e-6 * np.arange(candidates.size)))
+    residual = nearest[best]
+    signed = heard[index[best] - 1] - shifted[best]
+    other = heard[np.minimum(index[best], heard.size - 1)] - shifted[best]
+    signed = np.where(np.abs(signed) <= np.abs(other), signed, other)
+    close = residual < 2 * ONSET_MATCH_S
+    refine = float(np.median(signed[close])) if close.any() else 0.0
+    return float(candidates[best] + refine)
 
 
 def draw_piano_roll(melody: Melody, *, title_extra: str = "") -> bytes:
@@ -36,7 +59,7 @@ def draw_piano_roll(melody: Melody, *, title_extra: str = "") -> bytes:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     track = melody.pitch_track
-    spb = 60.0 / melody.bpm
+    spb = 60.0 / (melody.read_bpm or melody.bpm)
     t0 = melody_time_offset(melody)
 
     pitches: list[float] = []
@@ -82,7 +105,7 @@ def draw_piano_roll(melody: Melody, *, title_extra: str = "") -> bytes:
     ax.set_xlabel("time (s)")
     ax.set_ylabel("pitch")
     ax.grid(True, axis="y", color="0.9", zorder=0)
-    meter = f"{melody.beats_per_bar}/4"
+    meter = melody.meter
     title = f"{melody.key.name} · {melody.bpm:.0f} bpm · {meter} · {len(melody.notes)} notes"
     ax.set_title(title + (f" · {title_extra}" if title_extra else ""))
     ax.plot([], [], color="0.75", linewidth=6, label="notes heard")

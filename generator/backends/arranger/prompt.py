@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from generator.backends.arranger.styles import DEFAULT_STYLE, STYLES, Style, get_style
-from generator.backends.arranger.types import PITCH_CLASSES, Key
+from generator.backends.arranger.types import PITCH_CLASSES, Key, parse_meter_name
 
-__all__ = ["INSTRUMENT_WORDS", "PromptSpec", "parse_key", "parse_prompt"]
+__all__ = ["INSTRUMENT_WORDS", "PromptSpec", "parse_key", "parse_key_phrase", "parse_prompt"]
 
 #: instrument words → (role, GM program). Longer phrases are matched first.
 INSTRUMENT_WORDS: dict[str, tuple[str, int]] = {
@@ -144,7 +144,7 @@ _STOPWORDS = {
 
 _BPM = re.compile(r"\b(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute)\b")
 _TEMPO = re.compile(r"\btempo\s*(?:of\s*)?(\d{2,3})\b")
-_METER = re.compile(r"\b([2-7])\s*/\s*(4|8)\b")
+_METER = re.compile(r"\b(\d{1,2})\s*/\s*(4|8)\b")
 _ACCIDENTAL = r"(#|♯|b|♭|[- ]sharp|[- ]flat)?"
 _MODE = r"(major|minor|maj|min|m)"
 # "in D", "in F# minor", "D minor", "Bb major", "in c minor" (a lowercase letter needs a mode word)
@@ -165,6 +165,8 @@ class PromptSpec:
     key: Key | None = None
     bpm: float | None = None
     beats_per_bar: int | None = None
+    compound: bool = False  # with beats_per_bar: 6/8 = 2 compound beats
+    key_mode_given: bool = True  # False for "in D": the key's mode is the hum's
     programs: Mapping[str, int] = field(default_factory=dict)  # role → GM program
     vinyl: bool | None = None
     drums: bool = True
@@ -182,6 +184,12 @@ def _clean(text: str, max_chars: int) -> str:
 
 def parse_key(text: str) -> Key | None:
     """The first key named in ``text`` ("in D minor", "F# major", "in Bb"), else ``None``."""
+    found = parse_key_phrase(text)
+    return found[0] if found is not None else None
+
+
+def parse_key_phrase(text: str) -> tuple[Key, bool] | None:
+    """``(key, mode named)``: "in D" gives (D major, False): the hum's own mode should stay."""
     match = _KEY_WITH_MODE.search(text)
     mode_word: str | None = None
     if match is not None:
@@ -201,7 +209,7 @@ def parse_key(text: str) -> Key | None:
     )
     if mode_word == "M":  # "CM" conventionally means C major
         mode = "major"
-    return Key(tonic % 12, mode)
+    return Key(tonic % 12, mode), mode_word is not None
 
 
 def _parse_bpm(text: str) -> float | None:
@@ -211,14 +219,17 @@ def _parse_bpm(text: str) -> float | None:
     return min(MAX_BPM, max(MIN_BPM, float(match.group(1))))
 
 
-def _parse_meter(text: str) -> int | None:
-    match = _METER.search(text)
-    if match is not None:
-        top, bottom = int(match.group(1)), int(match.group(2))
-        # compound x/8 meters are felt in dotted quarters; we count them in quarters
-        return top if bottom == 4 else max(2, top // 2)
-    if re.search(r"\bwaltz\b", text):
-        return 3
+def _parse_meter(text: str) -> tuple[int, bool] | None:
+    """``(beats per bar, compound)``: "3/4" (3, False); "6/8" (2, True): two dotted-quarter
+    beats of three eighths; "waltz" (3, False); "jig" (2, True)."""
+    for match in _METER.finditer(text):
+        meter = parse_meter_name(f"{match.group(1)}/{match.group(2)}")
+        if meter is not None:
+            return meter
+    if re.search(r"\bwaltz(?:es)?\b", text):
+        return 3, False
+    if re.search(r"\bjigs?\b", text):
+        return 2, True
     return None
 
 
@@ -267,9 +278,9 @@ def parse_prompt(text: str, *, style: str | None = None, max_chars: int = 500) -
     """
     original = _clean(text, max_chars)
     lowered = original.lower()
-    key = parse_key(original)
+    key_phrase = parse_key_phrase(original)
     bpm = _parse_bpm(lowered)
-    beats_per_bar = _parse_meter(lowered)
+    meter = _parse_meter(lowered)
     words = re.findall(r"[a-z0-9&#'-]+", lowered)
 
     if style is not None:
@@ -304,16 +315,20 @@ def parse_prompt(text: str, *, style: str | None = None, max_chars: int = 500) -
             w
             for w in words
             if w not in vocabulary
-            and not re.fullmatch(r"[\d/.#'-]+|[a-g][#b]?|m|maj|min|waltz|sharp|flat|bpm\d*", w)
+            and not re.fullmatch(
+                r"[\d/.#'-]+|[a-g][#b]?|m|maj|min|waltz|jigs?|sharp|flat|bpm\d*", w
+            )
         )
     )
     return PromptSpec(
         text=original,
         style=chosen,
         style_reason=reason,
-        key=key,
+        key=key_phrase[0] if key_phrase else None,
+        key_mode_given=key_phrase[1] if key_phrase else True,
         bpm=bpm,
-        beats_per_bar=beats_per_bar,
+        beats_per_bar=meter[0] if meter else None,
+        compound=meter[1] if meter else False,
         programs=programs,
         vinyl=vinyl,
         drums=drums,

@@ -75,3 +75,28 @@ class Melody:
     beats_per_bar: int
     raw_notes: tuple[Note, ...]
     pitch_track: PitchTrack
+    # 6/8: ``beats_per_bar`` = 2 dotted-quarter beats, each split in three eighths.
+    compound: bool = False
+    # The tempo the hum itself was read at, when ``bpm`` is a different (asked-for) tempo:
+    # the notes' beats fall on the hum at this tempo.
+    read_bpm: float | None = None
+
+    @property
+    def meter(self) -> str:
+        """The time signature as written: "2/4", "3/4", "4/4" or "6/8"."""
+        return meter_name(self.beats_per_bar, self.compound)
+
+
+def meter_name(beats_per_bar: int, compound: bool = False) -> str:
+    return f"{beats_per_bar * 3}/8" if compound else f"{beats_per_bar}/4"
+
+
+def parse_meter_name(text: str) -> tuple[int, bool] | None:
+    """ "3/4" → (3, False), "6/8" → (2, True); ``None`` for anything else."""
+    top, _, bottom = text.strip().partition("/")
+    if not top.isdigit() or bottom not in ("4", "8"):
+        return None
+    beats = int(top)
+    if bottom == "8":
+        return (beats // 3, True) if beats in (6, 9, 12) else None
+    return (beats, False) if 2 <= beats <= 7 else None

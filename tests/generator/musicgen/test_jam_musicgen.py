@@ -30,8 +30,8 @@ from generator.jam.musicgen_mix import (  # noqa: E402
     section_guide,
 )
 from generator.jam.parts import JamPart, Role  # noqa: E402
-from generator.metrics import chroma_frames  # noqa: E402
 from generator.settings import GeneratorSettings  # noqa: E402
+from tests.metrics import chroma_frames  # noqa: E402
 
 pytestmark = pytest.mark.musicgen
 

@@ -17,8 +17,8 @@ pytest.importorskip("transformers")
 
 from generator.backend import RenderRequest  # noqa: E402
 from generator.backends.musicgen.backend import MusicgenBackend  # noqa: E402
-from generator.metrics import chroma_cosine  # noqa: E402
 from generator.settings import GeneratorSettings  # noqa: E402
+from tests.metrics import chroma_cosine  # noqa: E402
 
 MODEL = os.environ.get("HUMJAM_TEST_MUSICGEN_MODEL")
 

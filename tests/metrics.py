@@ -1,5 +1,7 @@
 """Melody-fidelity metrics for tests and benchmarks (numpy/librosa/mir_eval only, no torch).
 
+Not part of the runtime package: mir_eval is a dev dependency (`.[dev]`).
+
 - ``chroma_cosine``: does the output follow the hum? audiocraft's melody metric
   (``ChromaCosineSimilarityMetric`` with its ``ChromaExtractor``): both signals at 32 kHz,
   power STFT with n_fft = window = 16384 and hop 4096 (centred), librosa's chroma filter bank,
@@ -7,7 +9,9 @@
   frame over the frames both have, averaged. With one-hot frames this is the share of
   frames whose dominant pitch class agrees.
 - ``chroma_agreement``: the same chroma without the argmax, cosine over the frames where a
-  reference melody sounds; the "follows your hum" score of takes (``generator.takes``).
+  reference melody sounds; the "follows your hum" score of takes, runtime code in
+  ``generator.scoring`` (re-exported here, with the chroma both share).
+- ``soft_chroma_cosine``: the chroma without the argmax against a reference on one timeline.
 - ``pitch_accuracy``: frame-wise f0 against a reference (``mir_eval.melody``).
 - ``note_scores`` / ``note_f1``: notes against reference notes (``mir_eval.transcription``:
   ±50 cents, ±100 ms onset tolerance, offsets ignored).
@@ -15,17 +19,25 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 
-import librosa
 import mir_eval
 import numpy as np
 import numpy.typing as npt
-import soxr
 
 from generator.backends.arranger.types import Note
+from generator.scoring import (
+    CHROMA_FFT,
+    CHROMA_HOP,
+    CHROMA_RATE,
+    chroma_agreement,
+    chroma_agreement_of,
+    chroma_energy,
+)
+from generator.scoring import (
+    _chroma_bank as _chroma_bank,  # tests check the bank itself
+)
 
 __all__ = [
     "chroma_agreement",
@@ -36,57 +48,30 @@ __all__ = [
     "note_f1",
     "note_scores",
     "pitch_accuracy",
+    "sine_of",
+    "soft_chroma_cosine",
 ]
 
-CHROMA_RATE = 32000
-CHROMA_FFT = 2**14
-CHROMA_HOP = CHROMA_FFT // 4
 
+def chroma_frames(
+    audio: npt.NDArray[np.floating], sample_rate: int, *, one_hot: bool = True
+) -> npt.NDArray[np.float64]:
+    """One-hot argmax chroma, shape (frames, 12), as audiocraft's ``ChromaExtractor``.
 
-@functools.cache
-def _chroma_bank() -> npt.NDArray[np.float64]:
-    # tuning=0 as audiocraft: no tuning estimation, A440 bins.
-    bank = librosa.filters.chroma(sr=CHROMA_RATE, n_fft=CHROMA_FFT, tuning=0.0, n_chroma=12)
-    return np.asarray(bank, dtype=np.float64)
-
-
-def chroma_frames(audio: npt.NDArray[np.floating], sample_rate: int) -> npt.NDArray[np.float64]:
-    """One-hot argmax chroma, shape (frames, 12), as audiocraft's ``ChromaExtractor``."""
+    ``one_hot=False`` skips the argmax: each frame's chroma, ∞-normalised (silence is 0).
+    """
     chroma = chroma_energy(audio, sample_rate).T  # (12, frames)
     peak = np.maximum(np.abs(chroma).max(axis=0, keepdims=True), 1e-6)
     chroma = chroma / peak
-    one_hot = np.zeros_like(chroma.T)
-    one_hot[np.arange(chroma.shape[1]), chroma.argmax(axis=0)] = 1.0
-    return np.asarray(one_hot, dtype=np.float64)
+    if not one_hot:
+        return np.asarray(chroma.T, dtype=np.float64)
+    frames = np.zeros_like(chroma.T)
+    frames[np.arange(chroma.shape[1]), chroma.argmax(axis=0)] = 1.0
+    return np.asarray(frames, dtype=np.float64)
 
 
-def chroma_energy(audio: npt.NDArray[np.floating], sample_rate: int) -> npt.NDArray[np.float64]:
-    """Power per pitch class, shape (frames, 12): audiocraft's extractor before its argmax."""
-    x = np.asarray(audio, dtype=np.float32)
-    if x.ndim == 2:  # (samples, channels) → mono
-        x = x.mean(axis=1)
-    if sample_rate != CHROMA_RATE:
-        x = soxr.resample(x, sample_rate, CHROMA_RATE)
-    if len(x) < CHROMA_FFT:  # audiocraft pads short clips symmetrically to one window
-        pad = CHROMA_FFT - len(x)
-        x = np.pad(x, (pad // 2, pad - pad // 2))
-    # torchaudio's Spectrogram: periodic Hann, centred with reflect padding, power 2.
-    spec = (
-        np.abs(
-            librosa.stft(
-                x.astype(np.float64),
-                n_fft=CHROMA_FFT,
-                hop_length=CHROMA_HOP,
-                win_length=CHROMA_FFT,
-                window="hann",
-                center=True,
-                pad_mode="reflect",
-            )
-        )
-        ** 2
-    )
-    # the STFT is Fortran-ordered; a C-ordered copy makes the product ~10x faster
-    return np.asarray((_chroma_bank() @ np.ascontiguousarray(spec)).T, dtype=np.float64)
+def _as_mono(x: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
+    return x.mean(axis=1) if x.ndim == 2 else x
 
 
 def chroma_cosine(
@@ -97,8 +82,11 @@ def chroma_cosine(
 ) -> float:
     """Mean frame-wise cosine of argmax chroma over the frames both signals cover (0..1).
 
-    ``reference`` is the hum, ``output`` the generated audio; either may be longer.
+    ``reference`` is the hum, ``output`` the generated audio; either may be longer. Stereo
+    ``(n, 2)`` signals are heard as their mid (the mean of the channels).
     """
+    reference = _as_mono(reference)
+    output = _as_mono(output)
     ref = chroma_frames(reference, ref_rate)
     out = chroma_frames(output, out_rate)
     # audiocraft scores ceil(samples / hop) frames of the (equal-length) pair: the shorter here.
@@ -112,43 +100,51 @@ def chroma_cosine(
     return float(cosine.mean())
 
 
-def chroma_agreement(
+def soft_chroma_cosine(
     reference: npt.NDArray[np.floating],
-    ref_rate: int,
     output: npt.NDArray[np.floating],
-    out_rate: int,
+    sample_rate: int,
     *,
-    sounding: float = 0.25,
-) -> float | None:
-    """Mean cosine of the full (not argmax) chroma vectors, over the frames where ``reference``
-    sounds (0..1); ``None`` when it never does.
+    min_voiced: float = 0.5,
+) -> float:
+    """Mean cosine of the chroma (no argmax) of ``output`` against ``reference``, over the
+    frames where the reference sounds for at least ``min_voiced`` of the frame.
 
-    ``reference`` is a clean rendering of a melody (say, sines), ``output`` a whole track: a
-    frame scores 1 when the track's pitch-class energy points the same way as the melody's,
-    and less as other pitch classes (chords, a different line) outweigh it. A frame "sounds"
-    when the reference's chroma energy is at least ``sounding`` × its loudest frame's, so rests
-    in the melody neither help nor hurt. Unlike ``chroma_cosine`` it is continuous (no argmax),
-    so close tracks get close, but distinct, scores.
+    Both signals share one timeline (same rate; the shorter is zero-padded).
     """
-    return chroma_agreement_of(
-        chroma_energy(reference, ref_rate), chroma_energy(output, out_rate), sounding=sounding
-    )
-
-
-def chroma_agreement_of(
-    ref: npt.NDArray[np.float64], out: npt.NDArray[np.float64], *, sounding: float = 0.25
-) -> float | None:
-    """``chroma_agreement`` from ``chroma_energy`` frames (a reference scored many times)."""
-    frames = min(len(ref), len(out))
-    ref, out = ref[:frames], out[:frames]
-    energy = ref.sum(axis=1)
-    if frames == 0 or float(energy.max(initial=0.0)) <= 0.0:
-        return None
-    on = energy >= sounding * energy.max()
-    a, b = ref[on], out[on]
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    cosine = (a * b).sum(axis=1) / np.maximum(norms, 1e-12)
+    n = max(len(reference), len(output))
+    ref = np.pad(np.asarray(reference, dtype=np.float32), (0, n - len(reference)))
+    out = np.pad(np.asarray(output, dtype=np.float32), (0, n - len(output)))
+    a = chroma_frames(ref, sample_rate, one_hot=False)
+    b = chroma_frames(out, sample_rate, one_hot=False)
+    # Share of each frame's window (centred, CHROMA_FFT long) where the reference sounds.
+    hop_s = CHROMA_HOP / CHROMA_RATE
+    sounding = np.abs(ref) > 1e-4
+    centres = (np.arange(len(a)) * hop_s * sample_rate).astype(int)
+    half = int(CHROMA_FFT / CHROMA_RATE * sample_rate / 2)
+    cumulative = np.concatenate([[0], np.cumsum(sounding)])
+    lo, hi = np.clip(centres - half, 0, n), np.clip(centres + half, 0, n)
+    share = (cumulative[hi] - cumulative[lo]) / np.maximum(hi - lo, 1)
+    frames = share >= min_voiced
+    if not frames.any():
+        return 0.0
+    norms = np.linalg.norm(a[frames], axis=1) * np.linalg.norm(b[frames], axis=1)
+    cosine = (a[frames] * b[frames]).sum(axis=1) / np.maximum(norms, 1e-8)
     return float(cosine.mean())
+
+
+def sine_of(
+    segments: Sequence[tuple[float, float, float]], n: int, rate: int
+) -> npt.NDArray[np.float32]:
+    """``n`` samples of a sine playing each (start s, end s, fractional MIDI pitch) segment,
+    silent between them (phase-continuous): a melody rendered with nothing but its pitch."""
+    freq = np.zeros(n)
+    for start, end, pitch in segments:
+        a, b = max(0, int(start * rate)), min(n, int(end * rate))
+        if b > a:
+            freq[a:b] = 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
+    phase = 2 * np.pi * np.cumsum(freq) / rate
+    return (np.sin(phase) * (freq > 0)).astype(np.float32)
 
 
 def pitch_accuracy(
