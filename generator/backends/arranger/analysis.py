@@ -225,6 +225,7 @@ def read_notes(
         pitch_track=_NO_TRACK,
         compound=rhythm.compound,
         read_bpm=float(pulse * factor),
+        sung_key=found_key if final_key != found_key else None,
     )
     margin = ranking[0][1] - ranking[1][1] if len(ranking) > 1 else 1.0
     return Hearing(

@@ -212,7 +212,7 @@ class ArrangerBackend:
             "notes_heard": len(melody.raw_notes),
             "notes_kept": len(melody.notes),
             "meter": melody.meter,
-            "hum_key": melody.key.name,
+            "hum_key": (melody.sung_key or melody.key).name,  # as sung, before a key moved it
             "hum_bpm": round(melody.bpm, 2),
             # where hum time 0 sounds in the output (the melody enters after the intro), and
             # where it sounds again at each statement of the melody
