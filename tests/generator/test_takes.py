@@ -134,6 +134,38 @@ def test_encode_takes_names_files_by_rank() -> None:
     assert names == ["take1.raw", "take1.mid", "take2.raw", "take2.mid"]
 
 
+def test_stereo_takes_with_stems_keep_stereo_and_each_takes_stems_apart() -> None:
+    from generator.backend import RenderResult
+    from generator.worker import encode_outputs
+
+    rate = 22050
+    t = np.arange(rate * 2) / rate
+
+    def take(freq: float) -> RenderResult:
+        tone = (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+        stereo = np.stack([tone, 0.5 * tone], axis=1)  # left and right differ
+        return RenderResult(audio=stereo, sample_rate=rate, stems={"piano": stereo})
+
+    result = render_takes(fake_worker.FakeBackend(), _request(_TUNE, melody=None), 2)
+    result = dataclasses.replace(
+        result,
+        takes=tuple(
+            dataclasses.replace(x, result=take(f))
+            for x, f in zip(result.takes, (440.0, 660.0), strict=True)
+        ),
+    )
+    files = {o.name: o for o in encode_takes(result, encode_outputs)}
+    assert {"take1-stems.zip", "take2-stems.zip", "take1.flac", "take2.flac"} <= set(files)
+    assert files["take1-stems.zip"].data != files["take2-stems.zip"].data
+    import io
+
+    import soundfile
+
+    master, _ = soundfile.read(io.BytesIO(files["take2.flac"].data))
+    assert master.ndim == 2 and master.shape[1] == 2  # stereo, as rendered
+    assert np.abs(master[:, 1]).max() < 0.7 * np.abs(master[:, 0]).max()  # channels kept apart
+
+
 def test_the_worker_renders_a_takes_job_and_stores_every_take(queue: Any) -> None:
     hum = audio.encode(sing(_TUNE, _BEATS, 100.0, seed=1), RATE, "wav")
     job = queue.enqueue(
