@@ -25,7 +25,7 @@ from generator.backends.arranger.pianoroll import draw_piano_roll, melody_time_o
 from generator.backends.arranger.prompt import PromptSpec, parse_key, parse_prompt
 from generator.backends.arranger.render import Synthesizer, shared_synthesizer
 from generator.backends.arranger.styles import STYLES, get_style
-from generator.backends.arranger.types import Melody
+from generator.backends.arranger.types import Melody, parse_meter_name
 from generator.errors import RenderRefused
 from generator.settings import GeneratorSettings
 
@@ -103,6 +103,10 @@ class ArrangerBackend:
         if options.get("beats_per_bar"):
             changes["beats_per_bar"] = int(options["beats_per_bar"])
             changes["compound"] = False
+        # a metre name ("6/8": a continued track's) also says whether the beat is compound
+        meter = parse_meter_name(str(options["meter"])) if options.get("meter") else None
+        if meter is not None:
+            changes["beats_per_bar"], changes["compound"] = meter
         return dataclasses.replace(spec, **changes) if changes else spec
 
     def listen(self, request: RenderRequest) -> Melody:
