@@ -15,7 +15,7 @@ ARG PYTHON_VERSION=3.11
 FROM python:${PYTHON_VERSION}-slim AS cpu
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libfluidsynth3 fluid-soundfont-gm libsndfile1 \
+ && apt-get install -y --no-install-recommends libfluidsynth3 musescore-general-soundfont fluid-soundfont-gm libsndfile1 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -25,6 +25,9 @@ COPY db ./db
 COPY generator ./generator
 COPY audio ./audio
 RUN pip install .
+# the MuseScore General SF3 decoded once into an SF2 (fast worker start), readable by the app user
+ENV HUMJAM_CACHE_DIR=/app/cache
+RUN python -m generator.backends.arranger.soundfont
 RUN useradd --create-home humjam && mkdir -p /app/out /data && chown humjam /app/out /data
 USER humjam
 ENV HUMJAM_DATABASE_URL=sqlite:////data/humjam.db
@@ -35,11 +38,12 @@ CMD ["humjam", "demo", "-o", "/app/out"]
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 AS gpu-worker
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv libfluidsynth3 fluid-soundfont-gm libsndfile1 \
+ && apt-get install -y --no-install-recommends python3 python3-venv libfluidsynth3 musescore-general-soundfont fluid-soundfont-gm libsndfile1 \
  && rm -rf /var/lib/apt/lists/*
 RUN python3 -m venv /venv
 ENV PATH=/venv/bin:$PATH
 WORKDIR /app
 COPY --from=cpu /app /app
+ENV HUMJAM_CACHE_DIR=/app/cache
 RUN pip install ".[musicgen]"
 CMD ["humjam", "worker", "--backend", "musicgen"]

@@ -37,9 +37,11 @@ _CONTENT_TYPES: Final = {
     "json": "application/json",
 }
 
-# Default bitrates: transparent enough for a music demo, small enough for Discord.
-_DEFAULT_BITRATE: Final = {"opus": 96_000, "mp3": 160_000}
-# encode_within walks down these until the file fits; Opus stays listenable far lower than MP3.
+# Default bitrates: what a stereo music release streams at (≥ 128 kb/s), still small enough for
+# Discord (a 30 s track is ~0.5 MB).
+_DEFAULT_BITRATE: Final = {"opus": 128_000, "mp3": 192_000}
+# encode_within walks down these until the file fits: the default first, so a track is only
+# ever below 128 kb/s when the upload limit leaves no room. Opus stays listenable far lower.
 _LADDERS: Final = {
     "opus": (128_000, 96_000, 64_000, 48_000, 32_000, 24_000, 16_000, 12_000, 8_000, 6_000),
     "mp3": (192_000, 160_000, 128_000, 96_000, 64_000, 48_000, 32_000),

@@ -1,8 +1,17 @@
-"""Arranger speed: time per stage for a 30 s track from the bundled hum, on one thread.
+"""Arranger speed: time per stage for a 30 s track from the bundled hum, on one thread,
+stereo (today) side by side with the mono path it replaced, in the same run.
 
 Stages: decode (+ prepare_hum), pitch (SwiftF0), notes (segmentation, key, tempo, grid),
 arrange, render (FluidSynth), master (+ MIDI and piano roll), encode (Opus). Target: the
-whole chain at >= 20x real time, i.e. <= 1.5 s for 30 s of audio.
+whole stereo chain at >= 20x real time, i.e. <= 1.5 s for 30 s of audio.
+
+The mono baseline is the renderer and mastering of commit 552e008 (mono FluidSynth mix,
+scipy compression and sample-peak limiter), loaded from git so it stays frozen; it plays the
+same MIDI with the same SoundFont. Each run times both, interleaved, so a busy machine slows
+both alike; the ratio is the number to trust on a shared box. Stages are timed in CPU seconds
+of this process (pinned to one core, one thread per pool), which a busy neighbour doesn't
+inflate the way it does wall time. SoundFont loads (once per worker process) are timed apart:
+an SF3's samples are Vorbis-decoded at load, unless its cached SF2 is loaded instead.
 
 Run: ``.venv/bin/python benchmarks/arranger.py [--runs 5] [--no-write]``; prints a table
 and rewrites the "Arranger" section of BENCHMARKS.md.
@@ -22,6 +31,7 @@ if hasattr(os, "sched_setaffinity"):
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
+import importlib.util  # noqa: E402
 import io  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
@@ -39,16 +49,38 @@ import audio  # noqa: E402
 from benchmarks._report import write_section  # noqa: E402
 from generator.backends.arranger.analysis import analyse_hum  # noqa: E402
 from generator.backends.arranger.arrange import arrange  # noqa: E402
+from generator.backends.arranger.mastering import master_stems  # noqa: E402
 from generator.backends.arranger.pianoroll import draw_piano_roll  # noqa: E402
 from generator.backends.arranger.pitch import track_pitch  # noqa: E402
 from generator.backends.arranger.prompt import parse_prompt  # noqa: E402
-from generator.backends.arranger.render import Synthesizer, master  # noqa: E402
-from generator.settings import GeneratorSettings  # noqa: E402
+from generator.backends.arranger.render import Synthesizer  # noqa: E402
+from generator.settings import SOUNDFONTS, GeneratorSettings  # noqa: E402
 
 DURATION_S = 30.0
 TARGET_S = 1.5
 PROMPT = "lofi hip hop, rhodes and vinyl crackle"
 STAGES = ("decode", "pitch", "notes", "arrange", "render", "master", "encode")
+SHARED = ("decode", "pitch", "notes", "arrange")
+MONO_BASELINE = "552e008"  # the last commit with the mono renderer
+#: stages are timed in CPU seconds of this process (pinned to one core, one thread per pool):
+#: on a box shared with other jobs, wall time mostly measures the neighbours
+_clock = time.process_time
+
+
+def _mono_renderer() -> object | None:
+    """The mono path's render.py, as it was at ``MONO_BASELINE`` (None without git)."""
+    try:
+        source = subprocess.run(
+            ["git", "show", f"{MONO_BASELINE}:generator/backends/arranger/render.py"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    spec = importlib.util.spec_from_loader("mono_render", loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    exec(compile(source, f"{MONO_BASELINE}:render.py", "exec"), module.__dict__)
+    return module
 
 
 def _machine() -> str:
@@ -63,45 +95,93 @@ def _machine() -> str:
     return f"{model}, {cores} cores (benchmark pinned to 1)"
 
 
-def run_once(synth: Synthesizer, hum: bytes, settings: GeneratorSettings) -> dict[str, float]:
+def run_once(
+    synth: Synthesizer, mono: object | None, hum: bytes, settings: GeneratorSettings
+) -> tuple[dict[str, float], dict[str, float]]:
+    """One stereo run and one mono run of the stages that differ; shared stages timed once."""
     t: dict[str, float] = {}
-    clock = time.perf_counter()
+    clock = _clock()
     clip = audio.prepare_hum(audio.decode(hum, "demo_hum.ogg"))
-    t["decode"] = time.perf_counter() - clock
+    t["decode"] = _clock() - clock
 
-    clock = time.perf_counter()
+    clock = _clock()
     track_pitch(clip.samples, clip.sample_rate)
-    t["pitch"] = time.perf_counter() - clock
-    clock = time.perf_counter()
+    t["pitch"] = _clock() - clock
+    clock = _clock()
     melody = analyse_hum(clip.samples, clip.sample_rate)  # runs pitch again: notes = total - pitch
-    t["notes"] = max(0.0, time.perf_counter() - clock - t["pitch"])
+    t["notes"] = max(0.0, _clock() - clock - t["pitch"])
 
     spec = parse_prompt(PROMPT)
-    clock = time.perf_counter()
+    clock = _clock()
     midi = arrange(melody, spec, DURATION_S, seed=0)
-    t["arrange"] = time.perf_counter() - clock
+    t["arrange"] = _clock() - clock
 
-    clock = time.perf_counter()
-    raw = synth.render(midi, DURATION_S, reverb=spec.style.reverb, chorus=spec.style.chorus)
-    t["render"] = time.perf_counter() - clock
+    clock = _clock()
+    stems = synth.render_stems(midi, DURATION_S, reverb=spec.style.reverb, chorus=spec.style.chorus)
+    t["render"] = _clock() - clock
 
-    clock = time.perf_counter()
-    out = master(
-        raw,
+    clock = _clock()
+    out = master_stems(
+        stems,
         synth.sample_rate,
         DURATION_S,
         target_lufs=settings.target_lufs,
         lowpass_hz=spec.style.lowpass_hz,
         vinyl=True,
-    )
+        tail_s=2.0,
+    ).mix
     midi.write(io.BytesIO())
     draw_piano_roll(melody)
-    t["master"] = time.perf_counter() - clock
+    t["master"] = _clock() - clock
 
-    clock = time.perf_counter()
+    clock = _clock()
     audio.encode(out, synth.sample_rate, "opus")
-    t["encode"] = time.perf_counter() - clock
-    return t
+    t["encode"] = _clock() - clock
+
+    m = {k: t[k] for k in SHARED}
+    if mono is not None:
+        old = mono.Synthesizer(settings.soundfont, settings.sample_rate)  # type: ignore[attr-defined]
+        clock = _clock()
+        raw = old.render(midi, DURATION_S, reverb=spec.style.reverb, chorus=spec.style.chorus)
+        m["render"] = _clock() - clock
+        clock = _clock()
+        flat = mono.master(  # type: ignore[attr-defined]
+            raw, old.sample_rate, DURATION_S, target_lufs=settings.target_lufs,
+            lowpass_hz=spec.style.lowpass_hz, vinyl=True,
+        )  # fmt: skip
+        midi.write(io.BytesIO())
+        draw_piano_roll(melody)
+        m["master"] = _clock() - clock
+        clock = _clock()
+        # today's encoder settings for both, so only the channel count differs
+        audio.encode(flat, old.sample_rate, "opus")
+        m["encode"] = _clock() - clock
+        old.close()
+    return t, m
+
+
+def _load_times() -> list[tuple[str, float, float]]:
+    """(what, wall s, CPU s) for each installed SoundFont as a worker loads it once at start
+    (an SF3 through its cached SF2), and an SF3 decoded at load, as without the cache."""
+    times = []
+    for path in SOUNDFONTS:
+        if not path.is_file():
+            continue
+        if path.suffix == ".sf3":
+            wall, cpu = time.perf_counter(), time.process_time()
+            Synthesizer(path, 44100, cache=False).close()
+            times.append(
+                (
+                    f"{path.name} decoded at load",
+                    time.perf_counter() - wall,
+                    time.process_time() - cpu,
+                )
+            )
+        wall, cpu = time.perf_counter(), time.process_time()
+        Synthesizer(path, 44100).close()
+        how = " (its cached SF2)" if path.suffix == ".sf3" else ""
+        times.append((f"{path.name}{how}", time.perf_counter() - wall, time.process_time() - cpu))
+    return times
 
 
 def main() -> int:
@@ -112,32 +192,54 @@ def main() -> int:
 
     settings = GeneratorSettings()
     hum = resources.files("generator").joinpath("assets/demo_hum.ogg").read_bytes()
-    clock = time.perf_counter()
+    loads = _load_times()
     synth = Synthesizer(settings.soundfont, settings.sample_rate)
-    load_s = time.perf_counter() - clock
-    run_once(synth, hum, settings)  # warm-up: imports, ONNX session, page cache
-    runs = [run_once(synth, hum, settings) for _ in range(args.runs)]
+    mono = _mono_renderer()
+    run_once(synth, mono, hum, settings)  # warm-up: imports, ONNX session, page cache
+    pairs = [run_once(synth, mono, hum, settings) for _ in range(args.runs)]
     synth.close()
 
-    med = {s: statistics.median(r[s] for r in runs) for s in STAGES}
-    total = statistics.median(sum(r.values()) for r in runs)
-    rows = [f"| {s} | {med[s] * 1000:.0f} | {100 * med[s] / total:.0f}% |" for s in STAGES]
+    stereo_runs = [p[0] for p in pairs]
+    mono_runs = [p[1] for p in pairs]
+    med = {s: statistics.median(r[s] for r in stereo_runs) for s in STAGES}
+    total = statistics.median(sum(r.values()) for r in stereo_runs)
+    have_mono = mono is not None
+    mono_med = {s: statistics.median(r[s] for r in mono_runs) for s in STAGES} if have_mono else {}
+    mono_total = statistics.median(sum(r.values()) for r in mono_runs) if have_mono else 0.0
+    ratio = statistics.median(
+        sum(a.values()) / sum(b.values()) for a, b in pairs
+    ) if have_mono else 0.0  # fmt: skip
+
+    def mono_cell(stage: str) -> str:
+        return f"{mono_med[stage] * 1000:.0f}" if have_mono else "—"
+
+    rows = [
+        f"| {s} | {med[s] * 1000:.0f} | {100 * med[s] / total:.0f}% | {mono_cell(s)} |"
+        for s in STAGES
+    ]
     verdict = "meets" if total <= TARGET_S else "misses"
+    mono_total_cell = f"**{mono_total * 1000:.0f}**" if have_mono else "—"
     table = "\n".join(
         [
-            "| stage | median ms | share |",
-            "|---|---:|---:|",
+            "| stage | stereo median ms | share | mono path (552e008) ms |",
+            "|---|---:|---:|---:|",
             *rows,
-            f"| **total** | **{total * 1000:.0f}** | {DURATION_S / total:.1f}x real time |",
+            f"| **total** | **{total * 1000:.0f}** | {DURATION_S / total:.1f}x real time "
+            f"| {mono_total_cell} |",
         ]
     )
+    load_text = "; ".join(f"{name} {wall:.2f} s wall, {cpu:.2f} s CPU" for name, wall, cpu in loads)
     summary = (
-        f"30 s track from the bundled 12 s hum, prompt {PROMPT!r}, "
-        f"{args.runs} runs after a warm-up, "
-        f"one thread. Target <= {TARGET_S:.1f} s (20x real time): **{verdict}** "
-        f"({total:.2f} s, {DURATION_S / total:.1f}x). SoundFont load (once per process, not in the "
-        f"total): {load_s * 1000:.0f} ms. "
-        "The `notes` row is analyse_hum minus a separate pitch run."
+        f"30 s track from the bundled 12 s hum, prompt {PROMPT!r}, SoundFont "
+        f"{settings.soundfont.name}, {args.runs} runs after a warm-up, one thread, CPU time. "
+        f"Target <= {TARGET_S:.1f} s (20x real time) for stereo: **{verdict}** "
+        f"({total:.2f} s, {DURATION_S / total:.1f}x). "
+        + (f"Stereo / mono, median of the per-run ratios: **{ratio:.2f}x**. " if have_mono else "")
+        + f"SoundFont loads (once per worker process, not in the totals): {load_text}. "
+        "The `notes` row is analyse_hum minus a separate pitch run; `master` includes the MIDI "
+        "file and the piano roll (~0.25 s of matplotlib) in both columns. "
+        f"Load average when it finished: {os.getloadavg()[0]:.1f} (CPU time inflates too on a "
+        "busy box: the same mono path measured 0.94 s wall on a quiet one, 2026-11-24)."
     )
     print(table)
     print()

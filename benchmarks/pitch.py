@@ -112,9 +112,7 @@ def main() -> None:
     for clip in vocadito.CLIPS:
         samples, rate = vocadito.audio(clip)
         ms, melody = best_of(args.runs, lambda s=samples, r=rate: analysis.analyse_hum(s, r))
-        print(
-            f"| {clip} | {ms:.0f} | {melody.key.name} | {melody.bpm:.1f} | {melody.beats_per_bar} |"
-        )
+        print(f"| {clip} | {ms:.0f} | {melody.key.name} | {melody.bpm:.1f} | {melody.meter} |")
 
     samples, rate = vocadito.audio("vocadito_14")
     audio16 = soxr.resample(samples, rate, pitch.SAMPLE_RATE)

@@ -29,7 +29,7 @@ from bot.ports import QueueAPI
 from bot.settings import BotSettings
 from bot.takes import TakeButton
 from bot.tree import HumjamTree
-from bot.views import HistoryPage, JobButton
+from bot.views import HistoryPage, JobButton, StemsButton
 from db.jam import AsyncJamStore, JamStore
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class HumjamBot(commands.Bot):
             except commands.ExtensionNotFound:
                 # A feature not installed in this build: serve the others, say so loudly.
                 log.error("extension %s not found; its commands are unavailable", extension)
-        self.add_dynamic_items(JobButton, HistoryPage, CountMeIn, TakeButton)
+        self.add_dynamic_items(JobButton, HistoryPage, CountMeIn, TakeButton, StemsButton)
         if self.settings.dev_guild_id is not None:
             guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)

@@ -94,9 +94,15 @@ def fit_audio(out: Output, master: Output | None, budget: int) -> tuple[bytes, s
         return out.data, ext, None
     import audio
 
-    source = master or out
-    clip = audio.decode(source.data, filename=source.name, limits=audio.TRACK_LIMITS)
-    data, fmt = audio.encode_within(clip.samples, clip.sample_rate, budget, preferred="opus")
+    if master is not None and master.name.lower().endswith((".flac", ".wav")):
+        import soundfile
+
+        # our own lossless master: read as is, so a stereo track stays stereo
+        samples, rate = soundfile.read(io.BytesIO(master.data), dtype="float32")
+    else:
+        clip = audio.decode(out.data, filename=out.name, limits=audio.TRACK_LIMITS)
+        samples, rate = clip.samples, clip.sample_rate
+    data, fmt = audio.encode_within(samples, rate, budget, preferred="opus")
     return data, fmt, "re-encoded to fit the upload limit"
 
 
@@ -353,6 +359,9 @@ class Delivery:
     async def attachments(self, job: Job) -> Attachments:
         """The job's files, the audio re-encoded to fit the upload limit where needed."""
         outputs = await self.bot.queue.outputs(job.id)
+        zips = sorted((o for o in outputs if o.name.endswith(".zip")), key=lambda o: o.name)
+        if zips:  # a Stems job: the stems are what was asked for (the track was posted before)
+            return stem_attachments(job, zips, self._upload_limit(job) - UPLOAD_MARGIN)
         audio_out, master, roll, midi = split_outputs(outputs)
         extras = [o for o in (roll, midi) if o is not None]
         budget = self._upload_limit(job) - UPLOAD_MARGIN - sum(len(o.data) for o in extras)
@@ -449,6 +458,25 @@ class Delivery:
             if message.id != job.status_message_id and carries_job(message, job, me):
                 return message.id
         return None
+
+
+def stem_attachments(job: Job, zips: list[Output], budget: int) -> Attachments:
+    """The stem zips that fit one message's upload budget, and a note naming any that don't."""
+    files: list[discord.File] = []
+    left_out: list[str] = []
+    for z in zips:
+        if len(z.data) <= budget:
+            budget -= len(z.data)
+            files.append(discord.File(io.BytesIO(z.data), filename=filename(job, z.name)))
+        else:
+            left_out.append(z.name)
+    note = "🎚️ Stems: one stereo FLAC per instrument; together they sum to the track."
+    if left_out:
+        note += (
+            f" {len(left_out)} of {len(zips)} parts didn't fit this server's upload limit "
+            f"({', '.join(left_out)}); a shorter track gives smaller stems."
+        )
+    return Attachments(files, note)
 
 
 def _hopeless(exc: BaseException) -> bool:

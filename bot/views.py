@@ -32,7 +32,7 @@ ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
 }
 # Who may press: the requester for anything that spends their hum; admins may also delete.
-OWNER_ONLY = frozenset({"reroll", "variation", "extend", "remix", "next", "delete"})
+OWNER_ONLY = frozenset({"reroll", "variation", "extend", "remix", "next", "delete", "stems"})
 MAX_CUSTOM_ID = 100
 
 Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
@@ -112,10 +112,37 @@ class JobButton(
         await guarded(interaction, lambda: cog.on_button(interaction, self.action, self.job_id))
 
 
+class StemsButton(JobButton, template=r"humjam:stems:(?P<job_id>[0-9]{1,19})"):
+    """Stems: the same track again as one stereo file per instrument (a re-render: see
+    generator/stems.py). Owner only, like the other buttons that spend the hum."""
+
+    def __init__(self, job_id: int) -> None:
+        custom_id = f"humjam:stems:{job_id}"
+        discord.ui.DynamicItem.__init__(
+            self,
+            discord.ui.Button(
+                label="Stems", emoji="🎚️", style=discord.ButtonStyle.secondary, custom_id=custom_id
+            ),
+        )
+        self.action = "stems"
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: Interaction,  # type: ignore[override]
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> StemsButton:
+        return cls(int(match["job_id"]))
+
+
 def result_view(job_id: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for action in ACTIONS:
         view.add_item(JobButton(action, job_id))
+    view.add_item(StemsButton(job_id))
     return view
 
 
@@ -220,6 +247,7 @@ __all__ = [
     "HistoryPage",
     "JobButton",
     "PromptModal",
+    "StemsButton",
     "history_view",
     "result_view",
 ]

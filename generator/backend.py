@@ -1,7 +1,12 @@
 """The one interface every backend implements, and the values that cross it.
 
 A backend turns a ``RenderRequest`` (prompt + prepared hum + duration + seed) into a
-``RenderResult`` (mono float32 audio + extras). Workers know nothing else about backends.
+``RenderResult`` (float32 audio frames × channels + extras). Workers know nothing else about
+backends.
+
+Audio convention: ``(n, channels)`` float32 in [-1, 1], channels 1 or 2. The arranger renders
+stereo; MusicGen's models are mono and stay mono (``(n, 1)``, or ``(n,)``, which every consumer
+also accepts as mono): widening a mono model's output would only fake a stereo image.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ class RenderRequest:
 
     ``melody`` is the prepared hum (mono float32, already decoded and cleaned by ``audio``),
     or ``None`` for text-only requests. ``options`` carries backend-specific extras, e.g.
-    ``key`` ("D minor"), ``bpm`` (90), ``style`` ("lofi"), ``continue_audio`` for Extend.
+    ``key`` ("D minor"), ``bpm`` (90), ``style`` ("lofi"), ``continue_audio`` for Extend; the
+    arranger also reads ``stems`` (return per-instrument stems too) and ``loop`` (a seamless
+    loop of whole bars instead of a song with an ending).
     """
 
     prompt: str
@@ -36,10 +43,13 @@ class RenderRequest:
 
 @dataclass(frozen=True)
 class RenderResult:
-    """What came out: mono float32 audio in [-1, 1] at ``sample_rate``, plus extras.
+    """What came out: float32 audio in [-1, 1] at ``sample_rate`` (see the module's audio
+    convention), plus extras.
 
     ``metadata`` holds JSON-able facts for the user (style, key, bpm, backend, timings).
     ``midi`` and ``piano_roll_png`` are encoded files, when the backend makes them.
+    ``stems`` (when asked for with ``options["stems"]``): one array per instrument group, same
+    shape as ``audio``, summing to it.
     """
 
     audio: FloatArray
@@ -47,6 +57,16 @@ class RenderResult:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     midi: bytes | None = None
     piano_roll_png: bytes | None = None
+    stems: Mapping[str, FloatArray] | None = None
+
+    @property
+    def frames(self) -> int:
+        """Length in samples per channel."""
+        return int(self.audio.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.audio.ndim == 1 else int(self.audio.shape[1])
 
 
 class Progress(Protocol):

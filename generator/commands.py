@@ -1,8 +1,9 @@
 """``humjam generate | demo | styles``: render tracks from the command line (no Discord, no queue).
 
 Hum file → ``audio.decode`` → ``audio.prepare_hum`` → backend → ``audio.encode``; writes
-``track.<fmt>``, ``melody.mid`` and ``pianoroll.png`` and prints their paths. User mistakes
-(bad audio, refused requests) print one friendly line and exit with status 2.
+``track.<fmt>`` (stereo), ``melody.mid`` and ``pianoroll.png`` (and ``stems.zip`` with
+``--stems``) and prints their paths. User mistakes (bad audio, refused requests) print one
+friendly line and exit with status 2.
 
 Start-up is part of the job: this module imports nothing heavy at the top, says what it is about
 to do on stderr before the audio and DSP stack loads, and reports each render stage as it
@@ -66,6 +67,8 @@ def _render(
     fmt: str,
     out_dir: Path,
     takes: int = 1,
+    stems: bool = False,
+    loop: bool = False,
 ) -> int:
     import audio
     from generator.backend import RenderRequest
@@ -86,6 +89,7 @@ def _render(
             melody=melody,
             melody_rate=rate or 0,
             style=style,
+            options={"stems": stems, "loop": loop},
         )
         backend = get_backend(backend_name, settings)
         backend.check(request)
@@ -129,14 +133,24 @@ def _write(result: RenderResult, fmt: str, out_dir: Path, elapsed: float) -> Non
     if result.piano_roll_png is not None:
         (out_dir / "pianoroll.png").write_bytes(result.piano_roll_png)
         paths.append(out_dir / "pianoroll.png")
+    if result.stems:
+        from audio.stems import encode_stems, pack_stems
+
+        # one zip on disk: there is no upload limit here
+        files = encode_stems(result.stems, result.sample_rate, "", max_bytes=2**31)
+        for part in pack_stems(files, max_bytes=2**31):
+            (out_dir / part.name).write_bytes(part.data)
+            paths.append(out_dir / part.name)
     for path in paths:
         print(path)
     meta = result.metadata
-    meter = f"{meta.get('beats_per_bar', 4)}/4"
+    meter = meta.get("meter") or f"{meta.get('beats_per_bar', 4)}/4"
+    shape = f"a loop of {meta.get('bars')} bars, " if meta.get("loop") else ""
+    channels = "stereo" if result.channels == 2 else "mono"
     print(
         f"{meta.get('style', '?')} in {meta.get('key', '?')} "
-        f"at {meta.get('bpm', 0):.0f} bpm ({meter}), "
-        f"{len(result.audio) / result.sample_rate:.1f} s, rendered in {elapsed:.1f} s"
+        f"at {meta.get('bpm', 0):.0f} bpm ({meter}), {shape}"
+        f"{result.frames / result.sample_rate:.1f} s {channels}, rendered in {elapsed:.1f} s"
     )
 
 
@@ -172,7 +186,7 @@ def generate(args: argparse.Namespace) -> int:
             status |= _render(
                 data, name, prompt=args.prompt, duration=args.duration, seed=args.seed,
                 style=args.style, backend_name=backend, fmt=args.format,
-                out_dir=Path(args.out) / backend,
+                out_dir=Path(args.out) / backend, stems=args.stems, loop=args.loop,
             )  # fmt: skip
         return status
     _say(f"making a {args.duration:g} s track {source} with the {args.backend} …")
@@ -187,6 +201,8 @@ def generate(args: argparse.Namespace) -> int:
         fmt=args.format,
         out_dir=Path(args.out),
         takes=args.takes,
+        stems=args.stems,
+        loop=args.loop,
     )
 
 

@@ -116,6 +116,7 @@ class ContinueJob:
             "key": meta.get("key"),
             "bpm": meta.get("bpm"),
             "beats_per_bar": meta.get("beats_per_bar"),
+            "meter": meta.get("meter"),  # "6/8": compound beats stay compound
         }
         style = meta.get("style") or job.params.get("style")
         if getattr(ctx.backend, "continues_audio", False):

@@ -93,7 +93,8 @@ class JobHandler(Protocol):
 
     def outputs(self, ctx: WorkContext, claim: Claim, result: RenderResult) -> list[Output] | None:
         """The files to store; None: the worker's standard set (Opus + FLAC track, MIDI, piano
-        roll). A kind with other files (stems, a short preview) builds its own here."""
+        roll, and the stem zips of a stems job: ``params.stems``, ``generator.stems``). A kind
+        with other files (a short preview) builds its own here."""
         ...
 
 

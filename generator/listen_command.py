@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import audio
@@ -45,7 +46,7 @@ def listen(args: argparse.Namespace) -> int:
     print(f"metre:      {reading.meter}")
     sure = "sure" if reading.confident else "unsure"
     print(f"confidence: {reading.confidence:.0%} ({sure}){pinned}")
-    print(f"notes:      {len(reading.melody.notes)}")
+    print(f"notes:      {len(reading.melody.notes)} (pitch@beat(length in beats))")
     print(
         "  "
         + " ".join(
@@ -58,4 +59,13 @@ def listen(args: argparse.Namespace) -> int:
 
 
 def _note_text(pitch: int, start: float, length: float) -> str:
-    return f"{PITCH_CLASSES[pitch % 12]}{pitch // 12 - 1}@{start:g}+{length:g}"
+    """ "F#3@2+1/3(2/3)": the note, the beat it starts on and how many beats it lasts."""
+    return f"{PITCH_CLASSES[pitch % 12]}{pitch // 12 - 1}@{_beats(start)}({_beats(length)})"
+
+
+def _beats(value: float) -> str:
+    fraction = Fraction(value).limit_denominator(12)
+    whole, rest = divmod(fraction, 1)
+    if rest == 0:
+        return str(whole)
+    return f"{rest}" if whole == 0 else f"{whole}+{rest}"

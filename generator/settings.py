@@ -9,10 +9,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from db.types import MAX_PROMPT_CHARS
 
+#: Debian's musescore-general-soundfont (SF3: Vorbis-compressed, decoded at load) — the better
+#: instruments — then fluid-soundfont-gm's FluidR3 as the fallback. scripts/setup.sh and the
+#: Dockerfile install both.
+SOUNDFONTS = (
+    Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
+    Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+)
+
 
 def _default_soundfont() -> Path:
-    # Debian's fluid-soundfont-gm (installed by scripts/setup.sh and the Dockerfile).
-    return Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+    return next((path for path in SOUNDFONTS if path.is_file()), SOUNDFONTS[-1])
 
 
 class GeneratorSettings(BaseSettings):

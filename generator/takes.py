@@ -219,10 +219,14 @@ def render_takes(
 def encode_takes(
     result: TakesResult, encode: Callable[[RenderResult], list[Output]]
 ) -> list[Output]:
-    """Each take's files (``encode`` of it, e.g. ``track.opus``) stored as ``take<N>.<ext>``."""
+    """Each take's files (``encode`` of it, e.g. ``track.opus``) stored as ``take<N>.<ext>``;
+    stem zips (a stems job, ``generator.stems``) as ``take<N>-stems.zip`` (parts keep apart)."""
     files: list[Output] = []
     for take in result.takes:
         for out in encode(take.result):
-            ext = out.name.rsplit(".", 1)[-1]
-            files.append(Output(take_name(take.number, ext), out.content_type, out.data))
+            if out.name.startswith("stems"):
+                name = f"take{take.number}-{out.name}"
+            else:
+                name = take_name(take.number, out.name.rsplit(".", 1)[-1])
+            files.append(Output(name, out.content_type, out.data))
     return files

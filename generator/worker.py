@@ -62,8 +62,9 @@ class _Running:
 
 
 def encode_outputs(result: RenderResult) -> list[Output]:
-    """The files a finished job keeps: an Opus track for Discord, a FLAC master, and the MIDI
-    and piano roll when the backend made them."""
+    """The files a finished job keeps: an Opus track for Discord, a FLAC master (stereo from
+    the arranger), the MIDI and piano roll when the backend made them, and stem zips when
+    the job asked for stems."""
     import audio
 
     files = [
@@ -76,6 +77,9 @@ def encode_outputs(result: RenderResult) -> list[Output]:
         files.append(Output("melody.mid", "audio/midi", result.midi))
     if result.piano_roll_png:
         files.append(Output("pianoroll.png", "image/png", result.piano_roll_png))
+    from generator.stems import stem_outputs  # stems jobs only (see generator/stems.py)
+
+    files.extend(stem_outputs(result))
     return files
 
 

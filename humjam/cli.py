@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
         help="render N takes (1-4) with different seeds from one hearing of the hum; each is "
         "scored by how closely it follows the hum and written to OUT/take<rank>/",
     )
+    g.add_argument(
+        "--stems", action="store_true", help="also write stems.zip: one stereo FLAC per instrument"
+    )
+    g.add_argument(
+        "--loop", action="store_true", help="a seamless loop of whole bars (about --duration long)"
+    )
 
     d = sub.add_parser("demo", help="render the bundled hum with the embedded arranger")
     d.add_argument("-o", "--out", default="out")

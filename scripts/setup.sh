@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything humjam needs on a fresh Debian/Ubuntu machine: system packages
-# (FluidSynth and a General MIDI SoundFont), a virtualenv in .venv and the project.
+# (FluidSynth, the MuseScore General SF3 SoundFont and FluidR3 as the fallback), a virtualenv
+# in .venv and the project.
 #   scripts/setup.sh            runtime only (arranger, queue, bot)
 #   scripts/setup.sh --dev      + test tools and the MusicGen extra (CPU torch)
 set -euo pipefail
@@ -11,6 +12,7 @@ if [[ "${1:-}" == "--dev" ]]; then extras="[dev,musicgen]"; fi
 
 need_apt=()
 [[ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ]] || need_apt+=(fluid-soundfont-gm)
+[[ -e /usr/share/sounds/sf3/MuseScore_General.sf3 ]] || need_apt+=(musescore-general-soundfont)
 ldconfig -p 2>/dev/null | grep -q libfluidsynth.so.3 || need_apt+=(libfluidsynth3)
 if ! command -v python3 >/dev/null; then
     need_apt+=(python3 python3-venv)
@@ -34,3 +36,6 @@ if [[ ! -e "$stamp" || pyproject.toml -nt "$stamp" ]]; then
     .venv/bin/python -m pip install -q -e ".${extras}"
     touch "$stamp"
 fi
+# MuseScore General is an SF3 (Vorbis samples, ~8 s of CPU to decode at every load): decode it
+# once into the cache as an SF2, so workers start in well under a second.
+.venv/bin/python -m generator.backends.arranger.soundfont >/dev/null

@@ -130,6 +130,7 @@ class Generate(commands.Cog):
         takes="Render 1-4 takes with different seeds, best first (each counts as a track)",
         continue_="Continue this track (its job number) with the melody you attach",
         preview="True: show what I heard (key, tempo, metre) first; false: never stop to ask",
+        loop="Make a seamless loop of whole bars instead of a song with an ending",
     )
     @app_commands.rename(continue_="continue")
     @app_commands.autocomplete(backend=generate_backend_autocomplete)
@@ -146,6 +147,7 @@ class Generate(commands.Cog):
         takes: app_commands.Range[int, 1, MAX_TAKES] | None = None,
         continue_: app_commands.Range[int, 1, 2**53] | None = None,
         preview: bool | None = None,
+        loop: bool = False,
     ) -> None:
         await self.acknowledge(interaction)
         if continue_ is not None:  # issue 14: extend by humming (bot/continuation.py)
@@ -201,7 +203,11 @@ class Generate(commands.Cog):
             takes=takes or 1,
             kind=JobKind.PREVIEW if preview else JobKind.GENERATE,
             # left out: a hum heard without confidence stops at a preview on its own
-            extra=ASK_IF_UNSURE if hum is not None and preview is None else None,
+            extra={
+                **(ASK_IF_UNSURE if hum is not None and preview is None else {}),
+                **({"loop": True} if loop else {}),
+            }
+            or None,
         )
 
     async def make_from_hum(self, interaction: Interaction, message: discord.Message) -> None:
@@ -299,6 +305,24 @@ class Generate(commands.Cog):
                 kind=JobKind.VARIATION,
                 parent=parent,
                 extra={"variation_of_seed": parent.seed, "variation": 0.25},
+            )
+        elif action == "stems":
+            # The same job again (same seed, hum, prompt, options) with stems: bit for bit the
+            # same track, taken apart (generator/stems.py).
+            if parent.backend != "arranger" or parent.kind is JobKind.JAM:
+                raise UserFacingError(
+                    "no_stems", "Stems come from the arranger's tracks; this one can't be split."
+                )
+            await enqueue_job(
+                self.bot,
+                interaction,
+                prompt=parent.prompt,
+                duration_s=parent.duration_s,
+                backend=parent.backend,
+                seed=parent.seed,
+                kind=parent.kind,
+                parent=parent,
+                extra={"stems": True, "stems_of": parent.id},
             )
         elif action == "extend":
             limit = self.settings.max_duration_s

@@ -38,7 +38,7 @@ FloatArray = npt.NDArray[np.float32]
 #: (merged lead melody, style, duration_s, seed) → the band, its time 0 = the song's bar 0
 #: (tracks named "lead…" — the band's own rendition of the tune and its double — are dropped)
 Accompany = Callable[[Melody, str, float, int], pretty_midi.PrettyMIDI]
-#: (midi, sample_rate, duration_s) → mono float32 audio, mastered
+#: (midi, sample_rate, duration_s) → ``(n, 2)`` float32 stereo audio (or mono), mastered
 Synthesise = Callable[[pretty_midi.PrettyMIDI, int, float], FloatArray]
 
 # General MIDI programs, one per member, chosen to stay distinct when several leads overlap.
@@ -46,6 +46,9 @@ _LEAD_PROGRAMS = (73, 65, 40, 11, 56, 71, 24, 68)  # flute, alto sax, violin, vi
 _COUNTER_PROGRAM = 48  # string ensemble: sits under a lead
 _BASS_PROGRAM = 33  # fingered electric bass
 _FADE_S = 1.5
+# Members' takes across the stereo field (CC10), first to join in the middle: a session with
+# several leads reads as a band, not a pile-up in the centre.
+_MEMBER_PANS = (64, 40, 88, 28, 100, 52, 76, 18)
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class Credit:
 
 @dataclass(frozen=True)
 class SessionRender:
-    audio: FloatArray  # mono float32, exactly ``plan.length_s`` long
+    audio: FloatArray  # ``(n, channels)`` float32 (stereo from the arranger), ``plan.length_s``
     sample_rate: int
     midi: bytes  # standard MIDI file: one track per member (+ band tracks)
     credits: tuple[Credit, ...]
@@ -138,12 +141,14 @@ def _lead_melody(plan: SongPlan) -> Melody:
 
 
 def _fit_length(audio: FloatArray, n: int, rate: int) -> FloatArray:
-    """Cut or pad to exactly ``n`` samples, fading the tail so a cut never clicks."""
-    out = np.zeros(n, dtype=np.float32)
-    out[: min(n, audio.size)] = audio[:n]
+    """Cut or pad to exactly ``n`` frames (any channel count), fading the tail so a cut never
+    clicks."""
+    out = np.zeros((n, *audio.shape[1:]), dtype=np.float32)
+    out[: min(n, len(audio))] = audio[:n]
     fade = min(n, int(_FADE_S * rate))
     if fade:
-        out[n - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+        ramp = np.linspace(1.0, 0.0, fade, dtype=np.float32)
+        out[n - fade :] *= ramp.reshape(-1, *([1] * (audio.ndim - 1)))
     return out
 
 
@@ -195,6 +200,7 @@ def render_session(
     _make_room(band_tracks, plan)
     members = session_midi(plan)
     played = session_midi(plan, split_roles=True)
+    _spread_members(played, plan)
     for inst in band_tracks:
         named = copy.copy(inst)
         named.name = f"band: {inst.name or pretty_midi.program_to_instrument_name(inst.program)}"
@@ -216,6 +222,18 @@ def render_session(
     return SessionRender(
         _fit_length(audio, n, sample_rate), sample_rate, buf.getvalue(), _credits(plan)
     )
+
+
+def _spread_members(played: pretty_midi.PrettyMIDI, plan: SongPlan) -> None:
+    """Pan each member's tracks (CC10) to their own place; bass lines stay in the middle."""
+    index = {mid: i for i, (mid, _) in enumerate(_members(plan))}
+    by_name = {p.member_name + f" ({p.role})": p for p in plan.parts}
+    for inst in played.instruments:
+        part = by_name.get(inst.name or "")
+        if part is None:
+            continue
+        pan = 64 if part.role is Role.BASS_LINE else _MEMBER_PANS[index[part.member_id] % 8]
+        inst.control_changes.insert(0, pretty_midi.ControlChange(10, pan, 0.0))
 
 
 def _make_room(band: list[pretty_midi.Instrument], plan: SongPlan) -> None:
@@ -275,9 +293,11 @@ def arranger_band(
 def _arranger_synth(
     style: str, seed: int, soundfont: Path | None, target_lufs: float
 ) -> Synthesise:
-    """FluidSynth + the arranger's mastering, with the style's room, filter and vinyl."""
+    """FluidSynth (stereo stems) + the arranger's mastering, with the style's room, filter
+    and vinyl."""
+    from generator.backends.arranger.mastering import master_stems
     from generator.backends.arranger.prompt import parse_prompt
-    from generator.backends.arranger.render import master, shared_synthesizer
+    from generator.backends.arranger.render import shared_synthesizer
     from generator.settings import GeneratorSettings
 
     spec = parse_prompt(style)
@@ -286,16 +306,16 @@ def _arranger_synth(
     )
 
     def synth(pm: pretty_midi.PrettyMIDI, rate: int, duration_s: float) -> FloatArray:
-        raw = shared_synthesizer(Path(sf), rate).render(
+        stems = shared_synthesizer(Path(sf), rate).render_stems(
             pm, duration_s, reverb=spec.style.reverb, chorus=spec.style.chorus
         )
         vinyl = spec.vinyl if spec.vinyl is not None else spec.style.vinyl
         return cast(
             FloatArray,
-            master(
-                raw, rate, duration_s, target_lufs=target_lufs,
+            master_stems(
+                stems, rate, duration_s, target_lufs=target_lufs, tail_s=_FADE_S,
                 lowpass_hz=spec.style.lowpass_hz, vinyl=vinyl, seed=seed,
-            ),
+            ).mix,
         )  # fmt: skip
 
     return synth

@@ -112,7 +112,7 @@ def render_session_musicgen(
     ``progress`` goes from 0 to 1 over the sections; it may raise ``RenderCancelled``, which
     is checked between sections and (through the backend) between decoding chunks.
     """
-    from generator.backends.arranger.render import master
+    from generator.backends.arranger.mastering import master
     from generator.backends.musicgen.chroma import resample
 
     sections = _sections_to_render(plan)

@@ -15,7 +15,7 @@ import audio
 from db.types import Job
 from tests.fakediscord.server import RecordedRequest
 
-CUSTOM_ID = re.compile(r"^humjam:(reroll|variation|extend|remix|next|info|delete):(\d+)$")
+CUSTOM_ID = re.compile(r"^humjam:(reroll|variation|extend|remix|next|info|delete|stems):(\d+)$")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -90,7 +90,7 @@ def assert_track_delivery(req: RecordedRequest, job: Job) -> None:
     assert job.prompt[:50] in embed["title"]
 
     ids = custom_ids(body)
-    assert len(ids) == 7
+    assert len(ids) == 8  # six actions, Hum what comes next and Stems
     for cid in ids:
         assert len(cid) <= 100
         match = CUSTOM_ID.match(cid)

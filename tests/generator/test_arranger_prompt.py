@@ -106,3 +106,25 @@ def test_forced_style_wins_and_unknown_forced_style_raises() -> None:
     assert parse_prompt("heavy rock", style="jazz").style.name == "jazz"
     with pytest.raises(KeyError, match="choose one of"):
         get_style("polka-step")
+
+
+@pytest.mark.parametrize(
+    ("text", "beats", "compound"),
+    [
+        ("folk in 6/8", 2, True),
+        ("a jig on the fiddle", 2, True),
+        ("slow 12/8 blues", 4, True),
+        ("march in 2/4", 2, False),
+        ("jazz waltz", 3, False),
+        ("rock in 4 / 4", 4, False),
+    ],
+)
+def test_metre_words(text: str, beats: int, compound: bool) -> None:
+    spec = parse_prompt(text)
+    assert (spec.beats_per_bar, spec.compound) == (beats, compound)
+
+
+def test_key_without_a_mode_word_keeps_the_hums_mode() -> None:
+    assert parse_prompt("rock in D").key_mode_given is False
+    assert parse_prompt("rock in D major").key_mode_given is True
+    assert parse_prompt("rock in d minor").key == Key(2, "minor")

@@ -134,3 +134,18 @@ def test_continuing_a_track_that_is_gone_is_refused(queue: Any) -> None:
     assert make_worker(queue, FakeBackend()).run(once=True) == 1
     done = queue.get(cont.id)
     assert done.status is JobStatus.FAILED and done.error_code == "continue_source_gone"
+
+
+def test_a_continued_6_8_track_stays_compound() -> None:
+    from generator.backend import RenderRequest
+    from generator.backends.arranger.backend import ArrangerBackend
+    from generator.settings import GeneratorSettings
+
+    backend = ArrangerBackend(GeneratorSettings(_env_file=None))  # type: ignore[call-arg]
+    # the options a continuation passes from a 6/8 parent (generator.continuation)
+    options = {"key": "D major", "bpm": 100.0, "beats_per_bar": 2, "meter": "6/8"}
+    spec = backend.spec_for(RenderRequest(prompt="folk", duration_s=8.0, seed=0, options=options))
+    assert (spec.beats_per_bar, spec.compound) == (2, True)
+    simple = {**options, "meter": "2/4"}
+    spec = backend.spec_for(RenderRequest(prompt="folk", duration_s=8.0, seed=0, options=simple))
+    assert (spec.beats_per_bar, spec.compound) == (2, False)

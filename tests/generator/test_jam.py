@@ -9,6 +9,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
+from audio import meter
 from generator.backends.arranger.types import BeatNote, Key, Melody, PitchTrack
 from generator.jam.form import plan_song
 from generator.jam.mixdown import format_credits, render_session
@@ -190,8 +191,10 @@ def test_render_session_with_the_arranger_band() -> None:
     parts = _session()
     plan = plan_song(parts, 24.0, key=D_MINOR, bpm=120.0)
     out = render_session(plan, "lofi hip hop", 3, sample_rate=22050)
-    assert out.audio.shape == (24 * 22050,)
+    assert out.audio.shape == (24 * 22050, 2)  # stereo
     assert 0.05 < float(np.max(np.abs(out.audio))) <= 1.0
+    # the members are spread across the field: the channels really differ
+    assert meter.stereo_width(out.audio) > 0.01
     pm = pretty_midi.PrettyMIDI(io.BytesIO(out.midi))
     names = [i.name for i in pm.instruments]
     assert names[:3] == ["ana", "ben", "cleo"]

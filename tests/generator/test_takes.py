@@ -54,11 +54,11 @@ def _request(tune: list[int], **kw: Any) -> RenderRequest:
 def test_takes_share_one_hearing_differ_by_seed_and_come_best_first(
     arranger: ArrangerBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from generator.backends.arranger import analysis
+    from generator.backends.arranger import listen
 
     calls = []
-    real = analysis.analyse_hum
-    monkeypatch.setattr(analysis, "analyse_hum", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = listen.hear_hum  # the arranger's hearing of a hum (listen.listen_with)
+    monkeypatch.setattr(listen, "hear_hum", lambda *a, **k: calls.append(1) or real(*a, **k))
     stages: list[tuple[float, str]] = []
     result = render_takes(arranger, _request(_TUNE), 3, lambda f, s: stages.append((f, s)))
     assert len(calls) == 1  # one analysis for three takes
@@ -104,7 +104,13 @@ def test_a_key_asked_for_moves_the_reference_too(arranger: ArrangerBackend) -> N
     request = _request(_TUNE, options={"key": "F# major"})
     heard = arranger.listen(request)
     track = arranger.render(request, heard=heard)
-    assert track.metadata["key"] == "F# major" and heard.key.name == "C major"
+    # a key that doesn't fit the hum is a transposition in the hearing (analysis.apply_key):
+    # the reference is the moved melody, every note by one interval from the hum as sung
+    as_sung = arranger.listen(_request(_TUNE))
+    assert track.metadata["key"] == "F# major" and heard.key.name == "F# major"
+    assert as_sung.key.name == "C major"
+    moves = {(a.pitch - b.pitch) % 12 for a, b in zip(heard.notes, as_sung.notes, strict=True)}
+    assert moves == {6}
     assert follow_score(heard, track) > 0.7  # type: ignore[operator]
 
 
@@ -126,6 +132,38 @@ def test_encode_takes_names_files_by_rank() -> None:
     result = render_takes(fake_worker.FakeBackend(), _request(_TUNE, melody=None), 2)
     names = [o.name for o in encode_takes(result, fake_worker.raw_encode)]
     assert names == ["take1.raw", "take1.mid", "take2.raw", "take2.mid"]
+
+
+def test_stereo_takes_with_stems_keep_stereo_and_each_takes_stems_apart() -> None:
+    from generator.backend import RenderResult
+    from generator.worker import encode_outputs
+
+    rate = 22050
+    t = np.arange(rate * 2) / rate
+
+    def take(freq: float) -> RenderResult:
+        tone = (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+        stereo = np.stack([tone, 0.5 * tone], axis=1)  # left and right differ
+        return RenderResult(audio=stereo, sample_rate=rate, stems={"piano": stereo})
+
+    result = render_takes(fake_worker.FakeBackend(), _request(_TUNE, melody=None), 2)
+    result = dataclasses.replace(
+        result,
+        takes=tuple(
+            dataclasses.replace(x, result=take(f))
+            for x, f in zip(result.takes, (440.0, 660.0), strict=True)
+        ),
+    )
+    files = {o.name: o for o in encode_takes(result, encode_outputs)}
+    assert {"take1-stems.zip", "take2-stems.zip", "take1.flac", "take2.flac"} <= set(files)
+    assert files["take1-stems.zip"].data != files["take2-stems.zip"].data
+    import io
+
+    import soundfile
+
+    master, _ = soundfile.read(io.BytesIO(files["take2.flac"].data))
+    assert master.ndim == 2 and master.shape[1] == 2  # stereo, as rendered
+    assert np.abs(master[:, 1]).max() < 0.7 * np.abs(master[:, 0]).max()  # channels kept apart
 
 
 def test_the_worker_renders_a_takes_job_and_stores_every_take(queue: Any) -> None:

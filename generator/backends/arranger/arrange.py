@@ -3,7 +3,16 @@
 The hummed melody is the lead; ``harmony.harmonise`` picks the chords; this module plays
 them as the style wants (voicings, comping, bass lines, drum grooves, pads, counter-lines)
 and lays out a song: intro, the melody stated and varied until the duration is filled,
-then a cadence that rings out. Deterministic for a given seed.
+then a real ending on the tonic (a final hit, or a ritardando into a held chord) whose
+ring-out is at most ``MAX_TAIL_FRACTION`` of the track (a pickup of a few beats before bar 1
+takes up the slack whole bars leave, so the hummed tempo is kept). Or, with ``loop=True``,
+whole bars that repeat seamlessly (no intro, no ending).
+
+It is *played*, not sequenced: velocities follow the beat (downbeats lean, off-beats give),
+the phrase (a rise and fall over each statement) and the song's arc (a quieter intro, a
+lift in the later statements, an easing outro); the style's swing and a laid-back snare move
+notes off the grid; every section ends on a drum fill into the next. Each track carries its
+pan (CC10) for the stereo image. Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from generator.backends.arranger.prompt import PromptSpec
 from generator.backends.arranger.styles import Groove, Style
 from generator.backends.arranger.types import BeatNote, Key, Melody
 
-__all__ = ["Layout", "arrange", "plan", "retarget_key"]
+__all__ = ["MAX_TAIL_FRACTION", "TEMPO_FIT", "Layout", "arrange", "plan", "retarget_key"]
 
 DRUM_CHANNEL_NAME = "drums"
 
@@ -54,6 +63,8 @@ _BASS_CELLS: dict[str, tuple[float, tuple[tuple[float, float, str], ...]]] = {
 }
 
 _VELOCITY = {"x": 92, "X": 112, "o": 55}
+# snare, side stick, clap, electric snare: the backbeat a laid-back drummer plays late
+_BACKBEAT_DRUMS = frozenset({37, 38, 39, 40})
 
 # Mix (MIDI CC7 per track). The melody is what the listener (and the chroma metric) must
 # follow, so the lead sits on top and the harmony instruments ~6 dB under it; the chords
@@ -73,6 +84,45 @@ LEAD_REVERB_SEND = 50
 # bridges were measured too: no change in fidelity, so phrasing rests stay rests.
 LEGATO_GAP_BEATS = 0.5
 
+#: the ring-out after the final downbeat, as a share of the track: at least MIN (the chord
+#: must ring), at most MAX (a fading tail is not music), never more than MAX_TAIL_S
+MIN_TAIL_FRACTION = 0.04
+MAX_TAIL_FRACTION = 0.08
+MAX_TAIL_S = 4.0
+#: how far a tempo read from the hum may be nudged when whole beats can't fill a short track
+#: (or a loop) without a long tail; the hum's tempo is kept whenever a pickup does the job
+TEMPO_FIT = (0.9, 1.12)
+#: a ritardando ending adds this share of a bar over the last bar (the tempo eases ~25 %)
+RITARDANDO_BARS = 0.3
+
+# Pan (CC10, 64 = centre) per track role: kick, snare, bass and the lead in the middle;
+# the harmony instruments and the lead's double spread left and right (Style.pans overrides).
+DEFAULT_PANS = {
+    "lead": 64,
+    "lead double": 42,
+    "chords": 86,
+    "bass": 64,
+    "pad": 40,
+    "counter": 90,
+    "drums": 64,
+    "cymbals": 84,  # hats, ride, crash and hand percussion: the overheads' side of the kit
+}
+# played on their own (drum) channel, so they can sit off-centre while kick and snare don't
+_CYMBALS = frozenset({42, 44, 46, 49, 51, 52, 53, 54, 55, 57, 59, 69, 70, 75, 81})
+
+# The song's dynamic arc: a velocity scale per kind of section (and variation), also played as
+# expression (CC11): dB of expression per unit of scale below the loudest section.
+EXPRESSION_DB = 10.0
+_SECTION_DYNAMICS = {
+    "intro": 0.64,
+    "plain": 0.84,
+    "swap": 0.95,
+    "breakdown": 0.76,
+    "lift": 1.08,
+    "tag": 0.84,
+    "final": 0.9,
+}
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -87,23 +137,38 @@ class Layout:
     intro_bars: int
     statement_bars: tuple[int, ...]  # length of each statement of the melody
     tag_bars: int  # instrumental bars after the last statement
-    final_bar: int  # the bar where the final chord lands and rings out
+    final_bar: int  # the bar where the final chord lands and rings out (loops: their length)
     duration_s: float
+    ritardando_s: float = 0.0  # extra seconds the last bar before the final chord takes
+    loop: bool = False
+    pickup_beats: int = 0  # beats before bar 0 (an anacrusis: a fill and a soft chord)
 
     @property
     def seconds_per_beat(self) -> float:
         return 60.0 / self.bpm
 
     @property
+    def final_s(self) -> float:
+        """When the final downbeat sounds (a loop's length)."""
+        return self.time(self.final_bar * self.beats_per_bar)
+
+    @property
+    def tail_s(self) -> float:
+        """The ring-out after the final downbeat (0 for loops)."""
+        return 0.0 if self.loop else max(0.0, self.duration_s - self.final_s)
+
+    @property
     def melody_start_s(self) -> float:
         """When the first statement's beat 0 sounds."""
-        return self.intro_bars * self.beats_per_bar * self.seconds_per_beat
+        return (self.intro_bars * self.beats_per_bar + self.pickup_beats) * self.seconds_per_beat
 
     def bar_start(self, bar: int) -> float:
         return float(bar * self.beats_per_bar)
 
     def time(self, beat: float) -> float:
-        """Seconds for an arrangement beat, with swing on the off-beat eighths."""
+        """Seconds for an arrangement beat (bar 0 starts after the pickup; a pickup beat is
+        negative), with swing on the off-beat eighths and the ending's ritardando."""
+        beat += self.pickup_beats
         whole = math.floor(beat)
         frac = beat - whole
         s = self.swing
@@ -111,7 +176,13 @@ class Layout:
             frac = frac * (0.5 + s) / 0.5
         else:
             frac = 0.5 + s + (frac - 0.5) * (0.5 - s) / 0.5
-        return (whole + frac) * self.seconds_per_beat
+        seconds = (whole + frac) * self.seconds_per_beat
+        if self.ritardando_s:
+            # the tempo eases linearly over the last bar: the delay grows with the square
+            start = (self.final_bar - 1) * self.beats_per_bar + self.pickup_beats
+            into = min(1.0, max(0.0, (beat - start) / self.beats_per_bar))
+            seconds += self.ritardando_s * into * into
+        return seconds
 
 
 def _scale_for_style(bpm: float, style: Style) -> float:
@@ -142,8 +213,13 @@ def retarget_key(notes: Sequence[BeatNote], source: Key, target: Key) -> tuple[B
     return tuple(out)
 
 
-def plan(melody: Melody, spec: PromptSpec, duration_s: float) -> Layout:
-    """Decide tempo, meter, key and the song form for ``duration_s`` seconds."""
+def plan(melody: Melody, spec: PromptSpec, duration_s: float, *, loop: bool = False) -> Layout:
+    """Decide tempo, meter, key and the song form for ``duration_s`` seconds.
+
+    Whole beats fill the track up to a short ring-out: whole bars, and a pickup of the beats
+    left over before bar 0 (see ``_fit_beats``). A loop is whole bars only, ``duration_s``
+    long when the tempo may be nudged.
+    """
     style = spec.style
     if spec.bpm is not None:
         bpm, scale = spec.bpm, 1.0
@@ -152,14 +228,23 @@ def plan(melody: Melody, spec: PromptSpec, duration_s: float) -> Layout:
         bpm = melody.bpm * scale
     bpb = spec.beats_per_bar or melody.beats_per_bar or 4
     key = spec.key or melody.key
-    spb = 60.0 / bpm
-    bar_s = bpb * spb
     melody_end = max((n.start_beat + n.duration_beats for n in melody.notes), default=float(bpb))
     phrase_bars = max(1, math.ceil(melody_end * scale / bpb - 1e-6))
 
-    ring_s = min(4.0, max(1.5, 0.12 * duration_s))
-    content_bars = max(1, int((duration_s - ring_s) // bar_s))
-    if content_bars >= phrase_bars + 3 and 2 * bar_s <= 7.0:
+    ritardando = not loop and spec.bpm is None and style.ending == "ritardando"
+    fixed = spec.bpm is not None
+    if loop:
+        content_bars, bpm = _loop_bars(duration_s, bpm, bpb, fixed=fixed)
+        pickup = 0
+    else:
+        beats, bpm = _fit_beats(duration_s, bpm, bpb, fixed=fixed, ritardando=ritardando)
+        content_bars, pickup = divmod(beats, bpb)
+        if content_bars == 0:
+            content_bars, pickup = 1, 0
+    bar_s = bpb * 60.0 / bpm
+    if loop:
+        intro = 0
+    elif content_bars >= phrase_bars + 3 and 2 * bar_s <= 7.0:
         intro = 2
     elif content_bars >= phrase_bars + 2:
         intro = 1
@@ -171,7 +256,7 @@ def plan(melody: Melody, spec: PromptSpec, duration_s: float) -> Layout:
     tag = 0
     if not statements:
         statements, rest = [remaining], 0
-    elif rest >= max(2, phrase_bars // 2):
+    elif rest >= max(2, phrase_bars // 2) or (loop and rest):
         statements.append(rest)  # a shortened last statement
     else:
         tag = rest
@@ -187,16 +272,91 @@ def plan(melody: Melody, spec: PromptSpec, duration_s: float) -> Layout:
         tag_bars=tag,
         final_bar=intro + sum(statements) + tag,
         duration_s=duration_s,
+        ritardando_s=RITARDANDO_BARS * bar_s if ritardando else 0.0,
+        loop=loop,
+        pickup_beats=pickup,
     )
+
+
+def _fit_beats(
+    duration_s: float, bpm: float, bpb: int, *, fixed: bool, ritardando: bool
+) -> tuple[int, float]:
+    """How many whole beats of music fit before the ring-out, and at what tempo.
+
+    As many beats as leave at least the minimum ring-out; if that leaves more than the
+    maximum (a slow beat in a short track), a tempo read from the hum is nudged up so one
+    more beat fits. A tempo asked for is kept as asked.
+    """
+    ring = min(MAX_TAIL_S, MIN_TAIL_FRACTION * duration_s)
+    most = min(MAX_TAIL_S, MAX_TAIL_FRACTION * duration_s)
+
+    def fit(tempo: float) -> tuple[int, float]:
+        spb = 60.0 / tempo
+        rit = RITARDANDO_BARS * bpb * spb if ritardando else 0.0
+        beats = max(bpb, int((duration_s - ring - rit) / spb + 1e-9))
+        return beats, duration_s - beats * spb - rit
+
+    beats, tail = fit(bpm)
+    if fixed or tail <= most:
+        return beats, bpm
+    for tempo in np.linspace(bpm, bpm * TEMPO_FIT[1], 25)[1:]:
+        more, tail = fit(float(tempo))
+        if tail <= most and more > beats:
+            return more, float(tempo)
+    return beats, bpm
+
+
+def _loop_bars(duration_s: float, bpm: float, bpb: int, *, fixed: bool) -> tuple[int, float]:
+    """Whole bars nearest ``duration_s``; a tempo read from the hum is nudged (at most
+    ``TEMPO_FIT``) so they last exactly ``duration_s``."""
+    bar_s = bpb * 60.0 / bpm
+    bars = max(1, round(duration_s / bar_s))
+    ratio = bars * bar_s / duration_s
+    if not fixed and TEMPO_FIT[0] <= ratio <= TEMPO_FIT[1]:
+        return bars, bpm * ratio
+    return bars, bpm
 
 
 class _Band:
     """The tracks being written, with humanisation applied as notes are added."""
 
-    def __init__(self, layout: Layout, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        rng: np.random.Generator,
+        pans: dict[str, int],
+        banks: dict[str, int] | None = None,
+    ) -> None:
         self.layout = layout
         self.rng = rng
+        self.pans = pans
+        self.banks = banks or {}
         self.tracks: dict[str, pretty_midi.Instrument] = {}
+        #: velocity scale per bar (the song's arc), and the bars each statement spans
+        self.bar_dynamics: dict[int, float] = {}
+        self.phrases: list[tuple[int, int]] = []
+
+    def dynamics(self, beat: float, *, accent: bool = True) -> float:
+        """The velocity scale at ``beat``: section arc × phrase rise and fall × beat accent."""
+        bpb = self.layout.beats_per_bar
+        bar = int(beat // bpb)
+        scale = self.bar_dynamics.get(bar, 1.0)
+        for first, bars in self.phrases:
+            if first <= bar < first + bars:
+                where = (beat - first * bpb) / (bars * bpb)
+                scale *= 0.95 + 0.1 * math.sin(math.pi * where)  # up to the middle, then down
+                break
+        if accent:
+            pos = beat - bar * bpb
+            if abs(pos) < 1e-6:
+                scale *= 1.08  # the downbeat
+            elif abs(pos - round(pos)) < 1e-6:
+                scale *= 1.03 if bpb % 2 == 0 and abs(pos - bpb / 2) < 1e-6 else 1.0
+            elif abs(pos * 2 - round(pos * 2)) < 1e-6:
+                scale *= 0.92  # off-beat eighths give
+            else:
+                scale *= 0.86  # sixteenths lighter still
+        return scale
 
     def track(
         self,
@@ -211,7 +371,10 @@ class _Band:
         inst = self.tracks.get(name)
         if inst is None:
             inst = pretty_midi.Instrument(program=program, is_drum=drum, name=role)
+            if role in self.banks:
+                inst.control_changes.append(pretty_midi.ControlChange(0, self.banks[role], 0.0))
             inst.control_changes.append(pretty_midi.ControlChange(7, volume, 0.0))
+            inst.control_changes.append(pretty_midi.ControlChange(10, self.pans[role], 0.0))
             if reverb_send is not None:
                 inst.control_changes.append(pretty_midi.ControlChange(91, reverb_send, 0.0))
             self.tracks[name] = inst
@@ -227,14 +390,17 @@ class _Band:
         *,
         jitter_s: float = 0.006,
         end_s: float | None = None,
+        accent: bool = True,
+        late_s: float = 0.0,
     ) -> None:
         if not 0 <= pitch <= 127 or beats <= 0:
             return
-        start = self.layout.time(beat) + float(self.rng.normal(0.0, jitter_s))
-        end = end_s if end_s is not None else self.layout.time(beat + beats)
+        start = self.layout.time(beat) + late_s + float(self.rng.normal(0.0, jitter_s))
+        end = end_s if end_s is not None else self.layout.time(beat + beats) + late_s
         start = max(0.0, start)
         if end - start < 0.03:
             end = start + 0.03
+        velocity *= self.dynamics(beat, accent=accent)
         vel = int(np.clip(round(velocity + self.rng.normal(0.0, 5.0)), 1, 127))
         inst.notes.append(pretty_midi.Note(velocity=vel, pitch=pitch, start=start, end=end))
 
@@ -322,10 +488,11 @@ def _compound_hits(pattern: dict[int, str], bpb: int, bar: int) -> list[tuple[in
 
 
 def arrange(
-    melody: Melody, spec: PromptSpec, duration_s: float, seed: int
+    melody: Melody, spec: PromptSpec, duration_s: float, seed: int, *, loop: bool = False
 ) -> pretty_midi.PrettyMIDI:
-    """The full arrangement of ``melody`` in ``spec.style``, ``duration_s`` long."""
-    layout = plan(melody, spec, duration_s)
+    """The full arrangement of ``melody`` in ``spec.style``, ``duration_s`` long (or, as a
+    ``loop``, whole bars that repeat: see ``plan``)."""
+    layout = plan(melody, spec, duration_s, loop=loop)
     style = spec.style
     rng = np.random.default_rng([seed & 0xFFFFFFFF, _melody_fingerprint(melody)])
     bpb = layout.beats_per_bar
@@ -368,7 +535,7 @@ def arrange(
     )
     tonic_chord = next(c for c in harmonise((), key, slot, 1))
 
-    band = _Band(layout, rng)
+    band = _Band(layout, rng, {**DEFAULT_PANS, **dict(style.pans)}, dict(style.banks))
     lead = band.track("lead", lead_program, LEAD_VOLUME, reverb_send=LEAD_REVERB_SEND)
     double = (
         band.track("lead double", style.lead_double, DOUBLE_VOLUME, reverb_send=LEAD_REVERB_SEND)
@@ -402,8 +569,21 @@ def arrange(
     if layout.tag_bars:
         sections.append(("tag", bar, layout.tag_bars, -1))
         chord_at.extend(phrase_chords[: layout.tag_bars * slots_per_bar])
-    chord_at.append(tonic_chord)  # the final chord
+    if not layout.loop:
+        chord_at.append(tonic_chord)  # the final chord
     slot_chords = chord_at
+    last_statement = len(layout.statement_bars) - 1
+    for kind, first_bar, bars, index in sections:
+        variation = "plain" if index <= 0 else variations[(index - 1) % len(variations)]
+        level = _SECTION_DYNAMICS[kind if kind != "statement" else variation]
+        if kind == "statement" and 0 < index == last_statement:
+            level = _SECTION_DYNAMICS["lift"]  # the arc peaks in the last statement
+        for b in range(first_bar, first_bar + bars):
+            band.bar_dynamics[b] = level
+        if kind == "statement":
+            band.phrases.append((first_bar, bars))
+    band.bar_dynamics[total_bars] = _SECTION_DYNAMICS["final"]
+    band.bar_dynamics[-1] = _SECTION_DYNAMICS["intro"]
 
     # -- lead --------------------------------------------------------------------------
     legato = style.lead not in (0, 11, 24, 25, 46, 105)
@@ -429,18 +609,20 @@ def arrange(
             vel = 96 + 0.2 * (n.velocity - 100)
             if variation == "lift" and dur >= 1.0 and rng.random() < 0.35:
                 half = dur / 2
-                band.note(inst, n.pitch + shift, offset + n.start_beat, half, vel, jitter_s=0.003)
+                start = offset + n.start_beat
+                band.note(inst, n.pitch + shift, start, half, vel, jitter_s=0.003, accent=False)
                 band.note(
-                    inst,
-                    n.pitch + shift,
-                    offset + n.start_beat + half,
-                    half,
-                    vel - 8,
-                    jitter_s=0.003,
+                    inst, n.pitch + shift, start + half, half, vel - 8, jitter_s=0.003, accent=False
                 )
                 continue
             band.note(
-                inst, n.pitch + shift, offset + n.start_beat, max(dur, 0.2), vel, jitter_s=0.003
+                inst,
+                n.pitch + shift,
+                offset + n.start_beat,
+                max(dur, 0.2),
+                vel,
+                jitter_s=0.003,
+                accent=False,
             )
 
     if double is not None:
@@ -482,20 +664,8 @@ def arrange(
         breakdown = variation == "breakdown" and b < last_bar - (bpb > 0) * ((last_bar - b) // 2)
 
         if final:
-            for p in voicing:
-                band.note(chords_t, p, start, 1.0, 78, end_s=end_s)
-            band.note(bass_t, _place(chord.root, 36, 47), start, 1.0, 90, end_s=end_s)
-            if pad_t is not None:
-                for p in voicing:
-                    band.note(pad_t, p + 12, start, 1.0, 56, end_s=end_s)
-            tonic_pc = key.tonic
-            band.note(
-                lead,
-                _place(tonic_pc, style.lead_center - 6, style.lead_center + 5),
-                start,
-                1.0,
-                84,
-                end_s=end_s,
+            _final_chord(
+                band, style, key, chord, voicing, start, end_s, chords_t, bass_t, pad_t, lead
             )
             break
 
@@ -562,11 +732,24 @@ def arrange(
                     continue
                 band.note(counter_t, order[i % len(order)], start + i * step, step * 0.9, 62)
 
+    # -- the pickup: a soft tonic chord under the last beats of a fill, into bar 1 -----------
+    if layout.pickup_beats:
+        pickup = float(layout.pickup_beats)
+        for p in _voice(tonic_chord, style.voicing, None, chord_top):
+            band.note(chords_t, p, -pickup, pickup, 56, accent=False)
+
     # -- drums -----------------------------------------------------------------------------
     if drums_on and groove is not None:
         kit = band.track(DRUM_CHANNEL_NAME, groove.kit, 100, drum=True)
-        _drums(band, kit, groove, sections, variations, bpb, total_bars, melody.compound)
+        _drums(
+            band, kit, groove, sections, variations, bpb, total_bars, style.laid_back_s,
+            melody.compound,
+        )  # fmt: skip
+        cymbals = band.track("cymbals", groove.kit, 100, drum=True)
+        cymbals.notes = [n for n in kit.notes if n.pitch in _CYMBALS]
+        kit.notes = [n for n in kit.notes if n.pitch not in _CYMBALS]
 
+    _expression(band)
     # MIDI counts quarters: a compound (dotted-quarter) beat is 1.5 of them
     pm = pretty_midi.PrettyMIDI(initial_tempo=layout.bpm * (1.5 if melody.compound else 1.0))
     numerator, denominator = (bpb * 3, 8) if melody.compound else (bpb, 4)
@@ -581,6 +764,27 @@ def arrange(
     return pm
 
 
+def _expression(band: _Band) -> None:
+    """The song's arc as expression (CC11) on every pitched track, bar by bar: velocity alone
+    moves some SoundFont instruments (pianos, pads) by barely a decibel, expression moves all.
+    The loudest section plays at full expression; a quieter one by ``EXPRESSION_DB`` per unit of
+    its dynamics below it (on top of the softer velocities)."""
+    if not band.bar_dynamics:
+        return
+    top = max(band.bar_dynamics.values())
+    changes: list[tuple[float, int]] = []
+    for bar in sorted(band.bar_dynamics):
+        db = EXPRESSION_DB * (band.bar_dynamics[bar] - top)
+        # CC11's standard curve is 40·log10(value / 127) dB
+        value = int(np.clip(round(127 * 10 ** (db / 40)), 1, 127))
+        if not changes or changes[-1][1] != value:
+            at = max(0.0, band.layout.time(bar * band.layout.beats_per_bar) - 0.02)
+            changes.append((at, value))
+    for inst in band.tracks.values():
+        if not inst.is_drum:
+            inst.control_changes.extend(pretty_midi.ControlChange(11, v, t) for t, v in changes)
+
+
 def _drums(
     band: _Band,
     kit: pretty_midi.Instrument,
@@ -589,6 +793,7 @@ def _drums(
     variations: Sequence[str],
     bpb: int,
     total_bars: int,
+    laid_back_s: float,
     compound: bool = False,
 ) -> None:
     for kind, first_bar, bars, index in sections:
@@ -607,14 +812,55 @@ def _drums(
                 pattern = groove.verse
             base = b * bpb
             for drum, beat, vel in _drum_hits(pattern, bpb, compound, b):
-                band.note(kit, drum, base + beat, 0.25, vel, jitter_s=0.003)
+                late = laid_back_s if drum in _BACKBEAT_DRUMS else 0.0
+                # the pattern's own X/x/o accents are the kit's beat accents
+                band.note(kit, drum, base + beat, 0.25, vel, jitter_s=0.003, accent=False,
+                          late_s=late)  # fmt: skip
             if b == first_bar and b > 0 and groove.crash:
-                band.note(kit, groove.crash, base, 1.0, 100, jitter_s=0.0)
+                band.note(kit, groove.crash, base, 1.0, 100, jitter_s=0.0, accent=False)
+    pickup = band.layout.pickup_beats
+    if pickup:
+        # the fill's last beats lead into bar 1
+        for drum, beat, vel in _drum_hits(groove.fill, bpb, compound, 1):
+            if beat >= bpb - pickup:
+                band.note(kit, drum, beat - bpb, 0.25, vel * 0.9, jitter_s=0.003, accent=False)
+    if band.layout.loop:
+        return  # a loop runs on into its own first bar
     # the final downbeat: kick and crash, then silence while the chord rings
     base = total_bars * bpb
-    band.note(kit, 36, base, 0.5, 110, jitter_s=0.0)
+    band.note(kit, 36, base, 0.5, 110, jitter_s=0.0, accent=False)
     if groove.crash:
-        band.note(kit, groove.crash, base, 2.0, 110, jitter_s=0.0)
+        band.note(kit, groove.crash, base, 2.0, 110, jitter_s=0.0, accent=False)
+
+
+def _final_chord(
+    band: _Band,
+    style: Style,
+    key: Key,
+    chord: Chord,
+    voicing: list[int],
+    beat: float,
+    end_s: float,
+    chords_t: pretty_midi.Instrument,
+    bass_t: pretty_midi.Instrument,
+    pad_t: pretty_midi.Instrument | None,
+    lead: pretty_midi.Instrument,
+) -> None:
+    """The tonic chord, lead and bass on the tonic: after a ritardando it is held to the end;
+    otherwise it is a hit, played together and let go, ringing only as long as it rings."""
+    held = style.ending == "ritardando" or style.groove is None
+    length = None if held else 1.0
+    until = end_s if held else None
+    vel = 80 if held else 100
+    for p in voicing:
+        band.note(chords_t, p, beat, length or 1.0, vel, end_s=until, jitter_s=0.0)
+    band.note(bass_t, _place(chord.root, 36, 47), beat, length or 1.0, vel + 8, end_s=until,
+              jitter_s=0.0)  # fmt: skip
+    if pad_t is not None:
+        for p in voicing:
+            band.note(pad_t, p + 12, beat, length or 1.0, vel - 24, end_s=until, jitter_s=0.0)
+    tonic = _place(key.tonic, style.lead_center - 6, style.lead_center + 5)
+    band.note(lead, tonic, beat, length or 1.0, vel, end_s=until, jitter_s=0.0)
 
 
 def _melody_fingerprint(melody: Melody) -> int:

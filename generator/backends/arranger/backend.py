@@ -12,23 +12,22 @@ import io
 import logging
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from generator.backend import Progress, RenderRequest, RenderResult, no_progress
 from generator.backends.arranger.arrange import Layout, arrange, plan
 from generator.backends.arranger.compose import compose_melody
+from generator.backends.arranger.listen import Reading, ReadingChoice, listen_with
+from generator.backends.arranger.mastering import master_stems
 from generator.backends.arranger.pianoroll import draw_piano_roll, melody_time_offset
 from generator.backends.arranger.prompt import PromptSpec, key_from_name, parse_prompt
-from generator.backends.arranger.render import Synthesizer, master, shared_synthesizer
+from generator.backends.arranger.render import Synthesizer, shared_synthesizer
 from generator.backends.arranger.styles import STYLES, get_style
-from generator.backends.arranger.types import Melody
+from generator.backends.arranger.types import Melody, parse_meter_name
 from generator.errors import RenderRefused
 from generator.settings import GeneratorSettings
-
-if TYPE_CHECKING:
-    from generator.backends.arranger.listen import Reading
 
 __all__ = ["ArrangerBackend"]
 
@@ -36,6 +35,8 @@ log = logging.getLogger(__name__)
 
 MIN_DURATION_S = 5.0
 MIN_HUM_S = 0.5
+#: how much a loop is rendered past its end: the ring-out folded into its start
+LOOP_TAIL_S = 4.0
 
 
 class ArrangerBackend:
@@ -102,14 +103,16 @@ class ArrangerBackend:
         if options.get("beats_per_bar"):
             changes["beats_per_bar"] = int(options["beats_per_bar"])
             changes["compound"] = False
+        # a metre name ("6/8": a continued track's) also says whether the beat is compound
+        meter = parse_meter_name(str(options["meter"])) if options.get("meter") else None
+        if meter is not None:
+            changes["beats_per_bar"], changes["compound"] = meter
         return dataclasses.replace(spec, **changes) if changes else spec
 
     def listen(self, request: RenderRequest) -> Reading:
         """Hear the request's hum as ``render`` will: the preview's choice, then the prompt's
         words, then detection (``render`` does this first; takes share one hearing)."""
         assert request.melody is not None
-        from generator.backends.arranger.listen import ReadingChoice, listen_with
-
         choice = ReadingChoice.from_json(request.options.get("reading"))
         return listen_with(request.melody, request.melody_rate, self.spec_for(request), choice)
 
@@ -154,29 +157,37 @@ class ArrangerBackend:
 
         progress(0.35, "arrange")
         clock = time.perf_counter()
-        layout = plan(melody, spec, request.duration_s)
-        midi = arrange(melody, spec, request.duration_s, request.seed)
+        loop = bool(request.options.get("loop"))
+        layout = plan(melody, spec, request.duration_s, loop=loop)
+        midi = arrange(melody, spec, request.duration_s, request.seed, loop=loop)
+        # a loop is whole bars: its length is the bars', rendered on past the end for the tail
+        duration_s = layout.final_s if loop else request.duration_s
         timings["arrange"] = time.perf_counter() - clock
 
         progress(0.45, "render")
         clock = time.perf_counter()
         rate = self.settings.sample_rate
-        raw = self._synth.render(
-            midi, request.duration_s, reverb=spec.style.reverb, chorus=spec.style.chorus
+        stems = self._synth.render_stems(
+            midi,
+            duration_s + (LOOP_TAIL_S if loop else 0.0),
+            reverb=spec.style.reverb,
+            chorus=spec.style.chorus,
         )
         timings["render"] = time.perf_counter() - clock
 
         progress(0.85, "master")
         clock = time.perf_counter()
         vinyl = spec.vinyl if spec.vinyl is not None else spec.style.vinyl
-        audio = master(
-            raw,
+        mastered = master_stems(
+            stems,
             rate,
-            request.duration_s,
+            duration_s,
             target_lufs=self.settings.target_lufs,
             lowpass_hz=spec.style.lowpass_hz,
             vinyl=vinyl,
             seed=request.seed,
+            tail_s=layout.tail_s,
+            loop=loop,
         )
         midi_buf = io.BytesIO()
         midi.write(midi_buf)
@@ -192,16 +203,22 @@ class ArrangerBackend:
             "key": layout.key.name,
             "bpm": round(layout.bpm, 2),
             "beats_per_bar": layout.beats_per_bar,
-            "duration": request.duration_s,
+            "duration": round(duration_s, 4),
+            "channels": int(mastered.mix.shape[1]),
+            "loop": loop,
+            "bars": layout.final_bar,
+            "soundfont": self.settings.soundfont.name,
             "notes_heard": len(melody.raw_notes),
             "notes_kept": len(melody.notes),
             "meter": melody.meter,
-            "hum_key": melody.key.name,
+            "hum_key": (melody.sung_key or melody.key).name,  # as sung, before a key moved it
             "hum_bpm": round(melody.bpm, 2),
             # where hum time 0 sounds in the output (the melody enters after the intro), and
             # where it sounds again at each statement of the melody
             "hum_offset_s": hum_offsets[0],
             "hum_offsets_s": hum_offsets,
+            "melody_start_s": round(layout.melody_start_s, 4),
+            "pickup_beats": layout.pickup_beats,  # bar 0 starts after them
             "unknown_words": list(spec.unknown_words),
             "timings": {k: round(v, 4) for k, v in timings.items()},
         }
@@ -213,11 +230,12 @@ class ArrangerBackend:
             extra={"timings": timings},
         )
         return RenderResult(
-            audio=audio,
+            audio=mastered.mix,
             sample_rate=rate,
             metadata=metadata,
             midi=midi_buf.getvalue(),
             piano_roll_png=png,
+            stems=dict(mastered.stems) if request.options.get("stems") else None,
         )
 
     def render_batch(
@@ -234,6 +252,7 @@ def _hum_offsets(layout: Layout, melody: Melody) -> list[float]:
     lead_in = melody_time_offset(melody) * stretch if melody.raw_notes else 0.0
     offsets, bar = [], layout.intro_bars
     for bars in layout.statement_bars:
-        offsets.append(round(bar * layout.beats_per_bar * layout.seconds_per_beat - lead_in, 4))
+        # layout.time counts the pickup beats before bar 0
+        offsets.append(round(layout.time(bar * layout.beats_per_bar) - lead_in, 4))
         bar += bars
     return offsets or [round(layout.melody_start_s - lead_in, 4)]

@@ -35,7 +35,7 @@ PERIOD_MIN, PERIOD_MAX, PERIOD_STEP = 0.24, 2.0, 0.02
 DRIFT_STEPS = 3
 DRIFT_COST = 0.35
 # Timing noise of an inter-onset interval: absolute (s) + relative to its length.
-TIMING_ABS_S, TIMING_REL = 0.035, 0.07
+TIMING_ABS_S, TIMING_REL = 0.03, 0.05
 # Tempo prior: log-normal around TEMPO_CENTRE bpm, TEMPO_WIDTH octaves wide; TEMPO_PER_NOTE
 # of it is paid at every note.
 TEMPO_CENTRE, TEMPO_WIDTH = 85.0, 0.6
@@ -79,6 +79,9 @@ MIN_THIRDS = 0.1
 
 # Bar lengths (beats) and priors; compound bars are 2 dotted quarters (6/8).
 BAR_PRIOR = {2: 0.8, 3: 1.0, 4: 1.4}
+BAR_PRIOR_WEIGHT = 0.1
+# A note's accent: its written length to this power (a half note outweighs two quarters).
+BAR_WEIGHT_POWER = 0.7
 
 
 @dataclass(frozen=True)
@@ -230,7 +233,7 @@ def read_bars(
 ) -> BarReading:
     """Bar length and downbeat from where the long notes fall (duration-weighted accents)."""
     pos = np.asarray(starts, dtype=np.float64)
-    weight = np.clip(np.asarray(lengths, dtype=np.float64), 0.1, 4.0) ** 0.7
+    weight = np.clip(np.asarray(lengths, dtype=np.float64), 0.1, 4.0) ** BAR_WEIGHT_POWER
     candidates = (2,) if compound else (2, 3, 4)
     if beats_per_bar is not None:
         candidates = (beats_per_bar,)
@@ -247,7 +250,9 @@ def read_bars(
     if len(candidates) == 1:
         bar = candidates[0]
         return BarReading(bar, scores[bar][1], 1.0)
-    ranked = sorted(candidates, key=lambda b: -(scores[b][0] + 0.1 * math.log(BAR_PRIOR[b])))
+    ranked = sorted(
+        candidates, key=lambda b: -(scores[b][0] + BAR_PRIOR_WEIGHT * math.log(BAR_PRIOR[b]))
+    )
     bar = ranked[0]
     gap = (scores[bar][0] - scores[ranked[1]][0]) if len(ranked) > 1 else 1.0
     return BarReading(bar, scores[bar][1], float(np.clip(0.5 + 2.0 * gap, 0.0, 1.0)))

@@ -80,6 +80,8 @@ class Melody:
     # The tempo the hum itself was read at, when ``bpm`` is a different (asked-for) tempo:
     # the notes' beats fall on the hum at this tempo.
     read_bpm: float | None = None
+    # The key the hum was sung in, when a key asked for moved the notes into ``key``.
+    sung_key: Key | None = None
 
     @property
     def meter(self) -> str:

@@ -56,4 +56,11 @@ class Style:
     chorus: float = 0.2
     lowpass_hz: float | None = None  # master low-pass (lofi)
     vinyl: bool = False  # crackle layer at mastering
+    ending: str = "hit"  # "hit": a short final chord on the tonic | "ritardando": slow into it
+    laid_back_s: float = 0.008  # how late the snare (and claps, rims) sit behind the beat
+    pans: tuple[tuple[str, int], ...] = ()  # (track role, CC10 pan) overriding the defaults
+    # (track role, bank): a SoundFont variant of the role's program, sent as bank select (CC0).
+    # MuseScore General's bank 8 has the mellow grand, the detuned tine EP, the 12-string...;
+    # where the SoundFont lacks the variant (FluidR3), the renderer plays bank 0.
+    banks: tuple[tuple[str, int], ...] = ()
     extra_triggers: tuple[str, ...] = field(default_factory=tuple)  # weaker trigger words

@@ -44,6 +44,9 @@ LOFI = Style(
     chorus=0.3,
     lowpass_hz=5200.0,
     vinyl=True,
+    ending="ritardando",
+    laid_back_s=0.024,
+    banks=(("chords", 8),),  # detuned tine EP: the chorused, dusty Rhodes
 )
 
 ROCK = Style(
@@ -68,6 +71,8 @@ ROCK = Style(
     progression=(0, 4, 5, 3),
     reverb=0.25,
     chorus=0.1,
+    laid_back_s=0.004,
+    pans=(("chords", 18), ("pad", 108), ("lead double", 36), ("cymbals", 92)),
 )
 
 ORCHESTRAL = Style(
@@ -103,6 +108,8 @@ ORCHESTRAL = Style(
     progression=(0, 5, 3, 4),
     reverb=0.7,
     chorus=0.1,
+    ending="ritardando",
+    pans=(("chords", 44), ("pad", 88), ("counter", 96), ("bass", 76)),
 )
 
 PIANO_BALLAD = Style(
@@ -127,6 +134,9 @@ PIANO_BALLAD = Style(
     progression=(0, 4, 5, 3),
     reverb=0.55,
     chorus=0.1,
+    ending="ritardando",
+    pans=(("chords", 64), ("pad", 40), ("bass", 64)),
+    banks=(("chords", 8), ("bass", 8)),  # mellow grand under the bright lead piano
 )
 
 EDM = Style(
@@ -154,6 +164,7 @@ EDM = Style(
     progression=(5, 3, 0, 4),
     reverb=0.4,
     chorus=0.3,
+    laid_back_s=0.0,
 )
 
 JAZZ = Style(
@@ -177,6 +188,9 @@ JAZZ = Style(
     progression=(1, 4, 0, 5),
     reverb=0.35,
     chorus=0.05,
+    laid_back_s=0.014,
+    pans=(("chords", 84), ("lead double", 46)),
+    banks=(("chords", 8),),  # mellow grand for comping
 )
 
 FOLK = Style(
@@ -202,6 +216,8 @@ FOLK = Style(
     progression=(0, 3, 4, 0),
     reverb=0.3,
     chorus=0.15,
+    pans=(("chords", 36), ("counter", 94)),
+    banks=(("chords", 8),),  # 12-string guitar
 )
 
 CHIPTUNE = Style(
@@ -236,6 +252,8 @@ CHIPTUNE = Style(
     progression=(0, 5, 3, 4),
     reverb=0.1,
     chorus=0.0,
+    laid_back_s=0.0,
+    pans=(("chords", 84), ("lead double", 40)),
 )
 
 AMBIENT = Style(
@@ -262,6 +280,8 @@ AMBIENT = Style(
     progression=(0, 3, 5, 4),
     reverb=0.85,
     chorus=0.4,
+    ending="ritardando",
+    pans=(("chords", 40), ("pad", 88), ("counter", 80)),
 )
 
 FUNK = Style(
@@ -285,6 +305,8 @@ FUNK = Style(
     progression=(0, 3, 0, 4),
     reverb=0.2,
     chorus=0.1,
+    laid_back_s=0.012,
+    pans=(("chords", 92), ("lead double", 40)),
 )
 
 BOSSA = Style(
@@ -317,6 +339,8 @@ BOSSA = Style(
     progression=(1, 4, 0, 5),
     reverb=0.35,
     chorus=0.15,
+    laid_back_s=0.01,
+    pans=(("chords", 38),),
 )
 
 SYNTHWAVE = Style(
@@ -344,6 +368,7 @@ SYNTHWAVE = Style(
     progression=(5, 3, 0, 4),
     reverb=0.55,
     chorus=0.45,
+    laid_back_s=0.006,
 )
 
 STYLES: tuple[Style, ...] = (
