@@ -595,8 +595,9 @@ Goals on the held half: met for note F1, in-tune notes moved and speed. Not met:
 - *Metre* exact: 2/4 against 4/4 cannot be heard from a melody alone (the previous sweep
   of the bar prior only traded one for the other), so 2/4 ≡ 4/4 is reported (= by class
   here). The rest is 3/4 heard as 4/4 (chorale excerpts whose long notes fall every two
-  beats; a bar-pattern self-similarity at 3 vs 2/4 beats did not separate them on the
-  tuning half) and some 6/8 read in simple time.
+  beats; on the tuning half neither a bar-pattern self-similarity at 3 vs 2/4 beats
+  separated them nor melodic accents (leaps, contour peaks) as extra bar weight, -0.01 to
+  -0.02) and some 6/8 read in simple time.
 - The synthetic hums drift in tempo (±8 %) but have no per-note onset jitter beyond what the
   segmenter adds, so rhythm figures here are optimistic for real singers; Vocadito (below)
   keeps the real-singer check.
