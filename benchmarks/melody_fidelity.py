@@ -23,11 +23,22 @@ Per attribute:
   it against a sine playing the true melody where it was sung;
 - CPU seconds per hum (``hear_hum``, one thread; CPU time, not wall time, because the
   benchmark box is shared), and per 12 s of hum.
+Second truths, beside the first (``add_second_truths``; the original rows stay):
+- key against the *excerpt's* own key: music21's ``analyze("key")`` on the written notes
+  that were hummed (an independent judge; the corpus truth is the whole tune's key, from
+  its last bass note), and the key score on the hums where the two truths agree;
+- "misread": wrong beyond notation conventions, i.e. the key is neither truth, the tempo is
+  off beyond ×2/×½ (unmarked tempi are drawn, so the beat level is a convention), or the
+  metre class is wrong (2/4 ≡ 4/4: the same music, a bar line apart);
+- the preview: the share of hums whose confidence is under ``listen.CONFIDENT`` (asked
+  first), the share of those that were misread (precision) and of misread hums asked
+  (recall).
 The two Vocadito clips are scored against annotator A1 (note F1 of the notes heard and of
 the notes written, placed where the piano roll puts them).
 
 Run: ``.venv/bin/python benchmarks/melody_fidelity.py [--half held|tune|both] [--procs 2]
-[--save PATH] [--before PATH] [--no-write]``. Rendered hums are cached in ``.cache/hums``.
+[--save PATH] [--before PATH] [--previous PATH] [--from-saved PATH] [--no-write]``.
+Rendered hums are cached in ``.cache/hums``.
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ import datetime  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import platform  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
@@ -55,6 +67,7 @@ import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 
 from benchmarks.melody_corpus import TrueMelody, load  # noqa: E402
+from generator.backends.arranger.listen import CONFIDENT  # noqa: E402
 
 SECTION = "Melody reading (ground truth)"
 HUM_CACHE = ROOT / ".cache" / "hums"
@@ -165,6 +178,7 @@ def evaluate(melody: TrueMelody) -> dict[str, Any]:
     row["meter_est"] = est.meter
     row["meter_ok"] = est.meter == melody.meter
     row["meter_class_ok"] = METRE_CLASS.get(est.meter) == METRE_CLASS[melody.meter]
+    row["confidence"] = hearing.confidence
 
     score_beats = np.array([s for s, _, _ in melody.notes])
     ref_pitch = np.array(performance.pitches, dtype=np.float64)
@@ -326,6 +340,64 @@ def vocadito_rows() -> list[dict[str, Any]]:
     return rows
 
 
+# --- second truths (see "Revised measures" in the notes) ----------------------------------
+
+
+def excerpt_keys(melodies: list[TrueMelody]) -> dict[str, tuple[int, str]]:
+    """music21's own key of each *excerpt* as written (tonic pitch class, mode): an
+    independent judge of the key the hummed notes carry (the corpus truth is the whole
+    tune's key). Cached in ``.cache/excerpt_keys.json``."""
+    cache = ROOT / ".cache" / "excerpt_keys.json"
+    known: dict[str, Any] = json.loads(cache.read_text()) if cache.exists() else {}
+    missing = [m for m in melodies if m.id not in known]
+    if missing:
+        from music21 import note as m21note
+        from music21 import stream
+
+        for melody in missing:
+            quarters = 1.5 if melody.meter == "6/8" else 1.0
+            part = stream.Stream()
+            for start, length, pitch in melody.notes:
+                written = m21note.Note(midi=int(pitch))
+                written.quarterLength = max(length, 1 / 12) * quarters
+                part.insert(start * quarters, written)
+            found = part.analyze("key")
+            known[melody.id] = [found.tonic.pitchClass, found.mode]
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(known))
+    return {k: (int(v[0]), str(v[1])) for k, v in known.items()}
+
+
+def add_second_truths(rows: list[dict[str, Any]], melodies: list[TrueMelody]) -> None:
+    """Each row gets ``key_excerpt`` (music21's key of the excerpt, in the hum's
+    transposition), its score and ``misread`` (wrong beyond notation conventions: key neither
+    the tune's nor the excerpt's, tempo off beyond ×2/×½, metre class)."""
+    import mir_eval
+
+    from generator.backends.arranger.types import PITCH_CLASSES
+
+    by_id = {m.id: m for m in melodies}
+    excerpt = excerpt_keys([by_id[r["id"]] for r in rows])
+    for row in rows:
+        low = min(int(row.get("bpm_true", 60.0) // 20 * 20), 160)
+        row["true tempo (bpm)"] = f"{low}-{low + 20}" if low < 160 else "160-180"
+        if row.get("refused"):
+            row.update(key_excerpt_score=0.0, misread=True)
+            continue
+        melody = by_id[row["id"]]
+        shift = PITCH_CLASSES.index(row["key_true"].split()[0]) - melody.tonic
+        tonic, mode = excerpt[row["id"]]
+        row["key_excerpt"] = _key_name((tonic + shift) % 12, mode)
+        row["key_excerpt_score"] = float(
+            mir_eval.key.weighted_score(row["key_excerpt"], row["key_est"])
+        )
+        row["misread"] = (
+            row["key_est"] not in (row["key_true"], row["key_excerpt"])
+            or row["tempo"] not in ("right", "double", "half")
+            or not row["meter_class_ok"]
+        )
+
+
 # --- the report --------------------------------------------------------------------------
 
 
@@ -337,7 +409,17 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
     considered = sum(r.get("in_tune_considered", 0) for r in rows)
     moved = sum(r.get("in_tune_moved", 0) for r in rows)
     per_12 = [r["seconds"] * 12.0 / r["duration"] for r in rows]
-    return {
+    agreed = [r for r in scored if r.get("key_excerpt") == r.get("key_true")]
+    asked = np.array([r.get("confidence", 0.0) < CONFIDENT for r in rows])
+    misread = np.array([r.get("misread", True) for r in rows])
+    preview = {
+        "asked": float(np.mean(asked)),
+        "asked_precision": float(np.mean(misread[asked])) if asked.any() else 0.0,
+        "asked_recall": float(np.mean(asked[misread])) if misread.any() else 0.0,
+    }
+    if not any("confidence" in r for r in rows):
+        preview = {}  # a run from before the preview existed
+    return preview | {
         "hums": len(rows),
         "refused": len(rows) - len(scored),
         "key_weighted": float(np.mean([r["key"] for r in rows])),
@@ -349,6 +431,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
         "tempo_other_ratio": tempo["other ratio"] / len(rows),
         "meter_exact": float(np.mean([r["meter_ok"] for r in rows])),
         "meter_class": float(np.mean([r.get("meter_class_ok", False) for r in rows])),
+        "key_excerpt": float(np.mean([r.get("key_excerpt_score", 0.0) for r in rows])),
+        "key_agreed": float(np.mean([r["key"] for r in agreed])) if agreed else 0.0,
+        "key_agreed_hums": float(len(agreed)),
+        "excerpt_is_tune_key": len(agreed) / max(len(scored), 1),
+        "misread": float(np.mean(misread)),
         "f1_100_median": float(np.median(f1_100)),
         "f1_100_p10": float(np.percentile(f1_100, 10)),
         "f1_50_median": float(np.median(f1_50)),
@@ -374,6 +461,32 @@ ROWS = (
     ("… read ×3/2, ×2/3, ×3, ×⅓, ×4/3, ×¾", lambda s: f"{s['tempo_other_ratio']:.3f}", None),
     ("metre exactly right", lambda s: f"{s['meter_exact']:.3f}", "≥ 0.85"),
     ("metre class (duple/triple/compound)", lambda s: f"{s['meter_class']:.3f}", None),
+    ("metre with 2/4 ≡ 4/4 (same as class here)", lambda s: f"{s['meter_class']:.3f}", None),
+    (
+        "key vs the excerpt's own key (music21), weighted",
+        lambda s: f"{s['key_excerpt']:.3f}",
+        None,
+    ),
+    (
+        "key where excerpt key = tune key (hums)",
+        lambda s: f"{s['key_agreed']:.3f} ({s['key_agreed_hums']:.0f})",
+        None,
+    ),
+    (
+        "misread beyond conventions (key, tempo ×2-free, metre class)",
+        lambda s: f"{s['misread']:.3f}",
+        None,
+    ),
+    (
+        "preview asked first (confidence < CONFIDENT)",
+        lambda s: f"{s['asked']:.3f}",
+        None,
+    ),
+    (
+        "… of asked that were misread / of misread asked",
+        lambda s: f"{s['asked_precision']:.3f} / {s['asked_recall']:.3f}",
+        None,
+    ),
     ("note F1 vs score, 100 ms: median", lambda s: f"{s['f1_100_median']:.3f}", "≥ 0.90"),
     ("note F1 vs score, 100 ms: p10", lambda s: f"{s['f1_100_p10']:.3f}", "≥ 0.80"),
     (
@@ -401,6 +514,13 @@ ROWS = (
 )
 
 
+def _cell(fmt: Any, summary: dict[str, float]) -> str:
+    try:
+        return str(fmt(summary))
+    except KeyError:  # a measure added after that run was saved
+        return "-"
+
+
 def table(columns: dict[str, dict[str, float]]) -> str:
     names = list(columns)
     lines = [
@@ -408,21 +528,26 @@ def table(columns: dict[str, dict[str, float]]) -> str:
         "|---|" + "---:|" * len(names) + "---|",
     ]
     for label, fmt, goal in ROWS:
-        cells = [fmt(columns[name]) if columns[name] else "-" for name in names]
+        cells = [_cell(fmt, columns[name]) for name in names]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {goal or ''} |")
     return "\n".join(lines)
 
 
 def breakdown(rows: list[dict[str, Any]], field: str) -> str:
     lines = [
-        f"| {field} | hums | key | tempo 4 % | metre | F1 100 ms median |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"| {field} | hums | key | tempo 4 % | tempo allowing ×2/×½ | metre | F1 100 ms median |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for value in sorted({str(r[field]) for r in rows}):
+
+    def natural(value: str) -> list[Any]:
+        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", value)]
+
+    for value in sorted({str(r[field]) for r in rows}, key=natural):
         part = [r for r in rows if str(r[field]) == value]
         lines.append(
             f"| {value} | {len(part)} | {np.mean([r['key'] for r in part]):.3f} "
             f"| {np.mean([r['tempo'] == 'right' for r in part]):.3f} "
+            f"| {np.mean([r['tempo'] in ('right', 'double', 'half') for r in part]):.3f} "
             f"| {np.mean([r['meter_ok'] for r in part]):.3f} "
             f"| {np.median([r.get('f1_100', 0.0) for r in part]):.3f} |"
         )
@@ -430,33 +555,52 @@ def breakdown(rows: list[dict[str, Any]], field: str) -> str:
 
 
 NOTES = """\
-*Before* is the analysis as it was before issue 10 (commit 552e008: one-peak grid tempo, 3-or-4
-metre, Krumhansl key, every note snapped into the key), run on the same cached hums (its CPU
-times were wall times on the loaded box, so they overstate it). What changed: the rhythm is read
-note by note (`rhythm.py`, an HMM over beat period × position in the beat: drift-proof, simple or
-compound), the key comes from what was sung (Temperley profiles minus the sung time outside the
-scale, first-note cue), and only notes between two semitones are corrected.
+Columns: *before* is the analysis before issue 10 (commit 552e008: one-peak grid tempo,
+3-or-4 metre, Krumhansl key, every note snapped into the key; its CPU times were wall times
+on the loaded box, so they overstate it), *previous* the first issue-10 reading (961f9f2),
+the last column this one; all on the same cached hums. The rows under "metre with 2/4 ≡ 4/4"
+are the second truths (see the module docstring); the original measures stay above them.
 
-Goals on the held half: met for note F1 (median 1.000, p10 0.875), in-tune notes moved (0 of
-6,810) and speed (0.18 CPU s per 12 s, median; p90 0.20). Not met, with the reasons measured
-on the tuning half:
+What changed since *previous*:
+- a compound reading whose long notes mostly start off its beats (more than half of the
+  notes over 0.4 beat) is read in simple time: running eighths of a 2/4 tune grouped in
+  threes. On the tuning half true 6/8 tunes have a median share of 0, simple tunes read as
+  compound 0.6 (2/4) and 0.24 (3/4). 3:2 tempo errors 0.137 → 0.110 (tune), 0.166 → 0.129
+  (held); metre class 0.789 → 0.815 and 0.716 → 0.749. A third scored best on the tuning
+  half (0.916 tempo allowing ×2, 0.841 class) but flipped a real singer (Vocadito 10 reads
+  0.33 from its WAV, 0.40 through the intake), so the rule keeps that margin;
+- the confidence is calibrated against readings wrong beyond notation conventions and the
+  metre part uses the bar reading's own confidence (ROC AUC against misreads, on the same
+  readings: 0.58 → 0.68 tuning half, 0.65 → 0.70 held); `listen.CONFIDENT` 0.5 → 0.62,
+  chosen on the tuning half: the best Youden index among thresholds that ask no more often
+  than the reader is wrong there (25.6 %). The old setting asked 53-59 % of hums. The
+  confidence still separates poorly (its parts see the key margin, the rhythm fit and the
+  bar contrast, not the excerpt/convention ambiguities), so asking less also catches fewer
+  misreads: the preview rows show the trade.
 
-- *Metre* 0.57 exact (0.72 by class). 2/4 against 4/4 cannot be heard from a melody alone:
-  sweeping the bar prior only trades one for the other (2/4 right 1 → 17 of 49 while 4/4
-  right 53 → 7 of 66); 3/4 chorale excerpts whose long notes fall every two beats are read as
-  4/4 with a perfect rhythm underneath. Compound vs simple (6/8 vs 2/4 in running eighths) is
-  the rest.
-- *Tempo* 0.64 within 4 % (0.80 allowing ×2/×½). The tempo octave is a notation convention:
-  the benchmark draws tempi at random (60-180) for unmarked scores, so an Essen 2/4 tune in
-  eighths at 65 bpm sounds exactly like quarters at 130; 2/4 tunes alone are 0.27. The rest
-  are 3:2 confusions between 6/8 and 2/4 or 3/4 (0.17).
-- *Key* 0.75 (0.70 exact). The hums are 10-18 s excerpts, the truth is the whole tune's key;
-  on the tuning half, about 85 % of the misses are the key the *written* excerpt itself gives the
-  same method (relative minor/major, IV, V), i.e. not listening errors.
+Goals on the held half: met for note F1, in-tune notes moved and speed. Not met:
+
+- *Key* 0.75 against the whole tune's key. The truth is the whole tune's key (its last bass
+  note), the hum a 10-18 s excerpt: music21's own analyser agrees with that truth on only
+  64-66 % of the excerpts. Where the excerpt's key and the tune's key agree the reading
+  scores 0.95 on both halves. Tried on the tuning half, all within ±0.01: Albrecht-Shanahan
+  and data-driven profiles (fitted on the tuning half's scores), a bonus for a long last
+  note on the tonic, the outside-scale penalty 1.0-2.0.
+- *Tempo* within 4 %: the tempo octave of the unmarked tunes (all but one here) is a
+  notation convention: the corpus draws the beat (quarter in 2/4-4/4, dotted quarter in
+  6/8) at random in 60-180 bpm, and the reading picks a beat near 85 bpm, so slow draws
+  read ×2 (see "By the drawn tempo": 60-80 bpm draws are 0.49 right, 0.85 allowing ×2).
+  Allowing ×2/×½, the remaining misses are 3:2 (6/8 against simple time) and sit mostly in
+  fast draws (120-180 bpm: 0.62-0.82), where a quarter is 0.33-0.5 s and eighths run fast.
+- *Metre* exact: 2/4 against 4/4 cannot be heard from a melody alone (the previous sweep
+  of the bar prior only traded one for the other), so 2/4 ≡ 4/4 is reported (= by class
+  here). The rest is 3/4 heard as 4/4 (chorale excerpts whose long notes fall every two
+  beats; on the tuning half neither a bar-pattern self-similarity at 3 vs 2/4 beats
+  separated them nor melodic accents (leaps, contour peaks) as extra bar weight, -0.01 to
+  -0.02) and some 6/8 read in simple time.
 - The synthetic hums drift in tempo (±8 %) but have no per-note onset jitter beyond what the
   segmenter adds, so rhythm figures here are optimistic for real singers; Vocadito (below)
-  keeps the real-singer check. The preview (`listen.CONFIDENT`) asks first when the calibrated
-  chance that key, tempo and metre are all right is under 0.5 (60 % of tuning-half hums).
+  keeps the real-singer check.
 """
 
 
@@ -468,6 +612,19 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.machine()
+
+
+def _saved_summaries(
+    path: Path, melodies: list[TrueMelody], halves: tuple[str, ...]
+) -> dict[str, dict[str, float]]:
+    """A --save file's summaries, recomputed from its rows when it has them (so that the
+    measures added since are filled in)."""
+    saved = json.loads(path.read_text())
+    if "rows" not in saved:
+        return dict(saved["summaries"])
+    rows = saved["rows"]
+    add_second_truths(rows, melodies)
+    return {half: summarise([r for r in rows if r["half"] == half]) for half in halves}
 
 
 def _init_worker() -> None:
@@ -483,6 +640,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0, help="only the first N of each half")
     parser.add_argument("--save", type=Path, help="write the rows and summaries as JSON")
     parser.add_argument("--before", type=Path, help="a --save file to compare against")
+    parser.add_argument("--previous", type=Path, help="a second --save file (a middle column)")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     parser.add_argument("--from-saved", type=Path, help="report a --save file, evaluate nothing")
     args = parser.parse_args()
@@ -502,21 +660,26 @@ def main() -> int:
         ) as pool:
             rows = pool.map(evaluate, chosen, chunksize=4)
     wall = time.perf_counter() - started
+    add_second_truths(rows, melodies)
     summaries = {half: summarise([r for r in rows if r["half"] == half]) for half in halves}
     vocadito = vocadito_rows()
 
     columns: dict[str, dict[str, float]] = {}
-    before = json.loads(args.before.read_text())["summaries"] if args.before else {}
+    before = _saved_summaries(args.before, melodies, halves) if args.before else {}
+    previous = _saved_summaries(args.previous, melodies, halves) if args.previous else {}
     for half in halves:
         if half in before:
             columns[f"{half} half, before"] = before[half]
+        if half in previous:
+            columns[f"{half} half, previous"] = previous[half]
         columns[f"{half} half"] = summaries[half]
     report = table(columns)
     held_rows = [r for r in rows if r["half"] == halves[-1]]
     details = (
         f"By metre ({halves[-1]} half):\n\n{breakdown(held_rows, 'meter')}\n\n"
         f"By voice ({halves[-1]} half):\n\n{breakdown(held_rows, 'voice')}\n\n"
-        f"By source ({halves[-1]} half):\n\n{breakdown(held_rows, 'source')}"
+        f"By source ({halves[-1]} half):\n\n{breakdown(held_rows, 'source')}\n\n"
+        f"By the drawn tempo ({halves[-1]} half):\n\n{breakdown(held_rows, 'true tempo (bpm)')}"
     )
     voc = "\n".join(
         [
@@ -545,7 +708,8 @@ def main() -> int:
         section = (
             f"## {SECTION}\n\nDate: {datetime.date.today().isoformat()}. Machine: {machine}. "
             f"Command: `.venv/bin/python benchmarks/melody_fidelity.py"
-            f"{' --before ' + str(args.before) if args.before else ''}`. "
+            f"{' --before ' + str(args.before) if args.before else ''}"
+            f"{' --previous ' + str(args.previous) if args.previous else ''}`. "
             f"{len(chosen)} hummed melodies from the music21 corpus "
             f"(`benchmarks/melody_corpus.py`), split by a hash of the tune id; "
             "methods tuned on the *tune* half only, goals judged on the *held* half. "

@@ -13,6 +13,7 @@ from generator.backends.arranger.analysis import (
     estimate_key,
     estimate_tempo,
     rank_keys,
+    read_notes,
     scale_pitch_classes,
     snap_to_key,
     transpose_to_key,
@@ -168,6 +169,20 @@ def test_compound_time_is_heard() -> None:
     starts = np.array([n.start_beat for n in melody.notes])
     expected = np.concatenate([[0.0], np.cumsum(eighths)[:-1]]) / 3
     assert np.allclose(starts - starts[0], expected, atol=1e-6)
+
+
+def test_simple_tune_in_quarter_eighth_eighth_is_not_read_as_compound() -> None:
+    # An Essen 2/4 tune (ballad30/157): quarter, eighth, eighth, a rest. Grouped in threes it
+    # scans as 6/8 with its quarters off the beat; a real 6/8 puts its long notes on the beat.
+    score = [(0, 1, 67), (1, 0.5, 69), (1.5, 0.5, 69), (2, 1, 70), (3, 0.5, 71), (3.5, 0.5, 69)]
+    score += [(4, 1, 70), (5, 0.5, 72), (5.5, 0.5, 72), (6, 1, 74), (7, 0.5, 69), (7.5, 0.5, 72)]
+    score += [(8, 1, 70), (9, 1, 69), (11.5, 0.5, 69), (12, 1, 69), (13, 0.5, 70)]
+    score += [(13.5, 0.5, 72), (14, 1, 74), (15, 0.5, 69), (15.5, 0.5, 72)]
+    spb = 60 / 100
+    notes = [Note(s * spb, (s + d * 0.9) * spb, float(p)) for s, d, p in score]
+    melody = read_notes(notes).melody
+    assert not melody.compound
+    assert melody.bpm == pytest.approx(100, rel=0.04)
 
 
 def test_rhythm_survives_tempo_drift() -> None:

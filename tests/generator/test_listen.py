@@ -143,3 +143,13 @@ def test_prompt_metre_wins(
     assert reading.meter == meter and "meter" in reading.pinned
     assert (reading.melody.beats_per_bar, reading.melody.compound) == (beats, compound)
     assert len(reading.melody.notes) == len(C_MAJOR_TUNE[0])
+
+
+def test_preview_asks_first_only_when_unsure(hum: object) -> None:
+    # A scale tune ending on its tonic is clear: it renders without asking. Sol-mi-re over
+    # and over never says whether it is in C, G or E minor: the preview asks first.
+    assert listen(hum, RATE).confident  # type: ignore[arg-type]
+    ambiguous = sing([67, 64, 62, 64, 67, 64, 62, 64, 67, 69, 67, 64], [1] * 12, 100)
+    reading = listen(ambiguous, RATE)
+    assert not reading.confident
+    assert reading.confidence < listen(hum, RATE).confidence  # type: ignore[arg-type]
