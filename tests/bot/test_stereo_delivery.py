@@ -8,7 +8,7 @@ import av
 import numpy as np
 
 import audio
-from bot.cogs.delivery import fit_audio
+from bot.delivery import fit_audio
 from db.types import Output
 
 
