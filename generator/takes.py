@@ -166,17 +166,16 @@ def render_takes(
         raise ValueError("at least one take")
     seeds = take_seeds(request.seed, n)
     requests = [dataclasses.replace(request, seed=s) for s in seeds]
-    listen: Callable[[RenderRequest], Any] | None = getattr(backend, "listen", None)
+    listen: Callable[[RenderRequest], Melody] | None = getattr(backend, "listen", None)
     heard: Melody | None = None
     results: list[RenderResult] = []
     progress(0.0, "listening")
     if request.melody is not None and listen is not None:
-        reading = listen(request)  # one hearing for every take (the arranger's ``Reading``)
-        heard = reading.melody
+        heard = listen(request)  # one hearing for every take
         for i, r in enumerate(requests):
             results.append(
                 backend.render(r, _part(progress, 0.05 + 0.85 * i / n, 0.05 + 0.85 * (i + 1) / n),
-                               heard=reading)  # type: ignore[call-arg]
+                               heard=heard)  # type: ignore[call-arg]
             )  # fmt: skip
     else:
         if request.melody is not None:

@@ -109,19 +109,22 @@ class ArrangerBackend:
             changes["beats_per_bar"], changes["compound"] = meter
         return dataclasses.replace(spec, **changes) if changes else spec
 
-    def listen(self, request: RenderRequest) -> Reading:
-        """Hear the request's hum as ``render`` will: the preview's choice, then the prompt's
-        words, then detection (``render`` does this first; takes share one hearing)."""
+    def listen(self, request: RenderRequest) -> Melody:
+        """Hear the request's hum as ``render`` does (takes share one hearing)."""
+        return self._reading(request, self.spec_for(request)).melody
+
+    def _reading(self, request: RenderRequest, spec: PromptSpec) -> Reading:
         assert request.melody is not None
+        # choice (preview buttons) > prompt words > detection
         choice = ReadingChoice.from_json(request.options.get("reading"))
-        return listen_with(request.melody, request.melody_rate, self.spec_for(request), choice)
+        return listen_with(request.melody, request.melody_rate, spec, choice)
 
     def render(
         self,
         request: RenderRequest,
         progress: Progress = no_progress,
         *,
-        heard: Reading | None = None,
+        heard: Melody | None = None,
     ) -> RenderResult:
         """Render ``request``; ``heard``: the hum as ``listen`` heard it (not heard again)."""
         self.check(request)
@@ -134,13 +137,15 @@ class ArrangerBackend:
         clock = time.perf_counter()
         if request.melody is not None:
             progress(0.0, "pitch")
-            reading = heard if heard is not None else self.listen(request)
-            melody = reading.melody
-            # the reading's key, metre and tempo are final: the arranger must not move them again
+            melody = heard if heard is not None else self.listen(request)
+            # the reading's key, metre and tempo are final, so the arranger must not move them
+            # again; the tempo is pinned when a choice or the prompt gave it (listen_with)
+            choice = ReadingChoice.from_json(request.options.get("reading"))
+            bpm_pinned = choice.bpm is not None or spec.bpm is not None
             spec = dataclasses.replace(
                 spec,
                 key=melody.key,
-                bpm=melody.bpm if "bpm" in reading.pinned else None,
+                bpm=melody.bpm if bpm_pinned else None,
                 beats_per_bar=melody.beats_per_bar,
                 compound=melody.compound,
             )
