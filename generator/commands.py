@@ -1,9 +1,10 @@
 """``humjam generate | demo | styles``: render tracks from the command line (no Discord, no queue).
 
 Hum file → ``audio.decode`` → ``audio.prepare_hum`` → backend → ``audio.encode``; writes
-``track.<fmt>`` (stereo), ``melody.mid`` and ``pianoroll.png`` (and ``stems.zip`` with
-``--stems``) and prints their paths. User mistakes (bad audio, refused requests) print one
-friendly line and exit with status 2.
+``track.<fmt>`` (stereo), ``track.json`` (key, tempo, metre, style, prompt, seed),
+``melody.mid`` and ``pianoroll.png`` (and ``stems.zip`` with ``--stems``) and prints their
+paths. ``--continue DIR`` makes the hum the next part of the track in DIR. User mistakes (bad
+audio, refused requests) print one friendly line and exit with status 2.
 
 Start-up is part of the job: this module imports nothing heavy at the top, says what it is about
 to do on stderr before the audio and DSP stack loads, and reports each render stage as it
@@ -13,14 +14,16 @@ starts (``humjam generate`` shows its first line within a second).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from generator.backend import Progress, RenderResult
+    from generator.backend import Backend, Progress, RenderRequest, RenderResult
     from generator.takes import TakesResult
 
 BOTH_BACKENDS = ("arranger", "musicgen")  # `--backend both`, in this order
@@ -30,6 +33,7 @@ __all__ = ["DEMO_PROMPT", "demo", "generate", "styles"]
 log = logging.getLogger(__name__)
 
 DEMO_PROMPT = "lofi hip hop, rhodes and vinyl crackle"
+TRACK_JSON = "track.json"  # the result metadata next to the track: what --continue reads
 USER_ERROR = 2
 
 
@@ -53,6 +57,19 @@ def _stage_printer() -> Progress:
             _say(f"{stage} …")
 
     return progress
+
+
+def _timed(
+    backend: Backend, render: Callable[[Progress], RenderResult]
+) -> tuple[RenderResult, float]:
+    """``render`` on the loaded ``backend`` (closed after), with the seconds it took."""
+    backend.load()
+    try:
+        started = time.perf_counter()
+        result = render(_stage_printer())
+        return result, time.perf_counter() - started
+    finally:
+        backend.close()
 
 
 def _render(
@@ -93,19 +110,13 @@ def _render(
         )
         backend = get_backend(backend_name, settings)
         backend.check(request)
-        backend.load()
-        try:
-            started = time.perf_counter()
-            result: RenderResult
-            if takes > 1:  # issue 14: several takes from one hearing, scored, best first
-                from generator.takes import render_takes
+        result: RenderResult
+        if takes > 1:  # issue 14: several takes from one hearing, scored, best first
+            from generator.takes import render_takes
 
-                result = render_takes(backend, request, takes, _stage_printer())
-            else:
-                result = backend.render(request, _stage_printer())
-            elapsed = time.perf_counter() - started
-        finally:
-            backend.close()
+            result, elapsed = _timed(backend, lambda p: render_takes(backend, request, takes, p))
+        else:
+            result, elapsed = _timed(backend, lambda p: backend.render(request, p))
     except (audio.AudioRejected, RenderRefused) as exc:
         return _fail(exc.message)
     except BackendUnavailable as exc:
@@ -113,13 +124,73 @@ def _render(
     from generator.takes import TakesResult
 
     if isinstance(result, TakesResult):
-        _write_takes(result, fmt, out_dir, elapsed)
+        _write_takes(result, fmt, out_dir, elapsed, request)
     else:
-        _write(result, fmt, out_dir, elapsed)
+        _write(result, fmt, out_dir, elapsed, request)
     return 0
 
 
-def _write(result: RenderResult, fmt: str, out_dir: Path, elapsed: float) -> None:
+def _continue(args: argparse.Namespace, hum: bytes, filename: str) -> int:
+    """``humjam generate NEXT_HUM --continue PARENT_DIR``: the new hum as the next part of the
+    track ``humjam generate`` wrote into PARENT_DIR, in its key, tempo, metre, style and seed,
+    joined at a bar line (``generator.continuation``, as the worker's ``continue`` jobs)."""
+    import json
+
+    import audio
+    from generator.backends import get_backend
+    from generator.continuation import continuation_request, render_continuation
+    from generator.errors import BackendUnavailable, RenderRefused
+    from generator.settings import GeneratorSettings
+
+    parent_dir, out_dir = Path(args.continue_from), Path(args.out)
+    try:
+        meta = json.loads((parent_dir / TRACK_JSON).read_text())
+        track = parent_dir / str(meta["track"])
+        parent = audio.decode(track.read_bytes(), track.name, audio.TRACK_LIMITS)
+    except (OSError, ValueError, KeyError, TypeError):
+        return _fail(
+            f"{parent_dir} holds no track to continue: point --continue at a folder that "
+            f"`humjam generate` wrote (it has {TRACK_JSON} and the track)"
+        )
+    except audio.AudioRejected as exc:
+        return _fail(f"{parent_dir}: {exc.message}")
+    if out_dir.resolve() == parent_dir.resolve():
+        return _fail(
+            "write the continued track to another folder (-o): it would replace its parent"
+        )
+    seed = int(meta.get("seed", 0)) if args.seed is None else args.seed
+    prompt = args.prompt if args.prompt is not None else str(meta.get("prompt") or DEMO_PROMPT)
+    _say(f"continuing {track} with {filename} ({args.duration:g} s more) …")
+    try:
+        clip = audio.prepare_hum(audio.decode(hum, filename))
+        backend = get_backend(args.backend, GeneratorSettings())
+        request = continuation_request(
+            backend,
+            prompt=prompt,
+            duration_s=args.duration,
+            seed=seed,
+            melody=clip.samples,
+            melody_rate=clip.sample_rate,
+            parent_meta=meta,
+            parent_audio=parent.samples,
+            parent_rate=parent.sample_rate,
+            params={"style": args.style} if args.style else None,
+        )
+        result, elapsed = _timed(backend, lambda p: render_continuation(backend, request, p))
+    except (audio.AudioRejected, RenderRefused) as exc:
+        return _fail(exc.message)
+    except BackendUnavailable as exc:
+        return _fail(str(exc))
+    result = dataclasses.replace(
+        result, metadata={**result.metadata, "continued_from": str(parent_dir)}
+    )
+    _write(result, args.format, out_dir, elapsed, request)
+    return 0
+
+
+def _write(
+    result: RenderResult, fmt: str, out_dir: Path, elapsed: float, request: RenderRequest
+) -> None:
     import audio
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -127,6 +198,8 @@ def _write(result: RenderResult, fmt: str, out_dir: Path, elapsed: float) -> Non
     track = out_dir / f"track.{'ogg' if fmt == 'opus' else fmt}"
     track.write_bytes(audio.encode(result.audio, result.sample_rate, fmt))
     paths.append(track)
+    _write_track_json(out_dir / TRACK_JSON, track, result, request)
+    paths.append(out_dir / TRACK_JSON)
     if result.midi is not None:
         (out_dir / "melody.mid").write_bytes(result.midi)
         paths.append(out_dir / "melody.mid")
@@ -154,11 +227,31 @@ def _write(result: RenderResult, fmt: str, out_dir: Path, elapsed: float) -> Non
     )
 
 
-def _write_takes(result: TakesResult, fmt: str, out_dir: Path, elapsed: float) -> None:
+def _write_takes(
+    result: TakesResult, fmt: str, out_dir: Path, elapsed: float, request: RenderRequest
+) -> None:
     """Each take in ``out_dir/take<N>/`` (N = rank, 1 follows the hum best) and a score table."""
     for take in result.takes:
         print(f"take {take.number}: seed {take.seed}, follows your hum {_percent(take.score)}")
-        _write(take.result, fmt, out_dir / f"take{take.number}", elapsed)
+        take_request = dataclasses.replace(request, seed=take.seed)
+        _write(take.result, fmt, out_dir / f"take{take.number}", elapsed, take_request)
+
+
+def _write_track_json(
+    path: Path, track: Path, result: RenderResult, request: RenderRequest
+) -> None:
+    """What ``humjam generate --continue`` needs to carry on: the result metadata (key, bpm,
+    metre, style, ...) and the request's prompt and seed, next to the track."""
+    import json
+
+    facts = {
+        **result.metadata,
+        "track": track.name,
+        "prompt": request.prompt,
+        "seed": request.seed,
+        "duration": round(result.frames / result.sample_rate, 3),
+    }
+    path.write_text(json.dumps(facts, indent=2, default=str) + "\n")
 
 
 def _percent(score: float | None) -> str:
@@ -174,6 +267,20 @@ def generate(args: argparse.Namespace) -> int:
         if not path.is_file():
             return _fail(f"no such file: {path}")
         data, name = path.read_bytes(), path.name
+    if args.continue_from is not None:
+        if data is None or name is None:
+            return _fail(
+                "--continue needs the hum that comes next: humjam generate HUM --continue DIR"
+            )
+        if args.backend == "both" or args.takes > 1 or args.stems or args.loop:
+            return _fail(
+                "--continue makes one track: leave out --backend both, --takes, --stems, --loop"
+            )
+        return _continue(args, data, name)
+    if args.prompt is None:
+        args.prompt = DEMO_PROMPT
+    if args.seed is None:
+        args.seed = 0
     source = f"from {name}" if name else "from the prompt alone"
     if args.backend == "both":
         if args.takes > 1:

@@ -27,7 +27,14 @@ from generator.backend import Progress, RenderRequest, RenderResult
 from generator.errors import RenderRefused
 from generator.kinds import HUM_RATE, WorkContext, parent_track
 
-__all__ = ["CONTINUE_FROM", "ContinueJob", "bar_seconds", "join_at_bar"]
+__all__ = [
+    "CONTINUE_FROM",
+    "ContinueJob",
+    "bar_seconds",
+    "continuation_request",
+    "join_at_bar",
+    "render_continuation",
+]
 
 CONTINUE_FROM = "continue_from_job"
 CROSSFADE_S = 0.08  # short: a bar line is a hard musical boundary, only clicks need hiding
@@ -90,6 +97,81 @@ def join_at_bar(
     return (out[:, 0] if channels == 1 else out), join_s
 
 
+def continuation_request(
+    backend: Any,
+    *,
+    prompt: str,
+    duration_s: float,
+    seed: int,
+    melody: npt.NDArray[np.float32],
+    melody_rate: int,
+    parent_meta: Mapping[str, Any],
+    parent_audio: npt.NDArray[Any],
+    parent_rate: int,
+    params: Mapping[str, Any] | None = None,
+) -> RenderRequest:
+    """The request that renders ``melody`` as the next part of a track whose result metadata is
+    ``parent_meta`` (the worker's ``continue`` jobs and ``humjam generate --continue``).
+    Checked by ``backend`` (``RenderRefused`` on a bad request)."""
+    params = params or {}
+    options: dict[str, Any] = {
+        **params,
+        # the parent's grid and key: the new hum is read on its tempo, moved into its key
+        "key": parent_meta.get("key"),
+        "bpm": parent_meta.get("bpm"),
+        "beats_per_bar": parent_meta.get("beats_per_bar"),
+        "meter": parent_meta.get("meter"),  # "6/8": compound beats stay compound
+    }
+    style = parent_meta.get("style") or params.get("style")
+    if getattr(backend, "continues_audio", False):
+        options["continue_audio"], options["continue_rate"] = parent_audio, parent_rate
+    else:
+        options["parent_audio"], options["parent_rate"] = parent_audio, parent_rate
+    request = RenderRequest(
+        prompt=prompt,
+        duration_s=duration_s,
+        seed=seed,
+        melody=melody,
+        melody_rate=melody_rate,
+        style=str(style) if style else None,
+        options=options,
+    )
+    backend.check(request)
+    return request
+
+
+def render_continuation(backend: Any, request: RenderRequest, progress: Progress) -> RenderResult:
+    """Render a ``continuation_request``: the whole track so far (parent, then the new part)."""
+    if getattr(backend, "continues_audio", False):
+        # conditioned on the track's end and the new hum; returns track + new seconds
+        return backend.render(request, progress)  # type: ignore[no-any-return]
+    new = backend.render(request, progress)
+    parent = np.asarray(request.options["parent_audio"])
+    parent_rate = int(request.options["parent_rate"])
+    if parent_rate != new.sample_rate:
+        import soxr
+
+        parent = soxr.resample(parent, parent_rate, new.sample_rate)
+    bar_s = bar_seconds(new.metadata) or bar_seconds(request.options) or 2.0
+    joined, join_s = join_at_bar(
+        parent,
+        new.audio,
+        new.sample_rate,
+        bar_s,
+        new_start_s=float(new.metadata.get("hum_offset_s") or 0.0),
+    )
+    return _with_meta(
+        RenderResult(
+            audio=joined,
+            sample_rate=new.sample_rate,
+            metadata=new.metadata,
+            midi=new.midi,
+            piano_roll_png=new.piano_roll_png,
+        ),
+        {"join_s": round(join_s, 3), "duration": round(len(joined) / new.sample_rate, 3)},
+    )
+
+
 class ContinueJob:
     """A ``continue`` job: the new hum as the next part of the parent track (module doc)."""
 
@@ -108,70 +190,25 @@ class ContinueJob:
                 "continue_source_gone", "The track to continue is gone (deleted or expired)."
             )
         clip = audio.prepare_hum(audio.decode(claim.hum, claim.hum_filename), target_rate=HUM_RATE)
-        meta = parent.result_meta
         track, rate = parent_track(ctx, {"extend_from_job": parent.id, **_take(job.params)})
-        options: dict[str, Any] = {
-            **job.params,
-            # the parent's grid and key: the new hum is read on its tempo, moved into its key
-            "key": meta.get("key"),
-            "bpm": meta.get("bpm"),
-            "beats_per_bar": meta.get("beats_per_bar"),
-            "meter": meta.get("meter"),  # "6/8": compound beats stay compound
-        }
-        style = meta.get("style") or job.params.get("style")
-        if getattr(ctx.backend, "continues_audio", False):
-            options["continue_audio"], options["continue_rate"] = track, rate
-        else:
-            options["parent_audio"], options["parent_rate"] = track, rate
-        request = RenderRequest(
+        return continuation_request(
+            ctx.backend,
             prompt=job.prompt,
             duration_s=job.duration_s,
             seed=job.seed,
             melody=clip.samples,
             melody_rate=clip.sample_rate,
-            style=str(style) if style else None,
-            options=options,
+            parent_meta=parent.result_meta,
+            parent_audio=track,
+            parent_rate=rate,
+            params=job.params,
         )
-        ctx.backend.check(request)
-        return request
 
     def render(
         self, ctx: WorkContext, claim: Claim, request: RenderRequest, progress: Progress
     ) -> RenderResult:
-        parent_id = claim.job.params.get(CONTINUE_FROM)
-        if getattr(ctx.backend, "continues_audio", False):
-            # conditioned on the track's end and the new hum; returns track + new seconds
-            result = ctx.backend.render(request, progress)
-            return _with_meta(result, {"continued_from": parent_id})
-        new = ctx.backend.render(request, progress)
-        parent = np.asarray(request.options["parent_audio"])
-        parent_rate = int(request.options["parent_rate"])
-        if parent_rate != new.sample_rate:
-            import soxr
-
-            parent = soxr.resample(parent, parent_rate, new.sample_rate)
-        bar_s = bar_seconds(new.metadata) or bar_seconds(request.options) or 2.0
-        joined, join_s = join_at_bar(
-            parent,
-            new.audio,
-            new.sample_rate,
-            bar_s,
-            new_start_s=float(new.metadata.get("hum_offset_s") or 0.0),
-        )
-        return _with_meta(
-            RenderResult(
-                audio=joined,
-                sample_rate=new.sample_rate,
-                metadata=new.metadata,
-                midi=new.midi,
-                piano_roll_png=new.piano_roll_png,
-            ),
-            {
-                "continued_from": parent_id,
-                "join_s": round(join_s, 3),
-                "duration": round(len(joined) / new.sample_rate, 3),
-            },
-        )
+        result = render_continuation(ctx.backend, request, progress)
+        return _with_meta(result, {"continued_from": claim.job.params.get(CONTINUE_FROM)})
 
     def outputs(self, ctx: WorkContext, claim: Claim, result: RenderResult) -> list[Output] | None:
         return None  # the worker's standard files: the whole track so far

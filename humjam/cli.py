@@ -21,9 +21,13 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument(
         "hum", nargs="?", help="audio file (ogg/opus, m4a, mp3, webm, wav, flac); omit: text only"
     )
-    g.add_argument("-p", "--prompt", default="lofi hip hop, rhodes and vinyl crackle")
-    g.add_argument("-d", "--duration", type=float, default=30.0, help="seconds of output")
-    g.add_argument("-s", "--seed", type=int, default=0)
+    g.add_argument(
+        "-p", "--prompt", default=None, help="default: lofi hip hop (--continue: the parent's)"
+    )
+    g.add_argument(
+        "-d", "--duration", type=float, default=30.0, help="seconds of output (--continue: added)"
+    )
+    g.add_argument("-s", "--seed", type=int, default=None, help="default 0 (--continue: parent's)")
     g.add_argument("--style", default=None, help="force a style (see `humjam styles`)")
     g.add_argument(
         "--backend",
@@ -50,6 +54,15 @@ def _parser() -> argparse.ArgumentParser:
         "--loop", action="store_true", help="a seamless loop of whole bars (about --duration long)"
     )
 
+    g.add_argument(
+        "--continue",
+        dest="continue_from",
+        metavar="PARENT_DIR",
+        default=None,
+        help="extend by humming: the hum becomes the next part of the track `humjam generate` "
+        "wrote into PARENT_DIR (its key, tempo, metre, style and seed), joined at a bar line",
+    )
+
     d = sub.add_parser("demo", help="render the bundled hum with the embedded arranger")
     d.add_argument("-o", "--out", default="out")
     d.add_argument("-p", "--prompt", default="lofi hip hop, rhodes and vinyl crackle")
@@ -63,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     li.add_argument("hum", help="audio file (ogg/opus, m4a, mp3, webm, wav, flac)")
     li.add_argument("-p", "--prompt", default="", help="words that pin key/tempo/metre")
     li.add_argument("-o", "--out", default="out", help="output directory (MIDI + piano roll)")
+
+    c = sub.add_parser("countin", help="a jam count-in: one bar of click over the tonic chord")
+    c.add_argument("--key", required=True, help='e.g. "D minor", "Bb", "f#m"')
+    c.add_argument("--bpm", type=float, required=True)
+    c.add_argument("--meter", default="4/4", help="beats per bar over 4: 2/4, 3/4, 4/4, 5/4 ...")
+    c.add_argument("-o", "--out", default="out", help="output directory")
 
     w = sub.add_parser("worker", help="claim and render queued jobs")
     w.add_argument("--backend", default=None, help="arranger | musicgen (default: HUMJAM_BACKEND)")
@@ -89,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from generator import listen_command
 
         return int(listen_command.listen(args))
+    if args.command == "countin":
+        from generator import countin_command
+
+        return int(countin_command.countin(args))
     if args.command == "worker":
         from generator import worker
 
