@@ -15,14 +15,14 @@ import asyncio
 import io
 import logging
 import re
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Self, TypeAlias
 
 import discord
 
 from bot import metrics
 from bot.errors import UserFacingError
 from bot.render import slug
-from bot.views import MAX_CUSTOM_ID, guarded
+from bot.views import IdButton, guarded
 from db.jam import AsyncJamStore, JamNotFound, JamSession, key_tonic
 
 if TYPE_CHECKING:
@@ -89,33 +89,20 @@ async def send_count_in(interaction: Interaction, session_id: int) -> None:
     log.info("count-in sent", extra={"jam_session": session_id, "user_id": interaction.user.id})
 
 
-class CountMeIn(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"humjam:countin:(?P<session_id>[0-9]{1,19})",
-):
+class CountMeIn(IdButton, template=r"humjam:countin:(?P<session_id>[0-9]{1,19})"):
     """Anyone may press it: the clip is private to whoever asked."""
 
     def __init__(self, session_id: int) -> None:
-        custom_id = f"humjam:countin:{session_id}"
-        assert len(custom_id) <= MAX_CUSTOM_ID
         super().__init__(
-            discord.ui.Button(
-                label="Count me in",
-                emoji="🥁",
-                style=discord.ButtonStyle.secondary,
-                custom_id=custom_id,
-            )
+            f"humjam:countin:{session_id}",
+            label="Count me in",
+            emoji="🥁",
+            style=discord.ButtonStyle.secondary,
         )
         self.session_id = session_id
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: Interaction,  # type: ignore[override]
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> CountMeIn:
+    def from_match(cls, match: re.Match[str]) -> Self:
         return cls(int(match["session_id"]))
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Self, TypeAlias
 
 import discord
 
-from bot.ports import require_job
 from bot.render import BRAND_COLOUR, truncate
-from bot.views import MAX_CUSTOM_ID, guarded
-from db.errors import JobNotFound
+from bot.views import IdButton, guarded, requester_check
 from db.types import Job
 
 if TYPE_CHECKING:
@@ -173,7 +171,7 @@ def preview_embed(job: Job, roll_filename: str | None) -> discord.Embed:
 
 
 class PreviewButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    IdButton,
     template=r"humjam:preview:(?P<action>[a-z0-9]{2,6}):(?P<job_id>[0-9]{1,19})",
 ):
     """One button under a preview. Only the requester may press it."""
@@ -182,47 +180,25 @@ class PreviewButton(
         self, action: str, job_id: int, *, label: str | None = None, disabled: bool = False
     ) -> None:
         default_label, emoji, style, row = ACTIONS.get(action, ACTIONS[CONFIRM])
-        custom_id = f"humjam:preview:{action}:{job_id}"
-        assert len(custom_id) <= MAX_CUSTOM_ID
         super().__init__(
-            discord.ui.Button(
-                label=truncate(label or default_label, 80),
-                emoji=emoji,
-                style=style,
-                custom_id=custom_id,
-                disabled=disabled,
-                row=row,
-            )
+            f"humjam:preview:{action}:{job_id}",
+            label=truncate(label or default_label, 80),
+            emoji=emoji,
+            style=style,
+            disabled=disabled,
+            row=row,
         )
         self.action = action
         self.job_id = job_id
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: Interaction,  # type: ignore[override]
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> PreviewButton:
-        return cls(match["action"], int(match["job_id"]))  # no I/O here: the callback loads
+    def from_match(cls, match: re.Match[str]) -> Self:
+        return cls(match["action"], int(match["job_id"]))
 
     async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
-        tree = interaction.client.tree
-        try:
-            job = await require_job(interaction.client.queue, self.job_id)
-        except JobNotFound:
-            await tree.reply_error(interaction, "job_not_found", "That preview no longer exists.")
-            return False
-        except Exception as exc:
-            await tree.report(interaction, exc)
-            return False
-        if job.requester_id == interaction.user.id:
-            return True
-        await tree.reply_error(
-            interaction, "not_owner", f"Only <@{job.requester_id}> can use this button."
+        return await requester_check(
+            interaction, self.job_id, gone="That preview no longer exists."
         )
-        return False
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         from bot.cogs.preview import Preview

@@ -19,14 +19,14 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Self, TypeAlias
 
 import discord
 
 from bot.errors import UserFacingError
 from bot.ports import require_job
 from bot.render import BRAND_COLOUR, format_seconds, key_tempo, slug, truncate
-from bot.views import MAX_CUSTOM_ID, JobButton, guarded
+from bot.views import IdButton, JobButton, guarded, requester_check
 from db.takes import MAX_TAKES, TAKE_S, TAKES, take_name, take_seconds, takes_of
 from db.types import Job, JobKind, Output
 
@@ -121,35 +121,27 @@ def takes_embed(job: Job, takes: Sequence[TakeInfo], *, kept: int | None = None)
 
 
 class TakeButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    IdButton,
     template=r"humjam:take:(?P<action>keep|extend|remix):(?P<job_id>[0-9]{1,19}):(?P<take>[1-9])",
 ):
     """Keep, Extend or Remix one take; only the requester may press."""
 
     def __init__(self, action: str, job_id: int, take: int) -> None:
         label, emoji, style = TAKE_ACTIONS[action]
-        custom_id = f"humjam:take:{action}:{job_id}:{take}"
-        assert len(custom_id) <= MAX_CUSTOM_ID
         super().__init__(
-            discord.ui.Button(
-                label=f"{label} #{take}", emoji=emoji, style=style, custom_id=custom_id
-            )
+            f"humjam:take:{action}:{job_id}:{take}",
+            label=f"{label} #{take}",
+            emoji=emoji,
+            style=style,
         )
         self.action, self.job_id, self.take = action, job_id, take
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: Interaction,  # type: ignore[override]
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> TakeButton:
+    def from_match(cls, match: re.Match[str]) -> Self:
         return cls(match["action"], int(match["job_id"]), int(match["take"]))
 
     async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
-        # the same owner check as the buttons under a track (Extend there: requester only)
-        return await JobButton("extend", self.job_id).interaction_check(interaction)
+        return await requester_check(interaction, self.job_id, gone="That track no longer exists.")
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         await guarded(

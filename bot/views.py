@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Self, TypeAlias
 
 import discord
 
@@ -51,21 +51,39 @@ async def guarded(interaction: Interaction, action: Callable[[], Awaitable[Any]]
         await interaction.client.tree.report(interaction, exc)
 
 
-class JobButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"humjam:(?P<action>reroll|variation|extend|remix|next|info|delete):(?P<job_id>[0-9]{1,19})",
-):
-    """One of the buttons under a finished track."""
+class IdButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)"):
+    """A restart-proof button whose whole state is in its custom_id (ids only, ≤ 100 characters).
 
-    def __init__(self, action: str, job_id: int) -> None:
-        label, emoji, style = ACTIONS[action]
-        custom_id = f"humjam:{action}:{job_id}"
-        assert len(custom_id) <= MAX_CUSTOM_ID
+    Subclasses give their own ``template`` and build themselves from its match in ``from_match``;
+    ``from_custom_id`` must do no I/O — discord.py swallows exceptions raised there, so the
+    callback loads whatever it needs.
+    """
+
+    def __init__(
+        self,
+        custom_id: str,
+        *,
+        label: str,
+        style: discord.ButtonStyle,
+        emoji: str | None = None,
+        disabled: bool = False,
+        row: int | None = None,
+    ) -> None:
+        assert len(custom_id) <= MAX_CUSTOM_ID, custom_id
         super().__init__(
-            discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=custom_id)
+            discord.ui.Button(
+                label=label,
+                emoji=emoji,
+                style=style,
+                custom_id=custom_id,
+                disabled=disabled,
+                row=row,
+            )
         )
-        self.action = action
-        self.job_id = job_id
+
+    @classmethod
+    def from_match(cls, match: re.Match[str]) -> Self:
+        raise NotImplementedError
 
     @classmethod
     async def from_custom_id(
@@ -74,31 +92,57 @@ class JobButton(
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
-    ) -> JobButton:
-        # No I/O here: discord.py swallows exceptions from this hook; the callback loads the job.
+    ) -> Self:
+        return cls.from_match(match)
+
+
+async def requester_check(
+    interaction: Interaction, job_id: int, *, gone: str, admins_too: bool = False
+) -> bool:
+    """Let only the job's requester (and, with ``admins_too``, moderators) press; tell anyone
+    else why, privately. ``gone`` is the reply when the job no longer exists."""
+    tree = interaction.client.tree
+    try:
+        job = await require_job(interaction.client.queue, job_id)
+    except JobNotFound:
+        await tree.reply_error(interaction, "job_not_found", gone)
+        return False
+    except Exception as exc:
+        await tree.report(interaction, exc)
+        return False
+    if job.requester_id == interaction.user.id or (admins_too and is_admin(interaction)):
+        return True
+    await tree.reply_error(
+        interaction, "not_owner", f"Only <@{job.requester_id}> can use this button."
+    )
+    return False
+
+
+class JobButton(
+    IdButton,
+    template=r"humjam:(?P<action>reroll|variation|extend|remix|next|info|delete):(?P<job_id>[0-9]{1,19})",
+):
+    """One of the buttons under a finished track."""
+
+    def __init__(self, action: str, job_id: int) -> None:
+        label, emoji, style = ACTIONS[action]
+        super().__init__(f"humjam:{action}:{job_id}", label=label, emoji=emoji, style=style)
+        self.action = action
+        self.job_id = job_id
+
+    @classmethod
+    def from_match(cls, match: re.Match[str]) -> Self:
         return cls(match["action"], int(match["job_id"]))
 
     async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
         if self.action not in OWNER_ONLY:
             return True
-        try:
-            job = await require_job(interaction.client.queue, self.job_id)
-        except JobNotFound:
-            await interaction.client.tree.reply_error(
-                interaction, "job_not_found", "That track no longer exists."
-            )
-            return False
-        except Exception as exc:
-            await interaction.client.tree.report(interaction, exc)
-            return False
-        if job.requester_id == interaction.user.id:
-            return True
-        if self.action == "delete" and is_admin(interaction):
-            return True
-        await interaction.client.tree.reply_error(
-            interaction, "not_owner", f"Only <@{job.requester_id}> can use this button."
+        return await requester_check(
+            interaction,
+            self.job_id,
+            gone="That track no longer exists.",
+            admins_too=self.action == "delete",
         )
-        return False
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         from bot.cogs.generate import Generate
@@ -117,24 +161,18 @@ class StemsButton(JobButton, template=r"humjam:stems:(?P<job_id>[0-9]{1,19})"):
     generator/stems.py). Owner only, like the other buttons that spend the hum."""
 
     def __init__(self, job_id: int) -> None:
-        custom_id = f"humjam:stems:{job_id}"
-        discord.ui.DynamicItem.__init__(
+        IdButton.__init__(
             self,
-            discord.ui.Button(
-                label="Stems", emoji="🎚️", style=discord.ButtonStyle.secondary, custom_id=custom_id
-            ),
+            f"humjam:stems:{job_id}",
+            label="Stems",
+            emoji="🎚️",
+            style=discord.ButtonStyle.secondary,
         )
         self.action = "stems"
         self.job_id = job_id
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: Interaction,  # type: ignore[override]
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> StemsButton:
+    def from_match(cls, match: re.Match[str]) -> Self:
         return cls(int(match["job_id"]))
 
 
@@ -147,31 +185,23 @@ def result_view(job_id: int) -> discord.ui.View:
 
 
 class HistoryPage(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    IdButton,
     template=r"humjam:history:(?P<user_id>[0-9]{1,20}):(?P<page>[0-9]{1,4}):(?P<dir>prev|next)",
 ):
     """Previous/next page of /history; only the user whose history it is may page it."""
 
     def __init__(self, user_id: int, page: int, direction: str, *, disabled: bool = False) -> None:
         super().__init__(
-            discord.ui.Button(
-                label="◀ Newer" if direction == "prev" else "Older ▶",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"humjam:history:{user_id}:{page}:{direction}",
-                disabled=disabled,
-            )
+            f"humjam:history:{user_id}:{page}:{direction}",
+            label="◀ Newer" if direction == "prev" else "Older ▶",
+            style=discord.ButtonStyle.secondary,
+            disabled=disabled,
         )
         self.user_id = user_id
         self.page = page
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: Interaction,  # type: ignore[override]
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> HistoryPage:
+    def from_match(cls, match: re.Match[str]) -> Self:
         return cls(int(match["user_id"]), int(match["page"]), match["dir"])
 
     async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
