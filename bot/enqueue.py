@@ -28,7 +28,20 @@ log = logging.getLogger(__name__)
 
 Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
 
-__all__ = ["enqueue_job"]
+__all__ = ["EXTEND_BY_S", "enqueue_job", "extended_length"]
+
+# How much longer "Extend" makes a track (or one take of a set).
+EXTEND_BY_S = 15.0
+
+
+def extended_length(current_s: float, limit_s: float) -> float:
+    """The length after one press of Extend, or a friendly refusal at the server's limit."""
+    longer = min(limit_s, current_s + EXTEND_BY_S)
+    if longer <= current_s:
+        raise UserFacingError(
+            "duration_out_of_range", f"Tracks can't be longer than {format_seconds(limit_s)}."
+        )
+    return longer
 
 
 async def enqueue_job(

@@ -54,7 +54,6 @@ TAKE_ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "extend": ("Extend", "➕", discord.ButtonStyle.secondary),
     "remix": ("Remix", "🎨", discord.ButtonStyle.secondary),
 }
-EXTEND_BY_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -235,7 +234,7 @@ async def on_take(interaction: Interaction, action: str, job_id: int, number: in
         await _keep(interaction, job, take)
         return
     from bot.cogs.generate import Generate
-    from bot.enqueue import enqueue_job
+    from bot.enqueue import enqueue_job, extended_length
 
     cog = interaction.client.get_cog("Generate")
     if not isinstance(cog, Generate):
@@ -270,12 +269,7 @@ async def on_take(interaction: Interaction, action: str, job_id: int, number: in
         )
         return
     await cog.acknowledge(interaction)
-    limit = cog.settings.max_duration_s
-    longer = min(limit, each + EXTEND_BY_S)
-    if longer <= each:
-        raise UserFacingError(
-            "duration_out_of_range", f"Tracks can't be longer than {format_seconds(limit)}."
-        )
+    longer = extended_length(each, cog.settings.max_duration_s)
     await enqueue_job(
         interaction.client,
         interaction,

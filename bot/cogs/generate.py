@@ -18,11 +18,11 @@ from discord.ext import commands
 
 from bot import metrics
 from bot.continuation import MENU_NAME as CONTINUE_MENU
-from bot.enqueue import enqueue_job
+from bot.enqueue import enqueue_job, extended_length
 from bot.errors import BadAttachment, UserFacingError
 from bot.intake import check_declared, fetch_hum
 from bot.ports import require_job
-from bot.render import clean_prompt, format_seconds, info_embed, status_line
+from bot.render import clean_prompt, info_embed, status_line
 from bot.side_by_side import generate_backend_autocomplete
 from bot.transformers import Duration, Style
 from bot.views import PromptModal
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
 VOICE_MESSAGE = 1 << 13
-EXTEND_BY_S = 15.0
 MAX_SEED = 2**31 - 1
 #: a hum from Discord may stop at a preview when it isn't heard confidently (bot/preview.py)
 ASK_IF_UNSURE: Mapping[str, Any] = {"ask_if_unsure": True}
@@ -282,30 +281,14 @@ class Generate(commands.Cog):
             return
         await self.acknowledge(interaction)
         parent = await require_job(self.bot.queue, job_id)
+        # Each action makes a new job from the parent's prompt, hum, length and backend.
+        duration_s, extra = parent.duration_s, None
         if action == "reroll":
-            await enqueue_job(
-                self.bot,
-                interaction,
-                prompt=parent.prompt,
-                duration_s=parent.duration_s,
-                backend=parent.backend,
-                seed=random.SystemRandom().randrange(MAX_SEED),
-                kind=JobKind.REROLL,
-                parent=parent,
-            )
+            kind, seed = JobKind.REROLL, random.SystemRandom().randrange(MAX_SEED)
         elif action == "variation":
             # Same seed family: a nearby seed plus an explicit small-variation strength.
-            await enqueue_job(
-                self.bot,
-                interaction,
-                prompt=parent.prompt,
-                duration_s=parent.duration_s,
-                backend=parent.backend,
-                seed=(parent.seed + 1 + random.randrange(16)) % MAX_SEED,
-                kind=JobKind.VARIATION,
-                parent=parent,
-                extra={"variation_of_seed": parent.seed, "variation": 0.25},
-            )
+            kind, seed = JobKind.VARIATION, (parent.seed + 1 + random.randrange(16)) % MAX_SEED
+            extra = {"variation_of_seed": parent.seed, "variation": 0.25}
         elif action == "stems":
             # The same job again (same seed, hum, prompt, options) with stems: bit for bit the
             # same track, taken apart (generator/stems.py).
@@ -313,35 +296,25 @@ class Generate(commands.Cog):
                 raise UserFacingError(
                     "no_stems", "Stems come from the arranger's tracks; this one can't be split."
                 )
-            await enqueue_job(
-                self.bot,
-                interaction,
-                prompt=parent.prompt,
-                duration_s=parent.duration_s,
-                backend=parent.backend,
-                seed=parent.seed,
-                kind=parent.kind,
-                parent=parent,
-                extra={"stems": True, "stems_of": parent.id},
-            )
+            kind, seed = parent.kind, parent.seed
+            extra = {"stems": True, "stems_of": parent.id}
         elif action == "extend":
-            limit = self.settings.max_duration_s
-            longer = min(limit, parent.duration_s + EXTEND_BY_S)
-            if longer <= parent.duration_s:
-                raise UserFacingError(
-                    "duration_out_of_range", f"Tracks can't be longer than {format_seconds(limit)}."
-                )
-            await enqueue_job(
-                self.bot,
-                interaction,
-                prompt=parent.prompt,
-                duration_s=longer,
-                backend=parent.backend,
-                seed=parent.seed,
-                kind=JobKind.EXTEND,
-                parent=parent,
-                extra={"extend_from_job": parent.id, "extend_by_s": longer - parent.duration_s},
-            )
+            kind, seed = JobKind.EXTEND, parent.seed
+            duration_s = extended_length(parent.duration_s, self.settings.max_duration_s)
+            extra = {"extend_from_job": parent.id, "extend_by_s": duration_s - parent.duration_s}
+        else:
+            return
+        await enqueue_job(
+            self.bot,
+            interaction,
+            prompt=parent.prompt,
+            duration_s=duration_s,
+            backend=parent.backend,
+            seed=seed,
+            kind=kind,
+            parent=parent,
+            extra=extra,
+        )
 
     # ------------------------------------------------- optional plain-message path
 
