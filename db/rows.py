@@ -65,8 +65,18 @@ def _time(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
+#: the error code a claim gives a row it could not read (``db.queue.lifecycle``)
+CORRUPT_JOB = "corrupt_job"
+
+
 def job_from_row(m: Mapping[Any, Any]) -> Job:
-    """The ``Job`` a row (mapping of ``JOB_COLUMNS``) describes, or ``CorruptRow``."""
+    """The ``Job`` a row (mapping of ``JOB_COLUMNS``) describes, or ``CorruptRow``.
+
+    A row the queue has already failed as corrupt is read with its damaged parts blanked
+    (unknown kind → generate, unreadable JSON → {}): its requester can then be told it failed
+    instead of waiting forever on a request nobody can read."""
+    if m.get("status") == JobStatus.FAILED.value and m.get("error_code") == CORRUPT_JOB:
+        m = _blank_damage(m)
     job_id = m.get("id")
     try:
         kind, status = JobKind(m["kind"]), JobStatus(m["status"])
@@ -108,6 +118,18 @@ def job_from_row(m: Mapping[Any, Any]) -> Job:
         if isinstance(exc, CorruptRow):
             raise
         raise CorruptRow(job_id, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _blank_damage(m: Mapping[Any, Any]) -> dict[Any, Any]:
+    fixed = dict(m)
+    if fixed.get("kind") not in {k.value for k in JobKind}:
+        fixed["kind"] = JobKind.GENERATE.value
+    for name in ("params", "result_meta"):
+        try:
+            _json_object(m.get("id"), name, fixed.get(name))
+        except CorruptRow:
+            fixed[name] = None
+    return fixed
 
 
 def readable_jobs(

@@ -19,7 +19,7 @@ from db.dialects import UNCHARGED_KIND, ClaimParams
 from db.errors import DatabaseUnavailable, JobNotFound, NotAllowed
 from db.models import jobs, user_state
 from db.queue._core import ACTIVE, GET_JOB, QueueCore
-from db.rows import CorruptRow, job_from_row, readable_jobs
+from db.rows import CORRUPT_JOB, CorruptRow, job_from_row, readable_jobs
 from db.types import Claim, Job, JobStatus, Output
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class Lifecycle(QueueCore):
                 .where(_FENCED)
                 .values(
                     status=JobStatus.FAILED.value,
-                    error_code="corrupt_job",
+                    error_code=CORRUPT_JOB,
                     error_message=CORRUPT_MESSAGE,
                     stage=f"corrupt: {reason}"[:64],
                     finished_at=now,

@@ -73,11 +73,30 @@ def test_readers_skip_and_log_unreadable_rows(queue, how, caplog):
     assert sum("unreadable" in r.getMessage() for r in caplog.records) >= 4
 
 
+def test_rows_failed_as_corrupt_are_offered_for_delivery_of_the_failure(queue):
+    """The requester of a damaged row is told it failed (blanked params), not left waiting."""
+    bad = [queue.enqueue(req()) for _ in range(2)]
+    corrupt(queue, bad[0].id, "params")
+    corrupt(queue, bad[1].id, "kind")
+    assert queue.claim("w", ["arranger"]) == []  # both failed as corrupt
+    offered = {j.id: j for j in queue.pending_deliveries(limit=10)}
+    assert set(offered) == {b.id for b in bad}
+    for job in offered.values():
+        assert job.status is JobStatus.FAILED and job.error_code == "corrupt_job"
+        assert "ask again" in (job.error_message or "")
+    assert offered[bad[0].id].params == {}  # unreadable JSON blanked
+    assert offered[bad[1].id].kind is JobKind.GENERATE  # unknown kind read as a plain request
+    assert queue.begin_delivery(bad[0].id)
+
+
 def test_unreadable_finished_rows_do_not_stall_deliveries(queue, caplog):
+    """A row damaged after it finished (not failed by a claim) stays unreadable: its delivery
+    is given up so it can't clog the line."""
     bad = [queue.enqueue(req()) for _ in range(3)]
     for job in bad:
+        [claim] = queue.claim("w", ["arranger"])
+        assert queue.complete(claim, [TRACK], {})
         corrupt(queue, job.id, "params")
-    assert queue.claim("w", ["arranger"]) == []  # all three failed as corrupt, finished first
     good = queue.enqueue(req(requester_id=2))
     [claim] = queue.claim("w", ["arranger"])
     assert queue.complete(claim, [TRACK], {})

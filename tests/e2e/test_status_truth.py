@@ -195,3 +195,24 @@ async def test_unreadable_job_row_is_skipped_and_others_are_delivered(
         assert await queue.get(bad.id) is None  # unreadable: not served, not crashing
     logged = [r for r in caplog.records if f"job {bad.id}" in r.getMessage()]
     assert logged and all(r.levelno >= logging.WARNING for r in logged)
+
+
+async def test_a_job_damaged_in_the_queue_tells_its_requester(
+    fake_discord: FakeDiscord,
+    start_bot: BotFactory,
+    queue: AsyncJobQueue,
+    queue_settings: QueueSettings,
+) -> None:
+    """A queued row some other tool damaged is failed as corrupt by the claim, and the
+    requester's status line says so (instead of "queued" forever)."""
+    fake = fake_discord
+    async with start_bot():
+        job, sent = await queued_job(fake, queue, "damaged later")
+        path = queue_settings.database_url.removeprefix("sqlite:///")
+        db = sqlite3.connect(path)
+        db.execute("UPDATE jobs SET params = '{not json' WHERE id = ?", (job.id,))
+        db.commit()
+        db.close()
+        assert await queue.claim("test-worker", [job.backend]) == []  # failed, never raised
+        await fake.wait_until(lambda: status_of(fake, sent).startswith("❌"), timeout=15)
+        assert "stored damaged" in status_of(fake, sent)
