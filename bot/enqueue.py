@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 Interaction: TypeAlias = "discord.Interaction[HumjamBot]"
 
-__all__ = ["EXTEND_BY_S", "enqueue_job", "extended_length"]
+__all__ = ["EXTEND_BY_S", "enqueue_job", "extended_length", "server_rules"]
 
 # How much longer "Extend" makes a track (or one take of a set).
 EXTEND_BY_S = 15.0
@@ -62,35 +62,9 @@ async def enqueue_job(
     """Check guild rules, enqueue, and turn the deferred message into the status line."""
     guild_id = interaction.guild_id
     channel_id = interaction.channel_id
-    default_backend = bot.settings.default_backend
-    max_duration = bot.settings.max_duration_s
-    if guild_id is not None:
-        rules = await bot.queue.guild_settings(guild_id)
-        allowed = getattr(rules, "allowed_channel_ids", None)
-        if allowed and channel_id not in allowed:
-            shown = ", ".join(f"<#{c}>" for c in list(allowed)[:5])
-            raise UserFacingError("channel_not_allowed", f"I only make music in {shown}.")
-        default_backend = getattr(rules, "default_backend", None) or default_backend
-        max_duration = min(max_duration, rules.max_duration_s)
-    # No duration asked: the default, shortened to the server's limit. Asked: must fit it.
-    if duration_s is None:
-        duration = min(bot.settings.default_duration_s, max_duration)
-    else:
-        duration = duration_s
-    if duration > max_duration:
-        raise UserFacingError(
-            "duration_out_of_range",
-            f"This server allows tracks up to {format_seconds(max_duration)}.",
-        )
-    # issue 14: `both` = a side-by-side pair (bot/side_by_side.py); refuse at once what no
-    # live worker serves
-    wanted = backend or default_backend
-    chosen = resolve_backend(wanted, bot.settings.backends) or check_backend(
-        wanted, bot.settings.backends
+    duration, chosen = await server_rules(
+        bot, guild_id, channel_id, duration_s=duration_s, backend=backend, takes=takes
     )
-    if chosen == BOTH and takes > 1:
-        raise UserFacingError("bad_takes", "Takes need one engine: pick arranger or musicgen.")
-    await require_live(bot, chosen)
     if parent is not None and hum is None and parent.has_hum:
         # Buttons reuse the parent's melody; the queue keeps the bytes (CDN links expire).
         stored = await bot.queue.hum(parent.id)
@@ -149,3 +123,46 @@ async def enqueue_job(
     if job.status_message_id is None:
         await bot.queue.set_status_message(job.id, message.id)
     return job
+
+
+async def server_rules(
+    bot: HumjamBot,
+    guild_id: int | None,
+    channel_id: int | None,
+    *,
+    duration_s: float | None,
+    backend: str | None,
+    takes: int = 1,
+) -> tuple[float, str]:
+    """The length and backend a request gets under this server's rules, or a friendly refusal:
+    allowed channels, the longest track, the server's default backend, a live worker for it.
+    Every way in (slash commands, buttons, ``!hum``) passes here before anything is queued."""
+    default_backend = bot.settings.default_backend
+    max_duration = bot.settings.max_duration_s
+    if guild_id is not None:
+        rules = await bot.queue.guild_settings(guild_id)
+        allowed = getattr(rules, "allowed_channel_ids", None)
+        if allowed and channel_id not in allowed:
+            shown = ", ".join(f"<#{c}>" for c in list(allowed)[:5])
+            raise UserFacingError("channel_not_allowed", f"I only make music in {shown}.")
+        default_backend = getattr(rules, "default_backend", None) or default_backend
+        max_duration = min(max_duration, rules.max_duration_s)
+    # No duration asked: the default, shortened to the server's limit. Asked: must fit it.
+    duration = (
+        min(bot.settings.default_duration_s, max_duration) if duration_s is None else duration_s
+    )
+    if duration > max_duration:
+        raise UserFacingError(
+            "duration_out_of_range",
+            f"This server allows tracks up to {format_seconds(max_duration)}.",
+        )
+    # issue 14: `both` = a side-by-side pair (bot/side_by_side.py); refuse at once what no
+    # live worker serves
+    wanted = backend or default_backend
+    chosen = resolve_backend(wanted, bot.settings.backends) or check_backend(
+        wanted, bot.settings.backends
+    )
+    if chosen == BOTH and takes > 1:
+        raise UserFacingError("bad_takes", "Takes need one engine: pick arranger or musicgen.")
+    await require_live(bot, chosen)
+    return float(duration), chosen

@@ -18,7 +18,7 @@ from discord.ext import commands
 
 from bot import metrics
 from bot.continuation import MENU_NAME as CONTINUE_MENU
-from bot.enqueue import enqueue_job, extended_length
+from bot.enqueue import enqueue_job, extended_length, server_rules
 from bot.errors import BadAttachment, UserFacingError
 from bot.intake import check_declared, fetch_hum
 from bot.ports import require_job
@@ -332,20 +332,23 @@ class Generate(commands.Cog):
             if attachment is None:
                 raise BadAttachment("no_audio", f"Attach a hum to `{trigger} <prompt>`.")
             prompt = self.prompt_or_refuse(message.content[len(trigger) :])
-            hum = await fetch_hum(self.bot.session, attachment, self.settings, self.probe_slots)
-            job = await self.bot.queue.enqueue(
-                JobRequest(
-                    requester_id=message.author.id,
-                    prompt=prompt,
-                    duration_s=self.settings.default_duration_s,
-                    guild_id=message.guild.id,
-                    channel_id=message.channel.id,
-                    backend=self.settings.default_backend,
-                    hum=hum.data,
-                    hum_filename=hum.filename,
-                    params=ASK_IF_UNSURE,
-                )
+            # the same server rules as /generate (channels, length, backend, a live worker)
+            duration_s, backend = await server_rules(
+                self.bot, message.guild.id, message.channel.id, duration_s=None, backend=None
             )
+            hum = await fetch_hum(self.bot.session, attachment, self.settings, self.probe_slots)
+            request = JobRequest(
+                requester_id=message.author.id,
+                prompt=prompt,
+                duration_s=duration_s,
+                guild_id=message.guild.id,
+                channel_id=message.channel.id,
+                backend=backend,
+                hum=hum.data,
+                hum_filename=hum.filename,
+                params=ASK_IF_UNSURE,
+            )
+            job = await self.bot.queue.enqueue(request)
         except Exception as exc:
             from bot.tree import to_user_facing
 

@@ -103,3 +103,38 @@ async def test_config_channels_and_default_backend(
         )
         (job,) = await fake.wait_until(lambda: queue.sync.user_jobs(fake.alice.id))
         assert job.channel_id == fake.other_channel_id and job.backend == "musicgen"
+
+
+async def test_plain_message_path_follows_the_server_rules(
+    fake_discord: FakeDiscord, start_bot: BotFactory, queue, hums
+) -> None:
+    """``!hum`` obeys the same rules as /generate: allowed channels and the server's default
+    backend and length (it used to queue anywhere, with the bot-wide defaults)."""
+    fake = fake_discord
+    await queue.update_guild_settings(
+        fake.guild_id,
+        allowed_channel_ids=[fake.other_channel_id],
+        default_backend="musicgen",
+        max_duration_s=8.0,
+    )
+    async with start_bot(message_content_path=True, require_live_worker=False):
+        att = fake.upload("hum.ogg", hums["ogg"], "audio/ogg")
+        msg = fake.post_user_message(fake.alice, content="!hum wrong room", attachments=[att])
+        await fake.dispatch_message(msg)
+        replies = await fake.wait_until(
+            lambda: [r for r in fake.channel_posts() if "I only make music in" in str(r.json)]
+        )
+        assert replies
+        assert await queue.user_jobs(fake.alice.id) == []
+
+        att = fake.upload("hum.ogg", hums["ogg"], "audio/ogg")
+        msg = fake.post_user_message(
+            fake.alice,
+            content="!hum right room",
+            attachments=[att],
+            channel_id=fake.other_channel_id,
+        )
+        await fake.dispatch_message(msg)
+        (job,) = await fake.wait_until(lambda: queue.sync.user_jobs(fake.alice.id))
+        assert job.channel_id == fake.other_channel_id
+        assert job.backend == "musicgen" and job.duration_s <= 8.0
