@@ -27,6 +27,7 @@ from bot.errors import UserFacingError
 from bot.intake import Hum, fetch_hum
 from bot.jam_render import card_embed, role_from_text, thread_name
 from bot.render import clean_prompt, format_seconds, status_line
+from bot.side_by_side import require_live
 from bot.transformers import Style, backend_autocomplete, check_backend
 from db.errors import QueueError
 from db.jam import ROLES, AsyncJamStore, JamError, JamLimits, JamSession, Role, normalise_key
@@ -144,6 +145,7 @@ class Jam(
             application_id=interaction.application_id if interaction is not None else None,
             status_message_id=status_message_id,
         )
+        await require_live(self.bot, backend)  # refuse now rather than wait with no worker
         job = await self.bot.queue.enqueue(request)
         metrics.ENQUEUED.labels(kind=JobKind.JAM.value).inc()
         log.info(

@@ -309,3 +309,24 @@ async def test_a_guild_jam_limit_from_config_applies_to_new_sessions(
         )
         assert "already has its 1 parts" in await _private_error(fake, sent)
         assert len(store.parts(session.id)) == 1
+
+
+async def test_a_part_with_no_worker_running_is_refused_at_once(
+    fake_discord: JamFakeDiscord, start_bot: BotFactory, store: JamStore
+) -> None:
+    """Like /generate, a jam part is refused (and not kept) when no worker could render it."""
+    fake = fake_discord
+    async with start_bot(jam_audio_messages=True, require_live_worker=True):
+        await fake.slash(
+            "jam", {"name": "nobody home", "length": 20}, subcommand="start", who=fake.owner
+        )
+        await fake.wait_until(lambda: fake.thread_ids, timeout=15)
+        thread = fake.thread_ids[0]
+        session = await until(lambda: store.by_thread(thread), what="session stored")
+        hum = fake.upload("verse.wav", _hum(0, "wav", 3), "audio/wav")
+        sent = await fake.slash(
+            "jam", {"role": "verse"}, attachments={"melody": hum}, subcommand="add",
+            who=fake.alice, channel_id=thread,
+        )  # fmt: skip
+        assert "No worker is rendering" in await _private_error(fake, sent)
+        assert all(p.status is PartStatus.FAILED for p in store.parts(session.id))
