@@ -129,7 +129,9 @@ def test_humjam_worker_concurrency_survives_a_poison_row(make_queue, tmp_path):
         cwd=ROOT, env=env, capture_output=True, timeout=240,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
-    assert [queue.get(j.id) for j in jobs[:1]] == [None]  # unreadable: skipped by readers
+    poison = queue.get(jobs[0].id)  # failed as corrupt: readable again, damage blanked
+    assert poison is not None and poison.status is JobStatus.FAILED
+    assert poison.error_code == "corrupt_job"
     assert [queue.get(j.id).status for j in jobs[1:]] == [JobStatus.SUCCEEDED] * 2, [
         (queue.get(j.id).error_code, queue.get(j.id).error_message) for j in jobs[1:]
     ]
