@@ -368,6 +368,62 @@ def excerpt_keys(melodies: list[TrueMelody]) -> dict[str, tuple[int, str]]:
     return {k: (int(v[0]), str(v[1])) for k, v in known.items()}
 
 
+# --- the tempo ceiling: which beat level would a perfect listener pick? -------------------
+
+LEVELS = np.arange(-3, 4)  # candidate beat levels: the notated beat × 2**k
+ORACLE_TEMPI = np.exp(np.linspace(np.log(40.0), np.log(250.0), 60))
+ORACLE_MEDIANS = 2.0 ** np.linspace(-3.0, 1.5, 28)
+ORACLE_WIDTHS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def _level_features(melodies: list[TrueMelody]) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """log2 tempo (bpm) and log2 median inter-onset interval (beats) of each notated beat."""
+    tempo = np.log2([m.bpm for m in melodies])
+    spacing = np.log2(
+        [float(np.median(np.diff(sorted({s for s, _, _ in m.notes})))) for m in melodies]
+    )
+    return tempo, spacing
+
+
+def _level_picks(
+    tempo: npt.NDArray[Any],
+    spacing: npt.NDArray[Any] | None,
+    centre: float,
+    median: float = 1.0,
+    width: float = 1.0,
+) -> npt.NDArray[Any]:
+    """The level each tune is read at by a listener who prefers beats near ``centre`` bpm
+    (``width`` octaves) and, unless ``spacing`` is None, notes ``median`` beats apart:
+    0 = the notated beat."""
+    score = -(((tempo[:, None] + LEVELS[None, :] - np.log2(centre)) / width) ** 2)
+    if spacing is not None:
+        score -= (spacing[:, None] + LEVELS[None, :] - np.log2(median)) ** 2
+    return np.asarray(LEVELS[np.argmax(score, axis=1)])
+
+
+def beat_level_oracle(melodies: list[TrueMelody]) -> dict[str, tuple[bool, bool]]:
+    """For each tune: would a listener who knows the exact beat grid and the metre, and picks
+    the beat level the way a prior can (by tempo alone; by tempo and note density), pick the
+    notated beat? The prior is fitted on the tune half (each of simple and compound time), so
+    the held half's figure is a fair ceiling for any reader that does not know the notation
+    convention: an unmarked tune's beat unit is drawn, not heard (``melody_corpus``)."""
+    out: dict[str, tuple[bool, bool]] = {}
+    for compound in (False, True):
+        group = [m for m in melodies if (m.meter == "6/8") == compound]
+        tempo, spacing = _level_features(group)
+        fit = np.array([m.half == "tune" for m in group])
+        alone = max(ORACLE_TEMPI, key=lambda c: np.mean(_level_picks(tempo[fit], None, c) == 0))
+        dense = max(
+            ((c, m, w) for c in ORACLE_TEMPI for m in ORACLE_MEDIANS for w in ORACLE_WIDTHS),
+            key=lambda p: np.mean(_level_picks(tempo[fit], spacing[fit], *p) == 0),
+        )
+        by_tempo = _level_picks(tempo, None, alone) == 0
+        by_density = _level_picks(tempo, spacing, *dense) == 0
+        for melody, a, d in zip(group, by_tempo, by_density, strict=True):
+            out[melody.id] = (bool(a), bool(d))
+    return out
+
+
 def add_second_truths(rows: list[dict[str, Any]], melodies: list[TrueMelody]) -> None:
     """Each row gets ``key_excerpt`` (music21's key of the excerpt, in the hum's
     transposition), its score and ``misread`` (wrong beyond notation conventions: key neither
@@ -378,7 +434,9 @@ def add_second_truths(rows: list[dict[str, Any]], melodies: list[TrueMelody]) ->
 
     by_id = {m.id: m for m in melodies}
     excerpt = excerpt_keys([by_id[r["id"]] for r in rows])
+    oracle = beat_level_oracle(melodies)
     for row in rows:
+        row["level_by_tempo"], row["level_by_density"] = oracle[row["id"]]
         low = min(int(row.get("bpm_true", 60.0) // 20 * 20), 160)
         row["true tempo (bpm)"] = f"{low}-{low + 20}" if low < 160 else "160-180"
         if row.get("refused"):
@@ -436,6 +494,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
         "key_agreed_hums": float(len(agreed)),
         "excerpt_is_tune_key": len(agreed) / max(len(scored), 1),
         "misread": float(np.mean(misread)),
+        "ceiling_tempo": float(np.mean([r.get("level_by_tempo", False) for r in rows])),
+        "ceiling_density": float(np.mean([r.get("level_by_density", False) for r in rows])),
         "f1_100_median": float(np.median(f1_100)),
         "f1_100_p10": float(np.percentile(f1_100, 10)),
         "f1_50_median": float(np.median(f1_50)),
@@ -459,6 +519,11 @@ ROWS = (
     ("tempo within 4 % allowing ×2/×½", lambda s: f"{s['tempo_octave']:.3f}", "≥ 0.97"),
     ("… read ×2 / ×½", lambda s: f"{s['tempo_double']:.3f} / {s['tempo_half']:.3f}", None),
     ("… read ×3/2, ×2/3, ×3, ×⅓, ×4/3, ×¾", lambda s: f"{s['tempo_other_ratio']:.3f}", None),
+    (
+        "… ceiling: exact beat grid and metre, beat level by tempo / by tempo and note density",
+        lambda s: f"{s['ceiling_tempo']:.3f} / {s['ceiling_density']:.3f}",
+        None,
+    ),
     ("metre exactly right", lambda s: f"{s['meter_exact']:.3f}", "≥ 0.85"),
     ("metre class (duple/triple/compound)", lambda s: f"{s['meter_class']:.3f}", None),
     ("metre with 2/4 ≡ 4/4 (same as class here)", lambda s: f"{s['meter_class']:.3f}", None),
