@@ -185,23 +185,6 @@ def test_simple_tune_in_quarter_eighth_eighth_is_not_read_as_compound() -> None:
     assert melody.bpm == pytest.approx(100, rel=0.04)
 
 
-def test_jig_read_in_pairs_of_eighths_is_heard_in_compound_time() -> None:
-    # "The Cock and Hen" (O'Neill's 1850, a jig; music21 corpus) in sixteenths: a pickup of
-    # two, then eighths and quarters. Read in simple time (pairs of eighths as beats, 1.5x the
-    # tempo) it fits about as well, but leaves half of its quarters off the beat; in 6/8 they
-    # fall on it.
-    score = [(0, 1, 74), (1, 1, 72), (2, 2, 71), (4, 2, 69), (6, 2, 71), (8, 2, 67)]
-    score += [(10, 2, 69), (12, 2, 71), (14, 2, 72), (16, 2, 71), (18, 2, 72), (20, 4, 74)]
-    score += [(24, 2, 79), (26, 2, 72), (28, 2, 69), (30, 2, 69), (32, 2, 71), (34, 2, 67)]
-    score += [(36, 2, 67), (38, 2, 72), (40, 2, 69), (42, 2, 69), (44, 4, 69), (48, 1, 74)]
-    score += [(49, 1, 72), (50, 2, 71), (52, 2, 69), (54, 2, 71), (56, 2, 67), (58, 2, 69)]
-    spb = 60 / 75 / 6  # seconds per sixteenth at 75 dotted quarters a minute
-    notes = [Note(s * spb, (s + d * 0.9) * spb, float(p)) for s, d, p in score]
-    melody = read_notes(notes).melody
-    assert melody.meter == "6/8"
-    assert melody.bpm == pytest.approx(75, rel=0.04)
-
-
 def test_rhythm_survives_tempo_drift() -> None:
     # Dotted and even rhythms sung with the tempo drifting ±8 % over the phrase: a fixed grid
     # slips, the note-by-note reading does not.

@@ -30,7 +30,7 @@ from generator.errors import RenderRefused
 
 from .notes import segment_notes
 from .pitch import track_pitch
-from .rhythm import MIN_THIRDS, read_bars, read_rhythm, thirds_share
+from .rhythm import read_bars, read_rhythm
 from .types import BeatNote, Key, Melody, Note, PitchTrack, meter_name
 
 __all__ = [
@@ -97,16 +97,6 @@ COMPOUND_PRECISION = 0.86
 # 0.14 -> 0.10, metre class 0.79 -> 0.82, against 0.92 / 0.84 at a third).
 COMPOUND_LONG_NOTE = 0.4
 COMPOUND_LONG_OFF_BEAT = 0.5
-# The other way round: a simple reading gives way to the compound one when the compound
-# reading puts clearly more of its long notes (over COMPOUND_LONG_NOTE of its own beat) on
-# its beats: a jig's eighths read in pairs as simple beats leave every other note that long
-# off the beat, while its compound reading has its quarters and dotted quarters on the beat.
-# The compound reading must have at least COMPOUND_ON_BEAT_MIN_LONG such notes to judge by
-# (running eighths alone are as simple as compound). Tuning half: margins 0.1-0.2 and
-# minimums 0-4 all turn 4 of the 7 jigs read in simple time back into 6/8 (3:2 tempo errors
-# 0.110 -> 0.093) and no simple tune into compound; margin 0.25 or a minimum of 6 lose some.
-COMPOUND_ON_BEAT_MARGIN = 0.15
-COMPOUND_ON_BEAT_MIN_LONG = 3
 # A note shorter than ORNAMENT_S followed within ORNAMENT_IOI_S is a scoop, not a note.
 ORNAMENT_S = 0.07
 ORNAMENT_IOI_S = 0.12
@@ -213,18 +203,6 @@ def read_notes(
             starts = np.array(rhythm.starts)
             lengths = _written_lengths(tuned, starts, np.array(rhythm.periods), False)
             bars = read_bars(list(starts), list(lengths), False)
-    elif meter is None and rhythm.alternative is not None and not rhythm.compound:
-        other = rhythm.alternative
-        other_starts = np.array(other.starts)
-        other_lengths = _written_lengths(tuned, other_starts, np.array(other.periods), True)
-        if (
-            thirds_share(other.starts) >= MIN_THIRDS
-            and _long_notes_off_beat(other_starts, other_lengths)
-            < _long_notes_off_beat(starts, lengths) - COMPOUND_ON_BEAT_MARGIN
-            and np.sum(other_lengths > COMPOUND_LONG_NOTE) >= COMPOUND_ON_BEAT_MIN_LONG
-        ):
-            rhythm, starts, lengths = other, other_starts, other_lengths
-            bars = read_bars(list(starts), list(lengths), True)
     # (Weighting notes on the beat or the bar line more was tried: -0.01 to -0.03 on the
     # tuning half.)
     ranking = rank_keys(tuned)
