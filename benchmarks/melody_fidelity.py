@@ -680,8 +680,8 @@ Goals on the held half: met for note F1, in-tune notes moved and speed. Not met:
   (rows already reported): tempo allowing ×2/×½ (goal 0.97) for the tempo itself, and
   tempo within 4 % on the hums where the ceiling finds the notated beat (0.831 tune /
   0.753 held), or the 4 % row against its ceiling (0.635 of 0.793 held). Allowing ×2/×½,
-  the remaining misses are 3:2
-  (6/8 against simple time), mostly in fast draws (120-180 bpm: 0.62-0.82).
+  the remaining misses are 3:2 (6/8 against simple time), mostly in fast draws (120-180
+  bpm: 0.62-0.82).
 - *Metre* exact: 2/4 against 4/4 cannot be heard from a melody alone (the previous sweep
   of the bar prior only traded one for the other), so 2/4 ≡ 4/4 is reported (= by class
   here). The rest is 3/4 heard as 4/4 and 3:2 confusions (3/4 or 2/4 read as 6/8, jigs
