@@ -11,6 +11,10 @@ reported on ``held``.
 Per attribute:
 - key: MIREX weighted score (``mir_eval.key``: fifth 0.5, relative 0.3, parallel 0.2);
 - tempo: share within 4 % of the realised tempo; ×2 / ×½ and other ratios counted apart;
+  its ceiling (``beat_level_oracle``): the share of tunes whose notated beat a listener
+  with the exact beat grid and metre would pick, choosing the level by tempo, or by tempo
+  and note density, with a prior fitted on the tune half; and the tempo score on the hums
+  where that listener (tempo and density) finds the notated beat;
 - metre: share exactly right (2/4, 3/4, 4/4, 6/8), and by class (duple 2/4 = 4/4, triple,
   compound);
 - note F1 against the score (onsets within 50 / 100 ms, exact semitone, offsets ignored):
@@ -368,6 +372,62 @@ def excerpt_keys(melodies: list[TrueMelody]) -> dict[str, tuple[int, str]]:
     return {k: (int(v[0]), str(v[1])) for k, v in known.items()}
 
 
+# --- the tempo ceiling: which beat level would a perfect listener pick? -------------------
+
+LEVELS = np.arange(-3, 4)  # candidate beat levels: the notated beat × 2**k
+ORACLE_TEMPI = np.exp(np.linspace(np.log(40.0), np.log(250.0), 60))
+ORACLE_MEDIANS = 2.0 ** np.linspace(-3.0, 1.5, 28)
+ORACLE_WIDTHS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def _level_features(melodies: list[TrueMelody]) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """log2 tempo (bpm) and log2 median inter-onset interval (beats) of each notated beat."""
+    tempo = np.log2([m.bpm for m in melodies])
+    spacing = np.log2(
+        [float(np.median(np.diff(sorted({s for s, _, _ in m.notes})))) for m in melodies]
+    )
+    return tempo, spacing
+
+
+def _level_picks(
+    tempo: npt.NDArray[Any],
+    spacing: npt.NDArray[Any] | None,
+    centre: float,
+    median: float = 1.0,
+    width: float = 1.0,
+) -> npt.NDArray[Any]:
+    """The level each tune is read at by a listener who prefers beats near ``centre`` bpm
+    (``width`` octaves) and, unless ``spacing`` is None, notes ``median`` beats apart:
+    0 = the notated beat."""
+    score = -(((tempo[:, None] + LEVELS[None, :] - np.log2(centre)) / width) ** 2)
+    if spacing is not None:
+        score -= (spacing[:, None] + LEVELS[None, :] - np.log2(median)) ** 2
+    return np.asarray(LEVELS[np.argmax(score, axis=1)])
+
+
+def beat_level_oracle(melodies: list[TrueMelody]) -> dict[str, tuple[bool, bool]]:
+    """For each tune: would a listener who knows the exact beat grid and the metre, and picks
+    the beat level the way a prior can (by tempo alone; by tempo and note density), pick the
+    notated beat? The prior is fitted on the tune half (each of simple and compound time), so
+    the held half's figure is a fair ceiling for any reader that does not know the notation
+    convention: an unmarked tune's beat unit is drawn, not heard (``melody_corpus``)."""
+    out: dict[str, tuple[bool, bool]] = {}
+    for compound in (False, True):
+        group = [m for m in melodies if (m.meter == "6/8") == compound]
+        tempo, spacing = _level_features(group)
+        fit = np.array([m.half == "tune" for m in group])
+        alone = max(ORACLE_TEMPI, key=lambda c: np.mean(_level_picks(tempo[fit], None, c) == 0))
+        dense = max(
+            ((c, m, w) for c in ORACLE_TEMPI for m in ORACLE_MEDIANS for w in ORACLE_WIDTHS),
+            key=lambda p: np.mean(_level_picks(tempo[fit], spacing[fit], *p) == 0),
+        )
+        by_tempo = _level_picks(tempo, None, alone) == 0
+        by_density = _level_picks(tempo, spacing, *dense) == 0
+        for melody, a, d in zip(group, by_tempo, by_density, strict=True):
+            out[melody.id] = (bool(a), bool(d))
+    return out
+
+
 def add_second_truths(rows: list[dict[str, Any]], melodies: list[TrueMelody]) -> None:
     """Each row gets ``key_excerpt`` (music21's key of the excerpt, in the hum's
     transposition), its score and ``misread`` (wrong beyond notation conventions: key neither
@@ -378,7 +438,9 @@ def add_second_truths(rows: list[dict[str, Any]], melodies: list[TrueMelody]) ->
 
     by_id = {m.id: m for m in melodies}
     excerpt = excerpt_keys([by_id[r["id"]] for r in rows])
+    oracle = beat_level_oracle(melodies)
     for row in rows:
+        row["level_by_tempo"], row["level_by_density"] = oracle[row["id"]]
         low = min(int(row.get("bpm_true", 60.0) // 20 * 20), 160)
         row["true tempo (bpm)"] = f"{low}-{low + 20}" if low < 160 else "160-180"
         if row.get("refused"):
@@ -410,6 +472,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
     moved = sum(r.get("in_tune_moved", 0) for r in rows)
     per_12 = [r["seconds"] * 12.0 / r["duration"] for r in rows]
     agreed = [r for r in scored if r.get("key_excerpt") == r.get("key_true")]
+    recoverable = [r for r in rows if r.get("level_by_density")]
     asked = np.array([r.get("confidence", 0.0) < CONFIDENT for r in rows])
     misread = np.array([r.get("misread", True) for r in rows])
     preview = {
@@ -436,6 +499,12 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
         "key_agreed_hums": float(len(agreed)),
         "excerpt_is_tune_key": len(agreed) / max(len(scored), 1),
         "misread": float(np.mean(misread)),
+        "ceiling_tempo": float(np.mean([r.get("level_by_tempo", False) for r in rows])),
+        "ceiling_density": float(np.mean([r.get("level_by_density", False) for r in rows])),
+        "tempo_right_recoverable": (
+            float(np.mean([r["tempo"] == "right" for r in recoverable])) if recoverable else 0.0
+        ),
+        "recoverable_hums": float(len(recoverable)),
         "f1_100_median": float(np.median(f1_100)),
         "f1_100_p10": float(np.percentile(f1_100, 10)),
         "f1_50_median": float(np.median(f1_50)),
@@ -459,6 +528,16 @@ ROWS = (
     ("tempo within 4 % allowing ×2/×½", lambda s: f"{s['tempo_octave']:.3f}", "≥ 0.97"),
     ("… read ×2 / ×½", lambda s: f"{s['tempo_double']:.3f} / {s['tempo_half']:.3f}", None),
     ("… read ×3/2, ×2/3, ×3, ×⅓, ×4/3, ×¾", lambda s: f"{s['tempo_other_ratio']:.3f}", None),
+    (
+        "… ceiling: exact beat grid and metre, beat level by tempo / by tempo and note density",
+        lambda s: f"{s['ceiling_tempo']:.3f} / {s['ceiling_density']:.3f}",
+        None,
+    ),
+    (
+        "… tempo within 4 % where that ceiling finds the notated beat (hums)",
+        lambda s: f"{s['tempo_right_recoverable']:.3f} ({s['recoverable_hums']:.0f})",
+        None,
+    ),
     ("metre exactly right", lambda s: f"{s['meter_exact']:.3f}", "≥ 0.85"),
     ("metre class (duple/triple/compound)", lambda s: f"{s['meter_class']:.3f}", None),
     ("metre with 2/4 ≡ 4/4 (same as class here)", lambda s: f"{s['meter_class']:.3f}", None),
@@ -555,13 +634,14 @@ def breakdown(rows: list[dict[str, Any]], field: str) -> str:
 
 
 NOTES = """\
-Columns: *before* is the analysis before issue 10 (commit 552e008: one-peak grid tempo,
-3-or-4 metre, Krumhansl key, every note snapped into the key; its CPU times were wall times
-on the loaded box, so they overstate it), *previous* the first issue-10 reading (961f9f2),
-the last column this one; all on the same cached hums. The rows under "metre with 2/4 ≡ 4/4"
-are the second truths (see the module docstring); the original measures stay above them.
+Columns: *before* is main at the start of session 3 (dfab02a, recorded here before as the
+last column; its own *before*/*previous*, 552e008 and 961f9f2, are in this file's history),
+the last column this one; all on the same cached hums. The analysis is unchanged in this
+run (see "Tried" below): the new rows are the tempo ceiling and the tempo measured where
+that ceiling finds the notated beat. The rows under "metre with 2/4 ≡ 4/4" are the second
+truths (see the module docstring); the original measures stay above them.
 
-What changed since *previous*:
+Earlier in issue 10 (961f9f2 → dfab02a):
 - a compound reading whose long notes mostly start off its beats (more than half of the
   notes over 0.4 beat) is read in simple time: running eighths of a 2/4 tune grouped in
   threes. On the tuning half true 6/8 tunes have a median share of 0, simple tunes read as
@@ -586,18 +666,56 @@ Goals on the held half: met for note F1, in-tune notes moved and speed. Not met:
   scores 0.95 on both halves. Tried on the tuning half, all within ±0.01: Albrecht-Shanahan
   and data-driven profiles (fitted on the tuning half's scores), a bonus for a long last
   note on the tonic, the outside-scale penalty 1.0-2.0.
-- *Tempo* within 4 %: the tempo octave of the unmarked tunes (all but one here) is a
-  notation convention: the corpus draws the beat (quarter in 2/4-4/4, dotted quarter in
-  6/8) at random in 60-180 bpm, and the reading picks a beat near 85 bpm, so slow draws
-  read ×2 (see "By the drawn tempo": 60-80 bpm draws are 0.49 right, 0.85 allowing ×2).
-  Allowing ×2/×½, the remaining misses are 3:2 (6/8 against simple time) and sit mostly in
-  fast draws (120-180 bpm: 0.62-0.82), where a quarter is 0.33-0.5 s and eighths run fast.
+- *Tempo* within 4 %: out of reach as posed, proven by the ceiling rows. The notated beat of
+  an unmarked tune (all but one here) is a convention the corpus draws, not something heard:
+  log-uniform in 60-180 bpm for simple time (1.58 octaves), 60-120 for compound. The
+  ceiling is a listener who knows the exact beat grid and the metre (no rhythm or metre
+  error at all) and picks the beat level with a prior fitted on the tune half's scores:
+  by tempo alone (the best one-octave window) 0.758 tune / 0.734 held; by tempo and note
+  density (a preferred beat tempo and median note spacing) 0.806 / 0.793. Compound time
+  is easy (its draw spans one octave: 0.97-1.0), simple time is not (held: 0.67 by tempo
+  alone, 0.74 with density; a logistic choice over nine pattern features, fitted on the
+  tune half, 0.73 held, and 0.77 even fitted on the held half itself). So 0.90 is above
+  what any reader that does not know the notation convention can score. Honest measures
+  (rows already reported): tempo allowing ×2/×½ (goal 0.97) for the tempo itself, and
+  tempo within 4 % on the hums where the ceiling finds the notated beat (0.831 tune /
+  0.753 held), or the 4 % row against its ceiling (0.635 of 0.793 held). Allowing ×2/×½,
+  the remaining misses are 3:2 (6/8 against simple time), mostly in fast draws (120-180
+  bpm: 0.62-0.82).
 - *Metre* exact: 2/4 against 4/4 cannot be heard from a melody alone (the previous sweep
   of the bar prior only traded one for the other), so 2/4 ≡ 4/4 is reported (= by class
-  here). The rest is 3/4 heard as 4/4 (chorale excerpts whose long notes fall every two
-  beats; on the tuning half neither a bar-pattern self-similarity at 3 vs 2/4 beats
-  separated them nor melodic accents (leaps, contour peaks) as extra bar weight, -0.01 to
-  -0.02) and some 6/8 read in simple time.
+  here). The rest is 3/4 heard as 4/4 and 3:2 confusions (3/4 or 2/4 read as 6/8, jigs
+  read as pairs of eighths). The bar reader is the 3/4 bottleneck, not the rhythm: given
+  the scores' own exact notes it finds 3/4 in only 28 of the tune half's 49 3/4 tunes.
+- Tried in session 3 (tune half unless said; before: tempo 0.683, allowing ×2 0.885, metre
+  0.621, class 0.815), none kept:
+  - melodic repetition one and two bars later as bar evidence (the step from the previous
+    note recurring exactly 2b beats on): class -0.01 to -0.05 at weights 0.1-0.5; only in
+    the "compound beats in threes" check: ±0 (one 3/4 → 6/8 became 3/4 → 2/4);
+  - a metrical-position profile per metre (each sixteenth of the bar: no onset, short,
+    medium or long note; fitted on the tune half's scores, downbeats by EM): on the scores
+    it beats the accent rule (class 0.90 vs 0.87 tune; 0.86 vs 0.81 held, 3/4 found 64 %
+    vs 45 %), on the hum readings it does not (5-fold CV on the tune half 0.866 vs 0.890;
+    in place: metre exact 0.678 but class 0.806): the readings' legato lengths and
+    beat-level slips are not the scores';
+  - the rhythm HMM's duration priors from the tune half's scores (simple, compound, both;
+    as is or as a geometric blend with the hand priors; compound bias 0.2-0.6): all worse
+    (tempo 0.51-0.69, class 0.63-0.78);
+  - a 6-beat bar in simple time (3/4 read at double tempo, then halved): no change at prior
+    0.3-0.5, duple tunes read 3/4 from 0.8 (class 0.80 → 0.59);
+  - a simple reading giving way to the compound one when that puts clearly more of its long
+    notes on the beat: tune +4 jigs (tempo 0.700, 3:2 errors 0.093, class 0.833), held no
+    6/8 fixed and 3 simple tunes turned compound (tempo 0.631, class 0.742): committed and
+    reverted;
+  - re-picking the beat level of simple-time readings with the ceiling's tempo-and-density
+    prior: tempo 0.696 tune, 0.638 held, class -0.004 / -0.011 (and for compound readings
+    it halves Vocadito 14 to 63 bpm).
+- The demo hum (Vocadito 14, Happy Birthday, 3/4 with a pickup) reads 6/8 at 126: its
+  compound reading counts each quarter as a dotted quarter (same tempo), and its long "you"
+  every 6 beats fits two-beat bars as well as three; read in simple time the bar reader
+  still picks 4. Melodic repetition does point to 3 there (0.23 at 6 beats against
+  0.05-0.08 at 4 and 8), but costs more than it gains on the tuning half. Vocadito 10 still
+  reads 6/8 at 111.
 - The synthetic hums drift in tempo (±8 %) but have no per-note onset jitter beyond what the
   segmenter adds, so rhythm figures here are optimistic for real singers; Vocadito (below)
   keeps the real-singer check.
