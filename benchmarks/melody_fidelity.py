@@ -179,6 +179,12 @@ def evaluate(melody: TrueMelody) -> dict[str, Any]:
     row["meter_ok"] = est.meter == melody.meter
     row["meter_class_ok"] = METRE_CLASS.get(est.meter) == METRE_CLASS[melody.meter]
     row["confidence"] = hearing.confidence
+    # the evidence behind it, so the preview can be recalibrated from a saved run
+    row["compound"] = est.compound
+    for name in ("key", "tempo", "meter"):
+        row[f"{name}_confidence"] = getattr(hearing, f"{name}_confidence")
+    for name in ("key_margin", "rhythm_cost", "time_margin", "bar_confidence"):
+        row[name] = getattr(hearing, name)
 
     score_beats = np.array([s for s, _, _ in melody.notes])
     ref_pitch = np.array(performance.pitches, dtype=np.float64)
@@ -368,10 +374,37 @@ def excerpt_keys(melodies: list[TrueMelody]) -> dict[str, tuple[int, str]]:
     return {k: (int(v[0]), str(v[1])) for k, v in known.items()}
 
 
+# The scale an excerpt uses around the tune's final (its tonic by the corpus convention):
+# which of 2nd, 3rd, 6th, 7th (minor or major) it dwells on, duration-weighted.
+TONAL_SCALES = ("ionian", "aeolian", "harmonic minor")
+
+
+def scale_around_final(melody: TrueMelody) -> str:
+    """The mode the excerpt sings around the tune's tonic: "ionian" (major), "mixolydian"
+    (major, flat 7th), "lydian", "aeolian", "harmonic minor", "dorian" (minor, major 6th) or
+    "phrygian" (minor 2nd above the final: the tune ends on the 3rd of its scale). MIREX
+    names the first three major and the rest minor; only the tonal ones (``TONAL_SCALES``)
+    make the final the key a listener would name from the scale alone."""
+    weight = np.zeros(12)
+    for _, length, pitch in melody.notes:
+        weight[(pitch - melody.tonic) % 12] += length
+    if weight[4] >= weight[3]:
+        if weight[6] > weight[5]:
+            return "lydian"
+        return "ionian" if weight[11] >= weight[10] else "mixolydian"
+    if weight[1] > weight[2]:
+        return "phrygian"
+    if weight[9] > weight[8]:
+        return "dorian"
+    return "aeolian" if weight[10] >= weight[11] else "harmonic minor"
+
+
 def add_second_truths(rows: list[dict[str, Any]], melodies: list[TrueMelody]) -> None:
     """Each row gets ``key_excerpt`` (music21's key of the excerpt, in the hum's
-    transposition), its score and ``misread`` (wrong beyond notation conventions: key neither
-    the tune's nor the excerpt's, tempo off beyond ×2/×½, metre class)."""
+    transposition), its score, ``key_either`` (the better score against the tune's and the
+    excerpt's key), ``scale`` (``scale_around_final``) and ``misread`` (wrong beyond
+    notation conventions: key neither the tune's nor the excerpt's, tempo off beyond ×2/×½,
+    metre class)."""
     import mir_eval
 
     from generator.backends.arranger.types import PITCH_CLASSES
@@ -381,8 +414,9 @@ def add_second_truths(rows: list[dict[str, Any]], melodies: list[TrueMelody]) ->
     for row in rows:
         low = min(int(row.get("bpm_true", 60.0) // 20 * 20), 160)
         row["true tempo (bpm)"] = f"{low}-{low + 20}" if low < 160 else "160-180"
+        row["scale"] = scale_around_final(by_id[row["id"]])
         if row.get("refused"):
-            row.update(key_excerpt_score=0.0, misread=True)
+            row.update(key_excerpt_score=0.0, key_either=0.0, misread=True)
             continue
         melody = by_id[row["id"]]
         shift = PITCH_CLASSES.index(row["key_true"].split()[0]) - melody.tonic
@@ -391,6 +425,7 @@ def add_second_truths(rows: list[dict[str, Any]], melodies: list[TrueMelody]) ->
         row["key_excerpt_score"] = float(
             mir_eval.key.weighted_score(row["key_excerpt"], row["key_est"])
         )
+        row["key_either"] = max(row["key"], row["key_excerpt_score"])
         row["misread"] = (
             row["key_est"] not in (row["key_true"], row["key_excerpt"])
             or row["tempo"] not in ("right", "double", "half")
@@ -410,6 +445,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
     moved = sum(r.get("in_tune_moved", 0) for r in rows)
     per_12 = [r["seconds"] * 12.0 / r["duration"] for r in rows]
     agreed = [r for r in scored if r.get("key_excerpt") == r.get("key_true")]
+    tonal = [r for r in rows if r.get("scale") in TONAL_SCALES]
+    modal = [r for r in rows if r.get("scale") not in TONAL_SCALES]
     asked = np.array([r.get("confidence", 0.0) < CONFIDENT for r in rows])
     misread = np.array([r.get("misread", True) for r in rows])
     preview = {
@@ -417,6 +454,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
         "asked_precision": float(np.mean(misread[asked])) if asked.any() else 0.0,
         "asked_recall": float(np.mean(asked[misread])) if misread.any() else 0.0,
     }
+    if misread.any() and not misread.all():
+        confidence = np.array([r.get("confidence", 0.0) for r in rows])
+        preview["confidence_auc"] = _auc(-confidence, misread)
     if not any("confidence" in r for r in rows):
         preview = {}  # a run from before the preview existed
     return preview | {
@@ -434,6 +474,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
         "key_excerpt": float(np.mean([r.get("key_excerpt_score", 0.0) for r in rows])),
         "key_agreed": float(np.mean([r["key"] for r in agreed])) if agreed else 0.0,
         "key_agreed_hums": float(len(agreed)),
+        "key_either": float(np.mean([r.get("key_either", 0.0) for r in rows])),
+        "key_tonal": float(np.mean([r["key"] for r in tonal])) if tonal else 0.0,
+        "key_tonal_hums": float(len(tonal)),
+        "key_modal": float(np.mean([r["key"] for r in modal])) if modal else 0.0,
+        "key_modal_hums": float(len(modal)),
         "excerpt_is_tune_key": len(agreed) / max(len(scored), 1),
         "misread": float(np.mean(misread)),
         "f1_100_median": float(np.median(f1_100)),
@@ -449,6 +494,13 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
         "seconds_per_12s_median": float(np.median(per_12)),
         "seconds_per_12s_p90": float(np.percentile(per_12, 90)),
     }
+
+
+def _auc(score: npt.NDArray[np.float64], positive: npt.NDArray[np.bool_]) -> float:
+    """ROC AUC: the chance that a positive scores above a negative (ties count half)."""
+    pos, neg = score[positive], score[~positive]
+    above = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(above / (len(pos) * len(neg)))
 
 
 ROWS = (
@@ -473,6 +525,21 @@ ROWS = (
         None,
     ),
     (
+        "key, the better of the tune's and the excerpt's key, weighted",
+        lambda s: f"{s['key_either']:.3f}",
+        None,
+    ),
+    (
+        "key, tonal excerpts (Ionian/Aeolian/harmonic minor around the final) (hums)",
+        lambda s: f"{s['key_tonal']:.3f} ({s['key_tonal_hums']:.0f})",
+        None,
+    ),
+    (
+        "key, modal excerpts (Mixolydian, Dorian, Phrygian final, Lydian) (hums)",
+        lambda s: f"{s['key_modal']:.3f} ({s['key_modal_hums']:.0f})",
+        None,
+    ),
+    (
         "misread beyond conventions (key, tempo ×2-free, metre class)",
         lambda s: f"{s['misread']:.3f}",
         None,
@@ -487,6 +554,7 @@ ROWS = (
         lambda s: f"{s['asked_precision']:.3f} / {s['asked_recall']:.3f}",
         None,
     ),
+    ("… ROC AUC of the confidence against misreads", lambda s: f"{s['confidence_auc']:.3f}", None),
     ("note F1 vs score, 100 ms: median", lambda s: f"{s['f1_100_median']:.3f}", "≥ 0.90"),
     ("note F1 vs score, 100 ms: p10", lambda s: f"{s['f1_100_p10']:.3f}", "≥ 0.80"),
     (
@@ -679,6 +747,8 @@ def main() -> int:
         f"By metre ({halves[-1]} half):\n\n{breakdown(held_rows, 'meter')}\n\n"
         f"By voice ({halves[-1]} half):\n\n{breakdown(held_rows, 'voice')}\n\n"
         f"By source ({halves[-1]} half):\n\n{breakdown(held_rows, 'source')}\n\n"
+        f"By the excerpt's scale around the tune's final ({halves[-1]} half):\n\n"
+        f"{breakdown(held_rows, 'scale')}\n\n"
         f"By the drawn tempo ({halves[-1]} half):\n\n{breakdown(held_rows, 'true tempo (bpm)')}"
     )
     voc = "\n".join(
