@@ -70,6 +70,26 @@ def test_key_of_arpeggios() -> None:
     assert estimate_key(b_flat_arpeggio) == B_FLAT_MAJOR
 
 
+def test_mixolydian_tune_keeps_its_tonic() -> None:
+    # G A B C D E F: a folk tune on G with a flat seventh is in G (MIREX: G major), not in
+    # the C major its notes spell; it starts on D and comes home to a held G.
+    tune = _notes([74, 71, 74, 77, 76, 74, 72, 71, 69, 67, 65, 67, 71, 69, 67], [1] * 14 + [3])
+    assert estimate_key(tune) == Key(7, "major")
+
+
+def test_a_held_final_note_is_evidence_for_its_tonic() -> None:
+    # E minor against its relative G major: a final E held 6 beats (a cadence) widens the
+    # lead of E minor over a final E of 3 beats, though both count the same sung time in
+    # the pitch histogram (a note's weight there is capped at 1.5 s).
+    pitches = [71, 67, 69, 71, 74, 71, 69, 67, 66, 67, 69, 71, 67, 66, 64]
+
+    def lead(last_beats: float) -> float:
+        scores = dict(rank_keys(_notes(pitches, [1] * 14 + [last_beats])))
+        return scores[Key(4, "minor")] - scores[Key(7, "major")]
+
+    assert lead(6) > lead(3) + 0.01
+
+
 def test_vocadito_keys_are_stable_under_transposition() -> None:
     # The same clip pitched up 3 semitones must be heard 3 semitones higher.
     samples, rate = vocadito.audio("vocadito_14")

@@ -74,11 +74,18 @@ FIT_OUTSIDE_SHARE = 0.05
 # A note within this many semitones of a semitone is that semitone (never corrected).
 IN_TUNE = 0.3
 # Key ranking: penalty per share of sung time outside the scale, and a bonus when the first
-# note is the tonic (or in its triad). No bonus for the last note: a hum is often an excerpt
-# that stops anywhere (on the tuning half, an end-on-the-tonic bonus cost 0.09).
+# note is the tonic (or in its triad). A plain end-on-the-tonic bonus costs (a hum is often
+# an excerpt that stops anywhere: -0.005 to -0.04 on the tuning half); only a final note
+# held longer than the tune's usual note (a cadence) counts, per median length beyond one,
+# up to three.
 KEY_OUTSIDE_PENALTY = 1.5
 KEY_FIRST_TONIC = 0.1
 KEY_FIRST_TRIAD = 0.03
+KEY_HELD_LAST_TONIC = 0.02
+KEY_HELD_LAST_MAX = 3.0
+# Folk tunes in major often flatten the seventh (Mixolydian; MIREX names them major): a flat
+# seventh counts this much as inside a major scale, as the raised 6th/7th do for minor.
+MAJOR_FLAT_SEVENTH_INSIDE = 0.3
 # Confidence, calibrated on the benchmark's tuning half (227 hums) against readings wrong
 # beyond notation conventions (key: neither the tune's nor the excerpt's own; tempo: off
 # beyond ×2/×½; metre: duple/triple/compound): the share right against the score margin of
@@ -408,8 +415,9 @@ def rank_keys(notes: Sequence[Note]) -> list[tuple[Key, float]]:
 
     Krumhansl-Schmuckler correlation against the duration-weighted pitch-class histogram,
     minus a penalty for sung time outside the key's scale (a B flat held three times rules
-    out A minor; the minor scale allows raised 6th and 7th), plus a bonus when the first
-    note is the tonic or in its triad (tunes start at home more often than not).
+    out A minor; the minor scale allows raised 6th and 7th, the major one partly a flat 7th),
+    plus a bonus when the first note is the tonic or in its triad (tunes start at home more
+    often than not) and when a held final note is the tonic (a cadence).
     """
     histogram = np.zeros(12)
     for note in notes:
@@ -420,6 +428,11 @@ def rank_keys(notes: Sequence[Note]) -> list[tuple[Key, float]]:
     if not notes or total <= 0:
         return [(Key(t, m), 0.0) for t in range(12) for m in ("major", "minor")]
     first = round(notes[0].pitch) % 12
+    last = round(notes[-1].pitch) % 12
+    usual = float(np.median([n.duration for n in notes]))
+    held_last = (
+        min(max(notes[-1].duration / usual - 1.0, 0.0), KEY_HELD_LAST_MAX) if usual > 0 else 0.0
+    )
     scored: list[tuple[Key, float]] = []
     for tonic in range(12):
         for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
@@ -428,12 +441,16 @@ def rank_keys(notes: Sequence[Note]) -> list[tuple[Key, float]]:
             score = score if np.isfinite(score) else -1.0
             steps = MAJOR_SCALE if mode == "major" else (*MINOR_SCALE, 9, 11)
             inside = sum(histogram[(tonic + s) % 12] for s in steps)
+            if mode == "major":
+                inside += MAJOR_FLAT_SEVENTH_INSIDE * histogram[(tonic + 10) % 12]
             score -= KEY_OUTSIDE_PENALTY * (1.0 - inside / total)
             third = 4 if mode == "major" else 3
             if first == tonic:
                 score += KEY_FIRST_TONIC
             elif first in ((tonic + third) % 12, (tonic + 7) % 12):
                 score += KEY_FIRST_TRIAD
+            if last == tonic:
+                score += KEY_HELD_LAST_TONIC * held_last
             scored.append((key, score))
     scored.sort(key=lambda item: -item[1])
     return scored
