@@ -704,9 +704,12 @@ def breakdown(rows: list[dict[str, Any]], field: str) -> str:
 NOTES = """\
 Columns: *before* is main at the start of session 3 (dfab02a, recorded here before as the
 last column; its own *before*/*previous*, 552e008 and 961f9f2, are in this file's history),
-the last column this one; all on the same cached hums. The analysis is unchanged in this
-run (see "Tried" below): the new rows are the tempo ceiling and the tempo measured where
-that ceiling finds the notated beat. The rows under "metre with 2/4 ≡ 4/4" are the second
+the last column this one (`--before benchmarks/melody_fidelity_dfab02a.json`); all on the
+same cached hums. In session 3 the key reader gained two cues (a flat 7th inside a major
+scale, a held final note on the tonic; see *Key* below), tempo and metre are unchanged (see
+"Tried" below); the new rows are the tempo ceiling, the tempo measured where that ceiling
+finds the notated beat, the key against the better of the two truths and by the excerpt's
+scale, and the preview confidence's ROC AUC. The rows under "metre with 2/4 ≡ 4/4" are the second
 truths (see the module docstring); the original measures stay above them.
 
 Earlier in issue 10 (961f9f2 → dfab02a):
