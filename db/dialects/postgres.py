@@ -11,10 +11,14 @@ Enqueue, claim and complete run as prepared statements on psycopg connections of
   from ``user_state``, which every enqueue writes, so a claim never waits for an enqueue's
   durable commit.)
 - complete: one ``WITH done AS (UPDATE … fenced) INSERT outputs … FROM done`` statement.
-- enqueue: one short transaction: advisory locks (user, then guild), the admission facts, then —
-  after the Python check — the insert with hum, cooldown stamp and quota ledger in one statement;
-  the ``NOTIFY`` follows the commit (see ``NOTIFY``). The facts must be read after the locks are
-  held (a statement's snapshot predates its own lock waits), hence separate statements.
+- enqueue: one statement (``ENQUEUE``): ``humjam_admit`` (migration 0013, the one piece of this
+  dialect's SQL that lives in a migration) takes the advisory locks (user, then guild) and the
+  user's ``user_state`` row lock, reads the admission facts (each statement of a function takes
+  a fresh snapshot, so after the locks), applies the admission rules and stamps the cooldown and
+  the quota ledger — relatively, so a refund can't be overwritten; the job and its hum are
+  inserted in the same statement unless it refused. A refusal is worded in Python from the facts
+  the statement returns (``Admission._admit``, the same rules). The ``NOTIFY`` follows the commit
+  (see ``NOTIFY``).
 
 Durability where a promise is made: the enqueue waits for its WAL flush (the user is told the
 track is queued). Claims and completes don't (``synchronous_commit = off``): a database crash can
@@ -60,6 +64,7 @@ if TYPE_CHECKING:
     from db.types import Output
 
 log = logging.getLogger(__name__)
+
 
 def _sql_type(column: str) -> str:
     """The column's type without a length (an explicit ``::varchar(16)`` would truncate; the
