@@ -90,8 +90,26 @@ class AdmissionFacts:
         return round(self.ledger_s - self.expired_s, 6)
 
 
-#: checks the facts at ``now``; raises ``AdmissionRefused``
+#: checks the facts at ``now``; raises ``AdmissionRefused`` (worded for the user)
 Admit = Callable[[AdmissionFacts, float], None]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What admission weighs besides the facts: the request's demands and the default limits
+    (a guild's overrides replace them). PostgreSQL applies the rules in SQL with these
+    (migration 0013); SQLite calls ``Admit`` under its write lock. Both follow
+    ``Admission._admit``, which words every refusal."""
+
+    duration_s: float
+    take_s: float  # the length of one take: what the track-length limit applies to
+    charged: bool  # counts towards the daily quota and stamps the cooldown
+    cooldown_applies: bool  # charged, and not the second half of a side-by-side pair
+    queue_cap: int
+    max_queued_per_user: int
+    max_duration_s: float
+    daily_quota_s: float
+    cooldown_s: float
 
 
 @dataclass(frozen=True)
@@ -119,12 +137,14 @@ class Dialect(Protocol):
         self,
         job: dict[str, Any],
         hum: tuple[bytes, str | None] | None,
+        gate: Gate,
         admit: Admit,
         clock: Callable[[], float],
     ) -> tuple[int, float]:
-        """Check ``admit`` under the per-user/guild lock, insert the job (its ``created_at`` and
-        friends set to the clock read under the lock), its hum, the user's cooldown stamp and
-        quota ledger (not for an uncharged job, see ``charged``), announce it; return (id, now)."""
+        """Admit the job under the per-user/guild lock (``gate``'s rules; a refusal is raised
+        by ``admit``, which words it), insert it (its ``created_at`` and friends set to the
+        clock), its hum, the user's cooldown stamp and quota ledger (not for an uncharged job,
+        see ``charged``), announce it; return (id, now)."""
         ...
 
     def claim(

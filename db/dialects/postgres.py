@@ -11,10 +11,14 @@ Enqueue, claim and complete run as prepared statements on psycopg connections of
   from ``user_state``, which every enqueue writes, so a claim never waits for an enqueue's
   durable commit.)
 - complete: one ``WITH done AS (UPDATE … fenced) INSERT outputs … FROM done`` statement.
-- enqueue: one short transaction: advisory locks (user, then guild), the admission facts, then —
-  after the Python check — the insert with hum, cooldown stamp and quota ledger in one statement;
-  the ``NOTIFY`` follows the commit (see ``NOTIFY``). The facts must be read after the locks are
-  held (a statement's snapshot predates its own lock waits), hence separate statements.
+- enqueue: one statement (``ENQUEUE``): ``humjam_admit`` (migration 0013, the one piece of this
+  dialect's SQL that lives in a migration) takes the advisory locks (user, then guild) and the
+  user's ``user_state`` row lock, reads the admission facts (each statement of a function takes
+  a fresh snapshot, so after the locks), applies the admission rules and stamps the cooldown and
+  the quota ledger — relatively, so a refund can't be overwritten; the job and its hum are
+  inserted in the same statement unless it refused. A refusal is worded in Python from the facts
+  the statement returns (``Admission._admit``, the same rules). The ``NOTIFY`` follows the commit
+  (see ``NOTIFY``).
 
 Durability where a promise is made: the enqueue waits for its WAL flush (the user is told the
 track is queued). Claims and completes don't (``synchronous_commit = off``): a database crash can
@@ -31,26 +35,27 @@ flush covers all WAL before it, so the completion it saw is durable before anyth
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.dialects import postgresql
 
 from db.dialects import (
     CHANNEL,
     CLAIM_EXTRA,
-    DAY_S,
-    GUILD_COLUMNS,
     INSERT_COLUMNS,
     LOST_MESSAGE,
     AdmissionFacts,
     Admit,
     ClaimParams,
-    charged,
+    Gate,
 )
-from db.errors import DatabaseUnavailable, InvalidRequest
+from db.errors import AdmissionRefused, DatabaseUnavailable, InvalidRequest
+from db.models import jobs
 from db.rows import JOB_COLUMN_NAMES
 
 if TYPE_CHECKING:
@@ -58,46 +63,34 @@ if TYPE_CHECKING:
 
     from db.types import Output
 
-#: Serialise the enqueues of one user and of one guild (always user before guild: no deadlock).
-LOCK_ADMISSION = """
-SELECT pg_advisory_xact_lock(hashtextextended('humjam:user:' || %(user)s::text, 0)),
-       CASE WHEN %(guild)s::bigint IS NOT NULL THEN
-            pg_advisory_xact_lock(hashtextextended('humjam:guild:' || %(guild)s::text, 0)) END
-"""
-#: The admission facts (see ``AdmissionFacts``), read under the locks.
-ADMISSION_FACTS = f"""
-SELECT {", ".join("g." + c for c in GUILD_COLUMNS)},
-       u.last_enqueued_at, coalesce(u.quota_from, 0.0), coalesce(u.quota_used_s, 0.0),
-       (SELECT count(*) FROM jobs
-         WHERE requester_id = %(user)s AND status IN ('queued', 'running')),
-       (SELECT count(*) FROM jobs WHERE guild_id = %(guild)s AND status = 'queued'),
-       (SELECT coalesce(sum(duration_s), 0.0) FROM jobs
-         WHERE requester_id = %(user)s AND status IN ('queued', 'running', 'succeeded')
-           AND kind <> 'preview'
-           AND created_at > coalesce(u.quota_from, 0.0) AND created_at <= %(day_ago)s)
-FROM (SELECT 1) AS one
-LEFT JOIN guild_settings AS g ON g.guild_id = %(guild)s
-LEFT JOIN user_state AS u ON u.user_id = %(user)s
-"""
-_JSON = ("params", "result_meta")
-#: The admitted job, its hum, and the user's cooldown stamp and ledger, at once.
-INSERT_JOB = f"""
-WITH job AS (
+log = logging.getLogger(__name__)
+
+
+def _sql_type(column: str) -> str:
+    """The column's type without a length (an explicit ``::varchar(16)`` would truncate; the
+    assignment to the column refuses an overlong value instead)."""
+    return str(jobs.c[column].type.compile(dialect=postgresql.dialect())).split("(")[0]
+
+
+_JOB_VALUES = ", ".join(f"%({c})s::{_sql_type(c)}" for c in INSERT_COLUMNS)
+#: The enqueue, one statement: ``humjam_admit`` (migration 0013) takes the user's and guild's
+#: locks, reads the admission facts, applies the rules and, for an admitted job, stamps the
+#: cooldown and the quota ledger; then the job and its hum are inserted unless it refused.
+#: Returns the new id (NULL: refused), the refusal code, then the facts (``AdmissionFacts``).
+ENQUEUE = f"""
+WITH gate AS (
+    SELECT * FROM humjam_admit(%(requester_id)s, %(guild_id)s, %(created_at)s, %(duration_s)s,
+        %(take_s)s, %(charged)s, %(cooldown_applies)s, %(queue_cap)s, %(max_queued)s,
+        %(max_duration)s, %(daily_quota)s, %(cooldown)s)
+), job AS (
     INSERT INTO jobs ({", ".join(INSERT_COLUMNS)})
-    VALUES ({", ".join(f"%({c})s::json" if c in _JSON else f"%({c})s" for c in INSERT_COLUMNS)})
+    SELECT {_JOB_VALUES} FROM gate WHERE gate.refusal IS NULL
     RETURNING id
 ), hum AS (
     INSERT INTO job_hums (job_id, filename, data)
-    SELECT id, %(hum_filename)s, %(hum_data)s FROM job WHERE %(has_hum)s
-), turn AS (
-    INSERT INTO user_state (user_id, last_enqueued_at, quota_from, quota_used_s)
-    SELECT %(requester_id)s, %(created_at)s, %(quota_from)s, %(quota_used)s WHERE %(charged)s
-    ON CONFLICT (user_id) DO UPDATE SET last_enqueued_at = excluded.last_enqueued_at,
-        quota_from = excluded.quota_from, quota_used_s = excluded.quota_used_s
-), turns AS (
-    INSERT INTO user_turns (user_id) VALUES (%(requester_id)s) ON CONFLICT DO NOTHING
+    SELECT id, %(hum_filename)s::text, %(hum_data)s::bytea FROM job WHERE %(has_hum)s
 )
-SELECT id FROM job
+SELECT (SELECT id FROM job), gate.* FROM gate
 """
 #: The wake-up for idle workers, sent after the enqueue committed: a NOTIFY inside the enqueue
 #: would hold PostgreSQL's global notify lock across that commit's WAL flush and so serialise
@@ -259,50 +252,37 @@ class PostgresDialect:
         self,
         job: dict[str, Any],
         hum: tuple[bytes, str | None] | None,
+        gate: Gate,
         admit: Admit,
         clock: Callable[[], float],
     ) -> tuple[int, float]:
-        # (psycopg's pipeline mode, tried here, was slower than these short sequential round
-        # trips on a local server: 0.8–2.5 ms against 0.45 ms)
-        with self._c.get() as conn:
-            with conn.transaction():
-                row = self._admit_and_insert(conn, job, hum, admit, clock).fetchone()
-            assert row is not None
-            conn.execute(NOTIFY, {"id": row[0]})
-        return int(row[0]), float(job["created_at"])
-
-    def _admit_and_insert(
-        self,
-        conn: psycopg.Connection[Any],
-        job: dict[str, Any],
-        hum: tuple[bytes, str | None] | None,
-        admit: Admit,
-        clock: Callable[[], float],
-    ) -> psycopg.Cursor[Any]:
-        user, guild = job["requester_id"], job["guild_id"]
-        conn.execute(LOCK_ADMISSION, {"user": user, "guild": guild})
         now = clock()
-        day_ago = now - DAY_S
-        f = conn.execute(
-            ADMISSION_FACTS, {"user": user, "guild": guild, "day_ago": day_ago}
-        ).fetchone()
-        assert f is not None
-        facts = AdmissionFacts.from_row(f)
-        admit(facts, now)
+        job.update(available_at=now, created_at=now, updated_at=now)
         bind = {
             **job,
-            "available_at": now,
-            "created_at": now,
-            "updated_at": now,
+            "take_s": gate.take_s,
+            "charged": gate.charged,
+            "cooldown_applies": gate.cooldown_applies,
+            "queue_cap": gate.queue_cap,
+            "max_queued": gate.max_queued_per_user,
+            "max_duration": gate.max_duration_s,
+            "daily_quota": gate.daily_quota_s,
+            "cooldown": gate.cooldown_s,
             "has_hum": hum is not None,
             "hum_data": hum[0] if hum else None,
             "hum_filename": hum[1] if hum else None,
-            "quota_from": max(facts.quota_from, day_ago),
-            "quota_used": facts.used_s + job["duration_s"],
-            "charged": charged(job),
         }
-        job.update(available_at=now, created_at=now, updated_at=now)
-        return conn.execute(INSERT_JOB, bind)
+        with self._c.get() as conn:
+            row = conn.execute(ENQUEUE, bind).fetchone()
+            assert row is not None
+            job_id, refusal = row[0], row[1]
+            if job_id is not None:
+                conn.execute(NOTIFY, {"id": job_id})
+        if job_id is None:
+            admit(AdmissionFacts.from_row(row[2:]), now)  # raises, worded for the user
+            log.error("admission rules disagree", extra={"code": refusal})
+            raise AdmissionRefused(refusal, "That request can't be queued right now.")
+        return int(job_id), now
 
     def claim(
         self, params: ClaimParams, clock: Callable[[], float], new_token: Callable[[], str]

@@ -33,6 +33,7 @@ from db.dialects import (
     AdmissionFacts,
     Admit,
     ClaimParams,
+    Gate,
     charged,
 )
 from db.errors import DatabaseUnavailable, InvalidRequest
@@ -70,13 +71,15 @@ INSERT_JOB = (
 #: the user's scheduling row, which the claim joins (kept by the trigger of migration 0006)
 INSERT_TURN = "INSERT OR IGNORE INTO user_turns (user_id) VALUES (:p_user)"
 INSERT_HUM = "INSERT INTO job_hums (job_id, filename, data) VALUES (:job_id, :filename, :data)"
-#: Cooldown stamp and quota ledger after an admitted enqueue (absolute values: computed under
-#: the write lock from ADMISSION_FACTS).
+#: Cooldown stamp and quota ledger after an admitted enqueue: the window advanced to
+#: :p_day_ago, the seconds that slid out of it (:p_expired, from ADMISSION_FACTS) taken off and
+#: the job's added, relative to the stored ledger (as on PostgreSQL, migration 0013).
 UPSERT_ENQUEUED = """
 INSERT INTO user_state (user_id, last_enqueued_at, quota_from, quota_used_s)
-VALUES (:p_user, :p_now, :p_quota_from, :p_quota_used)
+VALUES (:p_user, :p_now, max(:p_day_ago, 0.0), :p_used + :p_duration)
 ON CONFLICT (user_id) DO UPDATE SET last_enqueued_at = excluded.last_enqueued_at,
-    quota_from = excluded.quota_from, quota_used_s = excluded.quota_used_s
+    quota_from = max(quota_from, :p_day_ago),
+    quota_used_s = quota_used_s - :p_expired + :p_duration
 """
 #: Expired leases: back to queued, or failed after the last attempt.
 #: Binds :p_now, :p_max_attempts, :p_lost_message.
@@ -297,9 +300,11 @@ class SqliteDialect:
         self,
         job: dict[str, Any],
         hum: tuple[bytes, str | None] | None,
+        gate: Gate,
         admit: Admit,
         clock: Callable[[], float],
     ) -> tuple[int, float]:
+        # the write lock serialises every writer: ``admit`` (Python) decides under it
         user, guild = job["requester_id"], job["guild_id"]
         with self._w.write() as db:
             now = clock()  # under the write lock: created_at follows commit order
@@ -320,8 +325,10 @@ class SqliteDialect:
                     {
                         "p_user": user,
                         "p_now": now,
-                        "p_quota_from": max(facts.quota_from, day_ago),
-                        "p_quota_used": facts.used_s + job["duration_s"],
+                        "p_day_ago": day_ago,
+                        "p_used": facts.used_s,
+                        "p_expired": facts.expired_s,
+                        "p_duration": job["duration_s"],
                     },
                 )
             db.execute(INSERT_TURN, {"p_user": user})

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from db.dialects import DAY_S, UNCHARGED_KIND, AdmissionFacts
+from db.dialects import DAY_S, UNCHARGED_KIND, AdmissionFacts, Gate
 from db.errors import AdmissionRefused, InvalidRequest
 from db.models import jobs
 from db.queue.eta import Positions
@@ -122,11 +122,13 @@ class Admission(Positions, Guilds):
         values = self._new_job(request, params_json)
         hum = (bytes(request.hum), request.hum_filename) if request.hum is not None else None
 
+        gate = self._gate(request)
+
         def admit(facts: AdmissionFacts, now: float) -> None:
             limits = effective_settings(self.settings, request.guild_id, facts.guild)
-            self._admit(request, limits, facts, now)
+            self._admit(request, gate, limits, facts, now)
 
-        job_id, now = self._dialect.enqueue(values, hum, admit, self._clock)
+        job_id, now = self._dialect.enqueue(values, hum, gate, admit, self._clock)
         log.info(
             "job queued",
             extra={"job_id": job_id, "backend": request.backend, "user_id": request.requester_id},
@@ -201,31 +203,50 @@ class Admission(Positions, Guilds):
             "result_meta": "{}",
         }
 
+    def _gate(self, req: JobRequest) -> Gate:
+        s = self.settings
+        # A preview (issue #10) renders nothing: the cooldown and the daily quota don't apply;
+        # the per-user and per-guild queue caps still do.
+        charged = req.kind != JobKind.PREVIEW
+        # the second half of a side-by-side pair (db.queue.pairs) comes right after the first
+        paired = req.params.get("pair_of") is not None and req.parent_job_id is not None
+        return Gate(
+            duration_s=float(req.duration_s),
+            # issue 14: a takes job renders several tracks; the length limit is per track
+            take_s=float(take_seconds(req.params, req.duration_s)),
+            charged=charged,
+            cooldown_applies=charged and not paired,
+            queue_cap=s.guild_queue_cap,
+            max_queued_per_user=s.max_queued_per_user,
+            max_duration_s=s.max_duration_s,
+            daily_quota_s=s.daily_quota_s,
+            cooldown_s=s.cooldown_s,
+        )
+
     def _admit(
-        self, req: JobRequest, limits: GuildSettings, facts: AdmissionFacts, now: float
+        self,
+        req: JobRequest,
+        gate: Gate,
+        limits: GuildSettings,
+        facts: AdmissionFacts,
+        now: float,
     ) -> None:
         """Raise ``AdmissionRefused`` if a limit forbids this request. ``facts`` were read under
-        the caller's locks; a refusal's wait estimate reads on a connection of its own."""
+        the caller's locks; a refusal's wait estimate reads on a connection of its own.
+        (PostgreSQL applies these rules in SQL, migration 0013: keep the two in step.)"""
         if not req.duration_s > 0 or not math.isfinite(req.duration_s):  # also catches NaN
             raise AdmissionRefused("bad_duration", "Ask for a track at least 1 s long.")
-        # issue 14: a takes job renders several tracks; the length limit is per track (take)
-        if take_seconds(req.params, req.duration_s) > limits.max_duration_s:
+        if gate.take_s > limits.max_duration_s:
             raise AdmissionRefused(
                 "too_long",
                 f"Tracks can be at most {limits.max_duration_s:g} s long here; "
                 f"ask for {limits.max_duration_s:g} s or less and try again now.",
             )
-        # A preview (issue #10) renders nothing: the cooldown and the daily quota don't apply;
-        # the per-user and per-guild queue caps still do.
-        charged = req.kind != JobKind.PREVIEW
         last = facts.last_enqueued_at
         wait: float | None
-        # the second half of a side-by-side pair (db.queue.pairs) comes right after the first
-        paired = req.params.get("pair_of") is not None and req.parent_job_id is not None
         if (
-            charged
+            gate.cooldown_applies
             and last is not None
-            and not paired
             and limits.cooldown_s > 0
             and now - last < limits.cooldown_s
         ):
@@ -261,7 +282,7 @@ class Admission(Positions, Guilds):
                 )
         # Daily quota: seconds of audio asked for in the last 24 h (failed/cancelled don't count).
         used = facts.used_s
-        if charged and used + req.duration_s > limits.daily_quota_s:
+        if gate.charged and used + req.duration_s > limits.daily_quota_s:
             with self._details(None) as c:
                 wait = self._quota_frees_in(c, req, limits, used, now)
             left = max(0.0, limits.daily_quota_s - used)

@@ -529,6 +529,38 @@ def test_daily_quota_window_slides(make_queue, clock):
     _refused(queue, "daily_quota", duration_s=1)
 
 
+def test_a_refund_committed_during_an_enqueue_is_kept(make_queue, database_url):
+    """Another process cancels a job of the user (the trigger refunds its seconds) while an
+    enqueue of the same user is under way: the refund is neither lost nor counted twice.
+    (The PostgreSQL enqueue used to write the ledger as an absolute value read before the
+    refund committed, and so undid it.)"""
+    from sqlalchemy import create_engine, text
+
+    queue = make_queue(daily_quota_s=30)
+
+    def enqueue(duration: float):
+        return queue.enqueue(JobRequest(requester_id=1, prompt="p", duration_s=duration))
+
+    first = enqueue(10)
+    enqueue(10)
+    other = create_engine(database_url)
+    queued = []
+    try:
+        with other.begin() as conn:  # the refund, held open while the enqueue starts
+            conn.execute(
+                text("UPDATE jobs SET status = 'cancelled' WHERE id = :id"), {"id": first.id}
+            )
+            racer = threading.Thread(target=lambda: queued.append(enqueue(10)))
+            racer.start()
+            racer.join(0.5)
+        racer.join(30)
+    finally:
+        other.dispose()
+    assert len(queued) == 1
+    enqueue(10)  # 10 + 10 + 10: fits only if the cancelled job's 10 s came back, once
+    _refused(queue, "daily_quota", duration_s=1)
+
+
 def test_guild_config_settings(queue, job_factory):
     gs = queue.update_guild_settings(
         7, allowed_channel_ids=[30, 10, 30], default_backend="musicgen"
