@@ -92,7 +92,10 @@ def k_weighting(rate: float) -> npt.NDArray[np.float64]:
     and a high-pass at 38 Hz (RLB), with pyloudnorm's coefficients (the RBJ cookbook's shelf
     and high-pass at its Q values), so both meters read the same."""
     rows = []
-    for kind, gain_db, q, hz in (("shelf", 4.0, 1 / math.sqrt(2), 1500.0), ("high", 0.0, 0.5, 38.0)):
+    for kind, gain_db, q, hz in (
+        ("shelf", 4.0, 1 / math.sqrt(2), 1500.0),
+        ("high", 0.0, 0.5, 38.0),
+    ):
         a_ = 10 ** (gain_db / 40)
         w0 = 2 * math.pi * hz / rate
         cos, alpha = math.cos(w0), math.sin(w0) / (2 * q)
