@@ -10,7 +10,7 @@ import numpy as np
 import pyloudnorm
 import pytest
 import soundfile as sf
-from scipy import signal
+from scipy import ndimage, signal
 
 from audio import dsp, meter
 
@@ -90,6 +90,18 @@ def test_welch_is_scipys(n: int) -> None:
     ref_freqs, ref_psd = signal.welch(x, fs=22050, nperseg=min(n, 4410))
     _close(freqs, ref_freqs, 1e-12)
     _close(psd, ref_psd, 1e-12)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "nearest"])
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 13, 31])
+def test_running_extremes_are_ndimages(size: int, mode: str) -> None:
+    rng = np.random.default_rng(size)
+    for n in (1, 5, 40, 1000):
+        x = rng.standard_normal(n)
+        ours = dsp.maximum_filter1d(x, size, mode=mode)
+        assert np.array_equal(ours, ndimage.maximum_filter1d(x, size, mode=mode))
+        ours = dsp.minimum_filter1d(x, size, mode=mode)
+        assert np.array_equal(ours, ndimage.minimum_filter1d(x, size, mode=mode))
 
 
 def test_filters_reject_an_unstable_section() -> None:
