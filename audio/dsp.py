@@ -25,6 +25,7 @@ Filters are second-order sections, ``(n, 6)`` rows of ``b0 b1 b2 a0 a1 a2`` as i
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -137,26 +138,26 @@ def _convolve(x: F64, h: F64) -> F64:
 
 def sosfilt(sos: F64, x: npt.NDArray[np.floating], axis: int = -1) -> F64:
     """``scipy.signal.sosfilt(sos, x, axis)``: the cascade run from a zero state."""
-    x = np.moveaxis(np.asarray(x, dtype=np.float64), axis, -1)
-    return np.moveaxis(_convolve(x, _impulse_response(sos)), -1, axis)
+    rows: F64 = np.moveaxis(np.asarray(x, dtype=np.float64), axis, -1)
+    return np.moveaxis(_convolve(rows, _impulse_response(sos)), -1, axis)
 
 
 def sosfiltfilt(sos: F64, x: npt.NDArray[np.floating], padlen: int) -> F64:
     """``scipy.signal.sosfiltfilt(sos, x, padlen=padlen)`` of 1-D ``x``: forwards then
     backwards (zero phase), on ``x`` extended by ``padlen`` samples of odd reflection. Each
     pass starts as if its first sample had always been the input (SciPy's ``sosfilt_zi``)."""
-    x = np.asarray(x, dtype=np.float64)
-    if padlen >= len(x):
-        raise ValueError(f"padlen {padlen} must be less than the signal's length {len(x)}")
+    y: F64 = np.asarray(x, dtype=np.float64)
+    if padlen >= len(y):
+        raise ValueError(f"padlen {padlen} must be less than the signal's length {len(y)}")
     if padlen > 0:
-        left = 2 * x[0] - x[padlen:0:-1]
-        right = 2 * x[-1] - x[-2 : -padlen - 2 : -1]
-        x = np.concatenate([left, x, right])
+        left = 2 * y[0] - y[padlen:0:-1]
+        right = 2 * y[-1] - y[-2 : -padlen - 2 : -1]
+        y = np.concatenate([left, y, right])
     h, dc = _impulse_response(sos), _dc_gain(sos)
     for _ in range(2):  # forwards, then backwards over the forward pass's output
-        c = float(x[0])
-        x = (_convolve(x - c, h) + c * dc)[::-1]
-    return x[padlen : len(x) - padlen] if padlen > 0 else x
+        c = float(y[0])
+        y = (_convolve(y - c, h) + c * dc)[::-1]
+    return y[padlen : len(y) - padlen] if padlen > 0 else y
 
 
 def _kaiser_lowpass(taps: int, cutoff: float) -> F64:
@@ -171,12 +172,12 @@ def _kaiser_lowpass(taps: int, cutoff: float) -> F64:
 def resample_poly(x: npt.NDArray[np.floating], up: int, down: int) -> F64:
     """``scipy.signal.resample_poly(x, up, down, padtype="line")`` of 1-D ``x``: the edges
     extended along the line through the first and last samples, so a slope doesn't ring."""
-    x = np.asarray(x, dtype=np.float64)
+    x64: F64 = np.asarray(x, dtype=np.float64)
     g = math.gcd(up, down)
     up, down = up // g, down // g
     if up == down == 1:
-        return x.copy()
-    n = len(x)
+        return x64.copy()
+    n = len(x64)
     n_out = -(-n * up // down)
     half = 10 * max(up, down)
     h = _kaiser_lowpass(2 * half + 1, 1.0 / max(up, down)) * up
@@ -190,14 +191,14 @@ def resample_poly(x: npt.NDArray[np.floating], up: int, down: int) -> F64:
         coeffs = h[phase::up]
         phases[phase, : len(coeffs)] = coeffs
     # y[m] = Σ_j phases[t % up, j] · x[t // up - j] with t = m·down: pad x on both sides
-    slope = (x[-1] - x[0]) / (n - 1) if n > 1 else 0.0
+    slope = (x64[-1] - x64[0]) / (n - 1) if n > 1 else 0.0
     last_t = (skip + n_out - 1) * down
     right = max(0, last_t // up + 1 - n)
     padded = np.concatenate(
         [
-            x[0] - slope * np.arange(taps - 1, 0, -1),
-            x,
-            x[-1] + slope * np.arange(1, right + 1),
+            x64[0] - slope * np.arange(taps - 1, 0, -1),
+            x64,
+            x64[-1] + slope * np.arange(1, right + 1),
         ]
     )
     windows = np.lib.stride_tricks.sliding_window_view(padded, taps)  # row i ends at x[i]
@@ -213,42 +214,39 @@ def resample_poly(x: npt.NDArray[np.floating], up: int, down: int) -> F64:
 def welch(x: npt.NDArray[np.floating], rate: float, nperseg: int) -> tuple[F64, F64]:
     """``scipy.signal.welch(x, fs=rate, nperseg=nperseg)``: the mean periodogram of Hann-
     windowed segments overlapping by half, each without its mean (one-sided density)."""
-    x = np.asarray(x, dtype=np.float64)
-    nperseg = min(nperseg, len(x))
+    x64: F64 = np.asarray(x, dtype=np.float64)
+    nperseg = min(nperseg, len(x64))
     step = nperseg - nperseg // 2
     window = np.hanning(nperseg + 1)[:-1]  # periodic Hann, as SciPy's get_window
-    segments = np.lib.stride_tricks.sliding_window_view(x, nperseg)[::step]
+    segments = np.lib.stride_tricks.sliding_window_view(x64, nperseg)[::step]
     segments = segments - segments.mean(axis=1, keepdims=True)
     spectra = np.abs(np.fft.rfft(segments * window, axis=1)) ** 2
     psd = spectra.mean(axis=0) / (rate * float(np.sum(window**2)))
     # one-sided: every bin but DC (and Nyquist, for an even length) counts twice
     psd[1 : len(psd) - (1 if nperseg % 2 == 0 else 0)] *= 2
-    return np.fft.rfftfreq(nperseg, 1.0 / rate), psd
+    return np.asarray(np.fft.rfftfreq(nperseg, 1.0 / rate), dtype=np.float64), psd
 
 
 # scipy.ndimage's edge modes, as numpy.pad calls them
 _PAD_MODES = {"reflect": "symmetric", "nearest": "edge"}
 
 
-def _running(x: npt.NDArray[np.floating], size: int, mode: str) -> npt.NDArray[np.floating]:
+def _running(x: F64, size: int, mode: str) -> F64:
     """Windows of ``size`` samples centred as ``scipy.ndimage`` centres them (an even size
     reaches one sample further back than forwards), one per sample of 1-D ``x``."""
     if size < 1:
         raise ValueError("size must be at least 1")
     before = size // 2
-    padded = np.pad(np.asarray(x), (before, size - 1 - before), mode=_PAD_MODES[mode])  # type: ignore[call-overload]
+    pad_mode: Any = _PAD_MODES[mode]
+    padded = np.pad(np.asarray(x, dtype=np.float64), (before, size - 1 - before), mode=pad_mode)
     return np.lib.stride_tricks.sliding_window_view(padded, size)
 
 
-def maximum_filter1d(
-    x: npt.NDArray[np.floating], size: int, mode: str = "reflect"
-) -> npt.NDArray[np.floating]:
+def maximum_filter1d(x: F64, size: int, mode: str = "reflect") -> F64:
     """``scipy.ndimage.maximum_filter1d(x, size, mode=mode)`` of 1-D ``x``."""
     return np.asarray(_running(x, size, mode).max(axis=-1))
 
 
-def minimum_filter1d(
-    x: npt.NDArray[np.floating], size: int, mode: str = "reflect"
-) -> npt.NDArray[np.floating]:
+def minimum_filter1d(x: F64, size: int, mode: str = "reflect") -> F64:
     """``scipy.ndimage.minimum_filter1d(x, size, mode=mode)`` of 1-D ``x``."""
     return np.asarray(_running(x, size, mode).min(axis=-1))
