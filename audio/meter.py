@@ -2,10 +2,10 @@
 stereo width and spectral tilt. Used by mastering (to steer), by tests and by the benchmarks.
 
 Integrated loudness is ITU-R BS.1770-4: ``gated_lufs`` of ``k_weighted_power`` (numpy, for
-mastering and the hum), and ``integrated_lufs`` via pyloudnorm, the independent reference the
-tests hold it to; true peak is the sample peak of the
-signal oversampled 4× (BS.1770-4 Annex 2); loudness range is EBU Tech 3342 (short-term
-loudness, 3 s windows every 0.1 s, gated at −70 LUFS and −20 LU, 10th to 95th percentile).
+mastering and the hum: no SciPy import), and ``integrated_lufs`` via pyloudnorm, the independent
+reference the tests hold it to. True peak is the sample peak of the signal oversampled 4×
+(BS.1770-4 Annex 2); loudness range is EBU Tech 3342 (short-term loudness, 3 s windows every
+0.1 s, gated at −70 LUFS and −20 LU, 10th to 95th percentile).
 Signals are ``(n,)`` mono or ``(n, channels)`` float arrays.
 """
 
