@@ -14,22 +14,18 @@ All refusals raise ``AudioRejected(code, message)``.
 
 Modules: ``errors`` (AudioRejected and its codes), ``limits`` (IntakeLimits), ``types``
 (AudioInfo, Clip), ``intake`` (check_size, probe, decode), ``hum`` (prepare_hum), ``encoding``
-(encode, encode_within, guess_content_type). ``prepare_hum`` needs SciPy, so it is imported on
-first use: the bot, which only probes, never pays for it.
+(encode, encode_within, guess_content_type), ``dsp`` (the few filters the hum and the meter
+need, in numpy: no SciPy import on the way to a track).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from audio.encoding import OUTPUT_FORMATS, encode, encode_within, guess_content_type
 from audio.errors import AudioError, AudioRejected
+from audio.hum import prepare_hum
 from audio.intake import check_size, decode, probe
 from audio.limits import TRACK_LIMITS, IntakeLimits
 from audio.types import AudioInfo, Clip
-
-if TYPE_CHECKING:
-    from audio.hum import prepare_hum
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -47,12 +43,3 @@ __all__ = [
     "prepare_hum",
     "probe",
 ]
-
-
-def __getattr__(name: str) -> object:
-    # PEP 562 lazy import: SciPy's signal module costs ~0.7 s to import.
-    if name == "prepare_hum":
-        from audio.hum import prepare_hum
-
-        return prepare_hum
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

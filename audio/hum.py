@@ -12,11 +12,9 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-import pyloudnorm
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import signal
 
-from audio import _format
+from audio import _format, dsp, meter
 from audio.errors import AudioRejected
 from audio.limits import DEFAULT_LIMITS, IntakeLimits
 from audio.types import Clip
@@ -86,7 +84,7 @@ def prepare_hum(
         )
     # Judge periodicity on a gently filtered copy: the steep high-pass turns rumble (brown
     # noise) into a narrow band around 80 Hz, which looks periodic over a few frames.
-    voiced = voiced_fraction(signal.sosfilt(gentle, x)[start:stop], target_rate)
+    voiced = voiced_fraction(dsp.sosfilt(gentle, x)[start:stop], target_rate)
     if voiced < MIN_VOICED_FRACTION:
         raise AudioRejected(
             "noise",
@@ -142,8 +140,7 @@ def _resample(x: _F64, rate: int, target_rate: int) -> _F64:
     if rate == target_rate:
         return x
     g = gcd(rate, target_rate)
-    y = signal.resample_poly(x, target_rate // g, rate // g, padtype="line")
-    return np.asarray(y, dtype=np.float64)
+    return dsp.resample_poly(x, target_rate // g, rate // g)
 
 
 def _filters(x: _F64, rate: int) -> tuple[_F64, _F64]:
@@ -152,13 +149,13 @@ def _filters(x: _F64, rate: int) -> tuple[_F64, _F64]:
     The steep one (4th order, applied forwards and backwards) cleans the output; the gentle one
     (1st order, +6 dB/octave, which whitens rumble instead of narrowing it) feeds the voicing test.
     """
-    steep = signal.butter(4, _HIGHPASS_HZ, btype="highpass", fs=rate, output="sos")
-    gentle = signal.butter(1, _HIGHPASS_HZ, btype="highpass", fs=rate, output="sos")
+    steep = dsp.butter_highpass(4, _HIGHPASS_HZ, rate)
+    gentle = dsp.butter_highpass(1, _HIGHPASS_HZ, rate)
     mains = _detect_mains_hz(x, rate)
     if mains is not None:
         log.debug("notching %.0f Hz mains hum", mains)
         notches = [
-            signal.tf2sos(*signal.iirnotch(k * mains, Q=30.0, fs=rate))
+            dsp.notch(k * mains, 30.0, rate)
             for k in range(1, _MAINS_HARMONICS + 1)
             if k * mains < rate / 2 - 1
         ]
@@ -173,7 +170,7 @@ def _filter_zero_phase(sos: _F64, x: _F64, rate: int) -> _F64:
     padlen = min(len(x) - 1, rate // 2)
     if padlen < 3 * (2 * len(sos) + 1):
         return x
-    return np.asarray(signal.sosfiltfilt(sos, x, padlen=padlen), dtype=np.float64)
+    return dsp.sosfiltfilt(sos, x, padlen)
 
 
 def _detect_mains_hz(x: _F64, rate: int) -> float | None:
@@ -182,7 +179,7 @@ def _detect_mains_hz(x: _F64, rate: int) -> float | None:
     if nperseg < rate // 2:
         return None
     # Mains hum is steady, so the first 10 s tell as much as the whole clip.
-    freqs, psd = signal.welch(x[: 10 * rate], fs=rate, nperseg=nperseg)
+    freqs, psd = dsp.welch(x[: 10 * rate], rate, nperseg)
     for mains in _MAINS_HZ:
         line = psd[np.abs(freqs - mains) <= 1.0].max()
         near = (np.abs(freqs - mains) >= 4.0) & (np.abs(freqs - mains) <= 12.0)
@@ -216,10 +213,8 @@ def _trim_bounds(x: _F64, rate: int) -> tuple[int, int]:
 
 
 def _normalise(x: _F64, rate: int, target_lufs: float) -> _F64:
-    meter = pyloudnorm.Meter(rate)
-    # Gated blocks of digital silence make log10(0); that's expected, not an error.
-    with np.errstate(divide="ignore"):
-        loudness = float(meter.integrated_loudness(x)) if len(x) >= 0.4 * rate else -np.inf
+    # BS.1770 integrated loudness (-inf when too short or too quiet to gate)
+    loudness = meter.gated_lufs(meter.k_weighted_power(x, rate), rate)
     if np.isfinite(loudness):
         x = x * 10 ** ((target_lufs - loudness) / 20)
     else:

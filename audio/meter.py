@@ -1,9 +1,11 @@
 """Measurements a mastering engineer reads off a track: loudness, true peak, loudness range,
 stereo width and spectral tilt. Used by mastering (to steer), by tests and by the benchmarks.
 
-Integrated loudness is ITU-R BS.1770-4 via pyloudnorm; true peak is the sample peak of the
-signal oversampled 4× (BS.1770-4 Annex 2); loudness range is EBU Tech 3342 (short-term
-loudness, 3 s windows every 0.1 s, gated at −70 LUFS and −20 LU, 10th to 95th percentile).
+Integrated loudness is ITU-R BS.1770-4: ``gated_lufs`` of ``k_weighted_power`` (numpy, for
+mastering and the hum: no SciPy import), and ``integrated_lufs`` via pyloudnorm, the independent
+reference the tests hold it to. True peak is the sample peak of the signal oversampled 4×
+(BS.1770-4 Annex 2); loudness range is EBU Tech 3342 (short-term loudness, 3 s windows every
+0.1 s, gated at −70 LUFS and −20 LU, 10th to 95th percentile).
 Signals are ``(n,)`` mono or ``(n, channels)`` float arrays.
 """
 
@@ -15,10 +17,13 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from audio import dsp
+
 __all__ = [
     "gated_lufs",
     "integrated_lufs",
     "k_weighted_power",
+    "k_weighting",
     "loudness_range",
     "spectral_tilt",
     "stereo_width",
@@ -82,30 +87,38 @@ def true_peak_dbtp(x: Array, oversample: int = TRUE_PEAK_OVERSAMPLE) -> float:
     return 20 * math.log10(peak) if peak > 0 else -math.inf
 
 
-def _k_weighted(
-    frames: npt.NDArray[np.floating], rate: int, axis: int = 0
-) -> npt.NDArray[np.floating]:
-    from pyloudnorm.iirfilter import IIRfilter
-    from scipy import signal
-
-    # BS.1770's two stages, as pyloudnorm's own K-weighting meter builds them
-    shelf = IIRfilter(4.0, 1 / math.sqrt(2), 1500.0, rate, "high_shelf")
-    high_pass = IIRfilter(0.0, 0.5, 38.0, rate, "high_pass")
-    sos = np.array([[*shelf.b, *shelf.a], [*high_pass.b, *high_pass.a]])
-    return np.asarray(signal.sosfilt(sos.astype(frames.dtype), frames, axis=axis))
+def k_weighting(rate: float) -> npt.NDArray[np.float64]:
+    """BS.1770's K-weighting as two biquad sections: a +4 dB high shelf at 1500 Hz (the head)
+    and a high-pass at 38 Hz (RLB), with pyloudnorm's coefficients (the RBJ cookbook's shelf
+    and high-pass at its Q values), so both meters read the same."""
+    rows = []
+    for kind, gain_db, q, hz in (
+        ("shelf", 4.0, 1 / math.sqrt(2), 1500.0),
+        ("high", 0.0, 0.5, 38.0),
+    ):
+        a_ = 10 ** (gain_db / 40)
+        w0 = 2 * math.pi * hz / rate
+        cos, alpha = math.cos(w0), math.sin(w0) / (2 * q)
+        if kind == "shelf":
+            root = 2 * math.sqrt(a_) * alpha
+            b = [a_ * ((a_ + 1) + (a_ - 1) * cos + root), -2 * a_ * ((a_ - 1) + (a_ + 1) * cos),
+                 a_ * ((a_ + 1) + (a_ - 1) * cos - root)]  # fmt: skip
+            a = [(a_ + 1) - (a_ - 1) * cos + root, 2 * ((a_ - 1) - (a_ + 1) * cos),
+                 (a_ + 1) - (a_ - 1) * cos - root]  # fmt: skip
+        else:
+            b = [(1 + cos) / 2, -(1 + cos), (1 + cos) / 2]
+            a = [1 + alpha, -2 * cos, 1 - alpha]
+        rows.append([*(v / a[0] for v in b), *(v / a[0] for v in a)])
+    return np.array(rows)
 
 
 def k_weighted_power(x: Array, rate: int) -> npt.NDArray[np.float64]:
     """Per sample, the K-weighted power summed over channels (BS.1770's weights are 1 for
-    left and right): what ``gated_lufs`` integrates. Filtered channels-first in float32 (the
-    blocks are summed in float64), which is fast and well within a hundredth of a LU."""
-    arr = np.asarray(x, dtype=np.float32)
+    left and right): what ``gated_lufs`` integrates."""
+    arr = np.asarray(x)
     rows = arr[None, :] if arr.ndim == 1 else arr.T
-    weighted = _k_weighted(rows, rate, axis=1)
-    power = np.square(weighted[0], dtype=np.float64)
-    for row in weighted[1:]:
-        power += np.square(row, dtype=np.float64)
-    return power
+    weighted = dsp.sosfilt(k_weighting(rate), rows, axis=1)
+    return np.asarray(np.square(weighted).sum(axis=0), dtype=np.float64)
 
 
 def gated_lufs(power: npt.NDArray[np.floating], rate: int) -> float:

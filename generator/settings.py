@@ -35,6 +35,9 @@ class GeneratorSettings(BaseSettings):
     soundfont: Path = Field(default_factory=_default_soundfont)
     sample_rate: int = 44100
     target_lufs: float = -14.0
+    soundfont_on_demand: bool = Field(
+        False, description="read a preset's samples when a track first plays it (one-shot CLI)"
+    )
 
     # musicgen
     musicgen_model: str = Field(

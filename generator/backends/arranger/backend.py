@@ -52,7 +52,11 @@ class ArrangerBackend:
     def load(self) -> None:
         if self._synth is None:
             started = time.perf_counter()
-            self._synth = shared_synthesizer(self.settings.soundfont, self.settings.sample_rate)
+            self._synth = shared_synthesizer(
+                self.settings.soundfont,
+                self.settings.sample_rate,
+                samples_on_demand=self.settings.soundfont_on_demand,
+            )
             log.info(
                 "arranger loaded %s in %.2f s",
                 self.settings.soundfont,

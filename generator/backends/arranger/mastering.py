@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from audio import meter
+from audio import dsp, meter
 
 __all__ = ["Mastered", "master", "master_stems"]
 
@@ -302,8 +302,6 @@ def _limiter_gain(
 def _limiter_curve(
     envelope: npt.NDArray[np.floating], rate: int, ceiling: float
 ) -> npt.NDArray[np.float64]:
-    from scipy import ndimage
-
     need = np.minimum(1.0, ceiling / np.maximum(envelope.astype(np.float64), 1e-12))
     n = len(need)
     blocks = -(-n // _BLOCK)
@@ -311,7 +309,7 @@ def _limiter_curve(
     lows = padded.reshape(blocks, _BLOCK).min(axis=1)
     # a node may not exceed its neighbours' minimum, so interpolating between nodes stays
     # under the need of every sample in between
-    nodes = ndimage.minimum_filter1d(lows, size=3, mode="nearest")
+    nodes = dsp.minimum_filter1d(lows, 3, mode="nearest")
     release = math.exp(-_BLOCK / (_RELEASE_S * rate))
     attack = math.exp(-_BLOCK / (_LOOKAHEAD_S * rate))
     smooth = _ballistics(nodes, release, attack)

@@ -23,7 +23,8 @@ import logging
 
 import numpy as np
 import numpy.typing as npt
-import scipy.ndimage as ndi
+
+from audio import dsp
 
 from .types import Note, PitchTrack
 
@@ -118,7 +119,7 @@ def _segment(
     inside = -np.log(prob / (1.0 - prob)) + _quiet_cost(track.loudness_db, n, period)
     hold = NOTE_HOLD_S / period
     # Let a note starting one frame either side of a peak still get the discount.
-    near_onset = ndi.maximum_filter1d(np.minimum(onset, ONSET_CAP), 3)
+    near_onset = dsp.maximum_filter1d(np.minimum(onset, ONSET_CAP), 3)
     start_cost = hold * (1.0 - ONSET_DISCOUNT * near_onset)
 
     sung = semitones[voiced]
@@ -186,7 +187,7 @@ def _onset_peaks(
     scale = max(float(np.percentile(envelope, ONSET_SCALE_PERCENTILE)), ONSET_SCALE_FLOOR)
     envelope = envelope / scale
     radius = max(1, round(ONSET_PEAK_RADIUS_S / period))
-    is_peak = (envelope == ndi.maximum_filter1d(envelope, 2 * radius + 1)) & (envelope > 0)
+    is_peak = (envelope == dsp.maximum_filter1d(envelope, 2 * radius + 1)) & (envelope > 0)
     return np.where(is_peak, envelope, 0.0)
 
 

@@ -15,10 +15,10 @@ import logging
 
 import numpy as np
 import numpy.typing as npt
-import scipy.fft
-import scipy.ndimage as ndi
 import soxr
 import swift_f0
+
+from audio import dsp
 
 from .types import PitchTrack
 
@@ -108,9 +108,9 @@ def _yin(audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
 
     # Difference function over the whole frame, via the autocorrelation:
     # d(k) = 2 (r(0) - r(k)) - sum_{m<k} y(m)^2, then YIN's cumulative-mean normalisation.
-    size = scipy.fft.next_fast_len(2 * YIN_FRAME - 1, real=True)
-    spectrum = scipy.fft.rfft(frames, n=size, axis=-1)
-    acf = scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=size, axis=-1)
+    size = 2 * YIN_FRAME  # any size ≥ 2 × frame − 1 gives the linear autocorrelation
+    spectrum = np.fft.rfft(frames, n=size, axis=-1)
+    acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=size, axis=-1)
     energy = np.cumsum(frames**2, axis=-1)
     lags = np.arange(1, max_period + 1)
     diff = 2 * (acf[:, :1] - acf[:, lags]) - energy[:, :max_period]
@@ -145,7 +145,7 @@ def _onset_strength(audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
     """
     signal = np.pad(audio.astype(np.float32), ONSET_FFT // 2)
     frames = _frames(signal, ONSET_FFT) * _hann(ONSET_FFT)
-    spectrum = scipy.fft.rfft(frames, axis=-1)
+    spectrum = np.fft.rfft(frames, axis=-1)
     power = spectrum.real**2 + spectrum.imag**2  # (frames, bins)
     mel = power @ _mel_bank().T  # (frames, bands)
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
@@ -209,7 +209,7 @@ def _voicing(
     loudness_db: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.bool_]:
     """Hysteresis voicing: confident frames, grown along continuous pitch, minus quiet dips."""
-    local_peak = ndi.maximum_filter1d(loudness_db, LOCAL_WINDOW_FRAMES, mode="nearest")
+    local_peak = dsp.maximum_filter1d(loudness_db, LOCAL_WINDOW_FRAMES, mode="nearest")
     loud_enough = loudness_db >= local_peak - LOCAL_DROP_DB
     voiced = (confidence >= VOICED_CONFIDENCE) & loud_enough
     candidate = (confidence >= GROW_CONFIDENCE) & loud_enough

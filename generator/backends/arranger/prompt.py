@@ -12,7 +12,6 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from db.jam import normalise_key
 from generator.backends.arranger.styles import DEFAULT_STYLE, STYLES, Style, get_style
 from generator.backends.arranger.types import PITCH_CLASSES, Key, parse_meter_name
 
@@ -206,6 +205,9 @@ def parse_key_phrase(text: str) -> tuple[Key, bool] | None:
 
 def key_from_name(name: str) -> Key | None:
     """``"D minor"``, ``"Dm"``, ``"F♯"`` → ``Key``; None if it is not a key."""
+    # imported here: db.jam brings SQLAlchemy and Alembic (~0.4 s), and most prompts name no key
+    from db.jam import normalise_key
+
     try:
         tonic, mode = normalise_key(name).split()
     except ValueError:

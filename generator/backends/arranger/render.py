@@ -104,7 +104,14 @@ class Synthesizer:
     chorus/reverb/LFO state that ``system_reset`` does not clear.
     """
 
-    def __init__(self, soundfont: Path, sample_rate: int = 44100, *, cache: bool = True) -> None:
+    def __init__(
+        self,
+        soundfont: Path,
+        sample_rate: int = 44100,
+        *,
+        cache: bool = True,
+        samples_on_demand: bool = False,
+    ) -> None:
         if not Path(soundfont).is_file():
             raise BackendUnavailable(
                 f"SoundFont not found at {soundfont}; install musescore-general-soundfont or "
@@ -117,7 +124,12 @@ class Synthesizer:
         source = cached_sf2(self.soundfont) if cache else self.soundfont
         # "no preset on channel N" warnings fire while a synth has no font yet: expected
         _set_log(_FLUID_WARN, None, None)
-        self._owner = fluidsynth.Synth(gain=0.5, samplerate=float(sample_rate), channels=16)
+        # on demand: only the presets a render selects are read (one-shot commands; a worker
+        # loads every sample once, and never reads the file again)
+        on_demand = {"synth.dynamic-sample-loading": 1} if samples_on_demand else {}
+        self._owner = fluidsynth.Synth(
+            gain=0.5, samplerate=float(sample_rate), channels=16, **on_demand
+        )
         sfid = self._owner.sfload(str(source))
         if sfid < 0:
             raise BackendUnavailable(f"FluidSynth could not load the SoundFont {soundfont}")
@@ -279,6 +291,8 @@ class _Outputs:
 
 
 @functools.lru_cache(maxsize=4)
-def shared_synthesizer(soundfont: Path, sample_rate: int) -> Synthesizer:
+def shared_synthesizer(
+    soundfont: Path, sample_rate: int, *, samples_on_demand: bool = False
+) -> Synthesizer:
     """The process's ``Synthesizer`` for this SoundFont and rate (loaded on first use, kept)."""
-    return Synthesizer(Path(soundfont), sample_rate)
+    return Synthesizer(Path(soundfont), sample_rate, samples_on_demand=samples_on_demand)
