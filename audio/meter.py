@@ -2,8 +2,9 @@
 stereo width and spectral tilt. Used by mastering (to steer), by tests and by the benchmarks.
 
 Integrated loudness is ITU-R BS.1770-4: ``gated_lufs`` of ``k_weighted_power`` (numpy, for
-mastering and the hum: no SciPy import), and ``integrated_lufs`` via pyloudnorm, the independent
-reference the tests hold it to. True peak is the sample peak of the signal oversampled 4×
+mastering and the hum: no SciPy import); ``integrated_lufs`` reads a whole track with it.
+pyloudnorm, the independent reference the tests hold it to, is a dev dependency
+(``tests/metrics.py: reference_lufs``). True peak is the sample peak of the signal oversampled 4×
 (BS.1770-4 Annex 2); loudness range is EBU Tech 3342 (short-term loudness, 3 s windows every
 0.1 s, gated at −70 LUFS and −20 LU, 10th to 95th percentile).
 Signals are ``(n,)`` mono or ``(n, channels)`` float arrays.
@@ -43,9 +44,7 @@ def _frames(x: Array) -> npt.NDArray[np.float64]:
 
 def integrated_lufs(x: Array, rate: int) -> float:
     """Integrated loudness in LUFS (−inf for silence)."""
-    import pyloudnorm
-
-    return float(pyloudnorm.Meter(rate).integrated_loudness(_frames(x)))
+    return gated_lufs(k_weighted_power(x, rate), rate)
 
 
 def true_peak_envelope(

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, benchmarks/ is sys.path[0] and queue.py here would shadow the stdlib's queue.
+# Run as a script: the repository root first, so `benchmarks.*` and `tests.*` import.
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks")]
 
 TARGET_P99_MS = 250.0

@@ -29,32 +29,32 @@ if hasattr(os, "sched_setaffinity"):
         0, {sorted(os.sched_getaffinity(0))[0]}
     )  # onnxruntime sizes its pool by cores
 
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import importlib.util  # noqa: E402
-import io  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from importlib import resources  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import datetime
+import importlib.util
+import io
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from importlib import resources
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, benchmarks/ is sys.path[0] and queue.py here would shadow the stdlib's queue.
+# Run as a script: the repository root first, so `benchmarks.*` and `tests.*` import.
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks")]
 
-import audio  # noqa: E402
-from benchmarks._report import write_section  # noqa: E402
-from generator.backends.arranger.analysis import analyse_hum  # noqa: E402
-from generator.backends.arranger.arrange import arrange  # noqa: E402
-from generator.backends.arranger.mastering import master_stems  # noqa: E402
-from generator.backends.arranger.pianoroll import draw_piano_roll  # noqa: E402
-from generator.backends.arranger.pitch import track_pitch  # noqa: E402
-from generator.backends.arranger.prompt import parse_prompt  # noqa: E402
-from generator.backends.arranger.render import Synthesizer  # noqa: E402
-from generator.settings import SOUNDFONTS, GeneratorSettings  # noqa: E402
+import audio
+from benchmarks._report import write_section
+from generator.backends.arranger.analysis import analyse_hum
+from generator.backends.arranger.arrange import arrange
+from generator.backends.arranger.mastering import master_stems
+from generator.backends.arranger.pianoroll import draw_piano_roll
+from generator.backends.arranger.pitch import track_pitch
+from generator.backends.arranger.prompt import parse_prompt
+from generator.backends.arranger.render import Synthesizer
+from generator.settings import SOUNDFONTS, GeneratorSettings
 
 DURATION_S = 30.0
 TARGET_S = 1.5

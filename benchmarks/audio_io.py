@@ -19,14 +19,14 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, benchmarks/ is sys.path[0] and queue.py here would shadow the stdlib's queue.
+# Run as a script: the repository root first, so `benchmarks.*` and `tests.*` import.
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks")]
 
-import av  # noqa: E402
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
+import av
+import numpy as np
+import soundfile as sf
 
-import audio  # noqa: E402
+import audio
 
 
 def _hum(seconds: float, rate: int) -> np.ndarray:

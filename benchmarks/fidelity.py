@@ -24,23 +24,23 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# run as a script, benchmarks/ is sys.path[0] and its queue.py would shadow the stdlib's
+# Run as a script: the repository root first, so `benchmarks.*` and `tests.*` import.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 
-import numpy as np  # noqa: E402
-import numpy.typing as npt  # noqa: E402
+import numpy as np
+import numpy.typing as npt
 
-import audio  # noqa: E402
-from benchmarks._report import write_section  # noqa: E402
-from generator.backend import RenderRequest  # noqa: E402
-from generator.backends.arranger.analysis import analyse_hum  # noqa: E402
-from generator.backends.arranger.backend import ArrangerBackend  # noqa: E402
-from generator.backends.arranger.pianoroll import melody_time_offset  # noqa: E402
-from generator.backends.arranger.styles import STYLES  # noqa: E402
-from generator.backends.arranger.types import Melody  # noqa: E402
-from tests.generator import vocadito  # noqa: E402
-from tests.generator.vocadito import CLIPS, DATA, f0  # noqa: E402
-from tests.metrics import chroma_cosine, sine_of  # noqa: E402
+import audio
+from benchmarks._report import write_section
+from generator.backend import RenderRequest
+from generator.backends.arranger.analysis import analyse_hum
+from generator.backends.arranger.backend import ArrangerBackend
+from generator.backends.arranger.pianoroll import melody_time_offset
+from generator.backends.arranger.styles import STYLES
+from generator.backends.arranger.types import Melody
+from tests.generator import vocadito
+from tests.generator.vocadito import CLIPS, DATA, f0
+from tests.metrics import chroma_cosine, sine_of
 
 DURATION_S = 30.0
 SECTION = "## Melody fidelity"

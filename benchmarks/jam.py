@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, benchmarks/ is sys.path[0] and queue.py here would shadow the stdlib's queue.
+# Run as a script: the repository root first, so `benchmarks.*` and `tests.*` import.
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks")]
 
-from generator.backends.arranger.analysis import analyse_hum  # noqa: E402
-from generator.jam.form import SongPlan, plan_song  # noqa: E402
-from generator.jam.mixdown import render_session  # noqa: E402
-from generator.jam.parts import JamPart, Role, conform_part, parse_key, register_for_role  # noqa: E402
-from tests.generator.hum_synth import RATE, sing  # noqa: E402
+from generator.backends.arranger.analysis import analyse_hum
+from generator.jam.form import SongPlan, plan_song
+from generator.jam.mixdown import render_session
+from generator.jam.parts import JamPart, Role, conform_part, parse_key, register_for_role
+from tests.generator.hum_synth import RATE, sing
 
 TUNE = [60, 62, 64, 65, 67, 67, 65, 64, 62, 64, 60, 60]
 BEATS = [1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 2, 2]

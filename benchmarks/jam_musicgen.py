@@ -18,21 +18,21 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, benchmarks/ is sys.path[0] and queue.py here would shadow the stdlib's queue.
+# Run as a script: the repository root first, so `benchmarks.*` and `tests.*` import.
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks")]
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from generator.backend import RenderRequest  # noqa: E402
-from generator.backends.arranger.types import BeatNote  # noqa: E402
-from generator.backends.musicgen import testing  # noqa: E402
-from generator.backends.musicgen.backend import MusicgenBackend  # noqa: E402
-from generator.backends.musicgen.model import LoadedModel, pick_device, pick_dtype  # noqa: E402
-from generator.jam.form import Section, SongPlan  # noqa: E402
-from generator.jam.musicgen_mix import GUIDE_RATE, render_session_musicgen, section_guide  # noqa: E402
-from generator.jam.parts import JamPart, Role, parse_key  # noqa: E402
-from generator.settings import GeneratorSettings  # noqa: E402
+from generator.backend import RenderRequest
+from generator.backends.arranger.types import BeatNote
+from generator.backends.musicgen import testing
+from generator.backends.musicgen.backend import MusicgenBackend
+from generator.backends.musicgen.model import LoadedModel, pick_device, pick_dtype
+from generator.jam.form import Section, SongPlan
+from generator.jam.musicgen_mix import GUIDE_RATE, render_session_musicgen, section_guide
+from generator.jam.parts import JamPart, Role, parse_key
+from generator.settings import GeneratorSettings
 
 
 def _plan(seconds: float, bpm: float = 120.0) -> SongPlan:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# run as a script, benchmarks/ is sys.path[0] and its queue.py would shadow the stdlib's
+# Run as a script: the repository root first, so `benchmarks.*` and `tests.*` import.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 CACHE = ROOT / ".cache" / "melody_corpus.json"
 METRES = ("2/4", "3/4", "4/4", "6/8")

@@ -22,22 +22,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-# run as a script, Python puts benchmarks/ first on sys.path, where sibling scripts (queue.py)
-# would shadow the standard library: swap it for the repository root
+# Run as a script: the repository root first, so `benchmarks.*` and `tests.*` import.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from generator.backend import RenderRequest  # noqa: E402
-from generator.backends.musicgen import testing  # noqa: E402
-from generator.backends.musicgen.backend import MusicgenBackend  # noqa: E402
-from generator.backends.musicgen.chroma import melody_chroma  # noqa: E402
-from generator.backends.musicgen.decode import Sampling, WindowRow  # noqa: E402
-from generator.backends.musicgen.model import LoadedModel, pick_device, pick_dtype  # noqa: E402
-from generator.settings import GeneratorSettings  # noqa: E402
+from generator.backend import RenderRequest
+from generator.backends.musicgen import testing
+from generator.backends.musicgen.backend import MusicgenBackend
+from generator.backends.musicgen.chroma import melody_chroma
+from generator.backends.musicgen.decode import Sampling, WindowRow
+from generator.backends.musicgen.model import LoadedModel, pick_device, pick_dtype
+from generator.settings import GeneratorSettings
 
 PROMPTS = [
     "lofi hip hop beat with mellow piano",

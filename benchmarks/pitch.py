@@ -19,28 +19,28 @@ import os
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, this folder is sys.path[0]; its queue.py would shadow the stdlib module.
+# Run as a script: the repository root first, so `benchmarks.*` and `tests.*` import.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 sys.path.insert(0, str(ROOT))
 
-import librosa  # noqa: E402
-import numpy as np  # noqa: E402
-import soxr  # noqa: E402
-import swift_f0  # noqa: E402
+import librosa
+import numpy as np
+import soxr
+import swift_f0
 
-from generator.backends.arranger import analysis, notes, pitch  # noqa: E402
-from generator.backends.arranger.types import Note  # noqa: E402
-from tests.generator import vocadito  # noqa: E402
-from tests.metrics import note_f1, pitch_accuracy  # noqa: E402
+from generator.backends.arranger import analysis, notes, pitch
+from generator.backends.arranger.types import Note
+from tests.generator import vocadito
+from tests.metrics import note_f1, pitch_accuracy
 
 
 def best_of(runs: int, fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -24,11 +24,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from benchmarks.melody_corpus import load  # noqa: E402
-from benchmarks.melody_fidelity import _auc, add_second_truths  # noqa: E402
-from generator.backends.arranger.listen import CONFIDENT  # noqa: E402
+from benchmarks.melody_corpus import load
+from benchmarks.melody_fidelity import _auc, add_second_truths
+from generator.backends.arranger.listen import CONFIDENT
 
 
 def choose_threshold(confidence: np.ndarray, misread: np.ndarray) -> float:

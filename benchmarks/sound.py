@@ -21,18 +21,19 @@ from importlib import resources
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, benchmarks/ is sys.path[0] and queue.py here would shadow the stdlib's queue.
+# Run as a script: the repository root first, so `benchmarks.*` and `tests.*` import.
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks")]
 
-import numpy as np  # noqa: E402
-import pretty_midi  # noqa: E402
+import numpy as np
+import pretty_midi
 
-import audio  # noqa: E402
-from audio import meter  # noqa: E402
-from benchmarks._report import write_section  # noqa: E402
-from generator.backend import RenderRequest, RenderResult  # noqa: E402
-from generator.backends.arranger.backend import ArrangerBackend  # noqa: E402
-from generator.backends.arranger.styles import STYLES  # noqa: E402
+import audio
+from audio import meter
+from benchmarks._report import write_section
+from generator.backend import RenderRequest, RenderResult
+from generator.backends.arranger.backend import ArrangerBackend
+from generator.backends.arranger.styles import STYLES
+from tests.metrics import reference_lufs
 
 DURATION_S = 30.0
 DOCS = ROOT / "docs"
@@ -100,7 +101,7 @@ def main() -> int:
         x, rate = result.audio, result.sample_rate
         row = (
             style.name,
-            meter.integrated_lufs(x, rate),
+            reference_lufs(x, rate),
             meter.true_peak_dbtp(x),
             meter.loudness_range(x, rate),
             meter.stereo_width(x),

@@ -25,17 +25,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# run as a script, benchmarks/ is sys.path[0] and its queue.py would shadow the stdlib's
+# Run as a script: the repository root first, so `benchmarks.*` and `tests.*` import.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 
-import audio  # noqa: E402
-from audio import countin  # noqa: E402
-from benchmarks._report import write_section  # noqa: E402
-from generator.backend import RenderRequest  # noqa: E402
-from generator.backends.arranger.backend import ArrangerBackend  # noqa: E402
-from generator.backends.arranger.types import Melody  # noqa: E402
-from generator.takes import TakesResult, follow_score, follow_scores, render_takes  # noqa: E402
-from tests.generator.vocadito import CLIPS, DATA  # noqa: E402
+import audio
+from audio import countin
+from benchmarks._report import write_section
+from generator.backend import RenderRequest
+from generator.backends.arranger.backend import ArrangerBackend
+from generator.backends.arranger.types import Melody
+from generator.takes import TakesResult, follow_score, follow_scores, render_takes
+from tests.generator.vocadito import CLIPS, DATA
 
 DURATION_S = 20.0
 SECTION = "Takes and count-in"

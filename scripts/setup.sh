@@ -13,7 +13,8 @@ if [[ "${1:-}" == "--dev" ]]; then extras="[dev,musicgen]"; fi
 need_apt=()
 [[ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ]] || need_apt+=(fluid-soundfont-gm)
 [[ -e /usr/share/sounds/sf3/MuseScore_General.sf3 ]] || need_apt+=(musescore-general-soundfont)
-ldconfig -p 2>/dev/null | grep -q libfluidsynth.so.3 || need_apt+=(libfluidsynth3)
+# grep reads all of it: with pipefail, an early `grep -q` exit would fail ldconfig (SIGPIPE)
+ldconfig -p 2>/dev/null | grep libfluidsynth.so.3 >/dev/null || need_apt+=(libfluidsynth3)
 if ! command -v python3 >/dev/null; then
     need_apt+=(python3 python3-venv)
 elif ! python3 -c "import ensurepip, venv" 2>/dev/null; then

@@ -15,6 +15,8 @@ Not part of the runtime package: mir_eval is a dev dependency (`.[dev]`).
 - ``pitch_accuracy``: frame-wise f0 against a reference (``mir_eval.melody``).
 - ``note_scores`` / ``note_f1``: notes against reference notes (``mir_eval.transcription``:
   ±50 cents, ±100 ms onset tolerance, offsets ignored).
+- ``reference_lufs``: integrated loudness by pyloudnorm, independent of the numpy meter the
+  mastering steers with (``audio.meter``).
 """
 
 from __future__ import annotations
@@ -209,3 +211,11 @@ def _intervals(notes: Sequence[Note]) -> npt.NDArray[np.float64]:
 
 def _hz(notes: Sequence[Note]) -> npt.NDArray[np.float64]:
     return 440.0 * 2.0 ** ((np.array([n.pitch for n in notes], dtype=np.float64) - 69.0) / 12.0)
+
+
+def reference_lufs(x: npt.ArrayLike, rate: int) -> float:
+    """Integrated loudness (BS.1770-4) by pyloudnorm: the independent check of ``audio.meter``."""
+    import pyloudnorm
+
+    arr = np.asarray(x, dtype=np.float64)
+    return float(pyloudnorm.Meter(rate).integrated_loudness(arr[:, None] if arr.ndim == 1 else arr))
