@@ -237,7 +237,8 @@ def main() -> int:
         + (f"Stereo / mono, median of the per-run ratios: **{ratio:.2f}x**. " if have_mono else "")
         + f"SoundFont loads (once per worker process, not in the totals): {load_text}. "
         "The `notes` row is analyse_hum minus a separate pitch run; `master` includes the MIDI "
-        "file and the piano roll (~0.25 s of matplotlib) in both columns. "
+        "file and the piano roll in both columns (Pillow now, ~0.05 s; matplotlib in the mono "
+        "column, ~0.25 s). "
         f"Load average when it finished: {os.getloadavg()[0]:.1f} (CPU time inflates too on a "
         "busy box: the same mono path measured 0.94 s wall on a quiet one, 2026-11-24)."
     )
