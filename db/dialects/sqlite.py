@@ -45,9 +45,10 @@ if TYPE_CHECKING:
 
     from db.types import Output
 
-#: Admission facts, one statement: the guild's overrides, the user's cooldown stamp and quota
-#: ledger and active-job count (kept by migration 0014's triggers), the guild's queued jobs, and the quota seconds that slid out
-#: of the 24 h window since the ledger was last advanced (only those rows are read).
+#: Admission facts, one statement: the guild's overrides, the user's cooldown stamp, quota ledger
+#: and active-job count (kept by migration 0014's triggers), the guild's queued jobs, and the
+#: quota seconds that slid out of the 24 h window since the ledger was last advanced (only those
+#: rows are read).
 #: Binds :p_user, :p_guild (NULL matches nothing), :p_day_ago.
 ADMISSION_FACTS = f"""
 SELECT {", ".join("g." + c for c in GUILD_COLUMNS)},

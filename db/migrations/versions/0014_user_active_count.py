@@ -99,7 +99,11 @@ _SQLITE_TRIGGERS = (
         UPDATE user_state SET active = max(active - 1, 0) WHERE user_id = OLD.requester_id;
     END""",
 )
-_SQLITE_NAMES = ("humjam_user_active_insert", "humjam_user_active_update", "humjam_user_active_delete")
+_SQLITE_NAMES = (
+    "humjam_user_active_insert",
+    "humjam_user_active_update",
+    "humjam_user_active_delete",
+)
 
 _ARGS = """p_user bigint, p_guild bigint, p_now double precision, p_duration double precision,
     p_take_s double precision, p_charged boolean, p_cooldown_applies boolean,
