@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -103,3 +106,32 @@ def test_quota_window_slides_job_by_job(make_queue, clock):
     clock.advance(1000)  # and the third
     queue.enqueue(_request(duration=30))
     _refused(queue, "daily_quota", 1)
+
+
+def test_enqueue_beside_a_complete_of_the_same_user(make_queue):
+    """One worker completes the user's jobs while another process enqueues for that user: the
+    counters' trigger and the enqueue take the user's rows in the same order, so neither is
+    ever chosen as a deadlock victim (PostgreSQL said "deadlock detected" when they didn't)."""
+    producer, worker = make_queue(), make_queue()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def enqueue() -> None:
+        try:
+            while not stop.is_set():
+                producer.enqueue(_request())
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    thread = threading.Thread(target=enqueue)
+    thread.start()
+    try:
+        done = 0
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and not errors:
+            for claim in worker.claim("w", ["arranger"]):
+                done += worker.complete(claim, [], {})
+    finally:
+        stop.set()
+        thread.join(30)
+    assert errors == [] and done > 0

@@ -7,8 +7,9 @@ PostgreSQL's cached generic plans walk the user's whole job history for both (BE
 
 - ``active``: the user's jobs in status ``queued`` or ``running``, kept by triggers on ``jobs``
   (insert, status change, delete) on both engines, so no path that moves a job forgets it. The
-  row is the one an enqueue locks anyway; a complete now also updates it (after its job row,
-  the order every path takes, so no deadlock).
+  row is the one an enqueue locks anyway; a complete now also updates it. Every path takes
+  the job row, then ``user_state``, then ``user_turns`` (the trigger used to take
+  ``user_turns`` first, which with an enqueue's ``user_state`` → ``user_turns`` deadlocks).
 - ``quota_first_at`` (PostgreSQL's enqueue): a lower bound on ``created_at`` of the jobs the
   ledger still counts (NULL: none). Every charged enqueue lowers it to its own ``created_at``;
   a refund or a job turning preview leaves it a valid (lower) bound. While the window's start
@@ -34,6 +35,9 @@ depends_on = None
 
 _ACTIVE = "('queued', 'running')"
 
+#: ``user_state`` before ``user_turns``, always: an enqueue locks the user's ``user_state`` row
+#: and then inserts into ``user_turns``; a trigger taking them the other way round (a complete
+#: of the user's job by another worker) deadlocked with it.
 _PG_COUNTERS = f"""
 CREATE OR REPLACE FUNCTION humjam_user_counters() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -43,20 +47,12 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP = 'DELETE' THEN
+        UPDATE user_state SET active = greatest(active - 1, 0) WHERE user_id = OLD.requester_id;
         IF OLD.status = 'running' THEN
             UPDATE user_turns SET running = greatest(running - 1, 0)
             WHERE user_id = OLD.requester_id;
         END IF;
-        UPDATE user_state SET active = greatest(active - 1, 0) WHERE user_id = OLD.requester_id;
         RETURN NULL;
-    END IF;
-    IF NEW.status = 'running' OR OLD.status = 'running' THEN
-        UPDATE user_turns SET
-            running = greatest(
-                running + (NEW.status = 'running')::int - (OLD.status = 'running')::int, 0),
-            last_served_at = CASE WHEN NEW.status = 'running' THEN NEW.started_at
-                                  ELSE last_served_at END
-        WHERE user_id = NEW.requester_id;
     END IF;
     IF (NEW.status IN {_ACTIVE}) <> (OLD.status IN {_ACTIVE}) THEN
         INSERT INTO user_state AS s (user_id, active)
@@ -68,6 +64,14 @@ BEGIN
        AND OLD.status IN ('queued', 'running', 'succeeded') AND NEW.kind <> 'preview' THEN
         UPDATE user_state SET quota_used_s = quota_used_s - NEW.duration_s
         WHERE user_id = NEW.requester_id AND quota_from < NEW.created_at;
+    END IF;
+    IF NEW.status = 'running' OR OLD.status = 'running' THEN
+        UPDATE user_turns SET
+            running = greatest(
+                running + (NEW.status = 'running')::int - (OLD.status = 'running')::int, 0),
+            last_served_at = CASE WHEN NEW.status = 'running' THEN NEW.started_at
+                                  ELSE last_served_at END
+        WHERE user_id = NEW.requester_id;
     END IF;
     RETURN NULL;
 END $$;
