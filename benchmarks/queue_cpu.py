@@ -10,6 +10,7 @@ PostgreSQL backends, read from ``/proc`` (so the server must run on this machine
 schema per system, alternated ``--repeats`` times.
 
     .venv/bin/python benchmarks/queue_cpu.py [--cycles 2000] [--repeats 2] [--analyze]
+        [--backlog N] [--output-kib K]
 
 ``--analyze`` runs ``ANALYZE`` after a warm-up and reconnects, as autovacuum would have done on
 any running database: a fresh schema has no statistics, and plans cached then can walk a user's
@@ -56,7 +57,9 @@ def _measure(
     return {k: v / cycles * 1e3 for k, v in spent.items()}
 
 
-def humjam(cycles: int, analyze: bool, tmp: Path) -> dict[str, float]:
+def humjam(
+    cycles: int, analyze: bool, tmp: Path, backlog: int = 0, output_kib: int = 1
+) -> dict[str, float]:
     from db.queue import JobQueue
     from db.settings import QueueSettings
     from db.types import Claim, JobRequest, Output
@@ -66,7 +69,7 @@ def humjam(cycles: int, analyze: bool, tmp: Path) -> dict[str, float]:
     queue = JobQueue.connect(db.url, settings)
     try:
         request = JobRequest(requester_id=1000, prompt="noop", duration_s=5.0, backend="noop")
-        output = [Output("track.raw", "application/octet-stream", b"\0" * 1024)]
+        output = [Output("track.raw", "application/octet-stream", b"\0" * 1024 * output_kib)]
         claimed: list[Claim] = []
 
         def claim() -> None:
@@ -80,6 +83,8 @@ def humjam(cycles: int, analyze: bool, tmp: Path) -> dict[str, float]:
         for _ in range(300):  # warm: connections, prepared statements, cached plans
             for step in steps.values():
                 step()
+        for _ in range(backlog):  # the user's queued jobs, ahead of each cycle's own
+            queue.enqueue(request)
         if analyze:
             with queue._dialect._c.get() as conn:  # type: ignore[attr-defined]
                 conn.execute("ANALYZE")
@@ -97,7 +102,7 @@ def humjam(cycles: int, analyze: bool, tmp: Path) -> dict[str, float]:
         db.drop()
 
 
-def plain(cycles: int, analyze: bool, tmp: Path) -> dict[str, float]:
+def plain(cycles: int, analyze: bool, tmp: Path, **_: int) -> dict[str, float]:
     import psycopg
 
     db = qt.Database("postgres", tmp)
@@ -143,17 +148,22 @@ def main() -> None:
     p.add_argument("--cycles", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--analyze", action="store_true")
+    p.add_argument("--backlog", type=int, default=0, help="humjam: the user's jobs kept queued")
+    p.add_argument("--output-kib", type=int, default=1, help="humjam: size of the stored output")
     a = p.parse_args()
     systems = {"humjam-postgres": humjam, "plain-loop-relaxed": plain}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in systems}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(a.repeats):
             for name, run in systems.items():
-                runs[name].append(run(a.cycles, a.analyze, Path(tmp)))
+                runs[name].append(
+                    run(a.cycles, a.analyze, Path(tmp), backlog=a.backlog, output_kib=a.output_kib)
+                )
     keys = [f"{side} {p}" for side in ("client", "server") for p in PHASES]
     print(
         f"\nCPU per cycle, ms (median of {a.repeats}; {a.cycles} cycles, one process"
-        f"{', after ANALYZE' if a.analyze else ''})"
+        f"{', after ANALYZE' if a.analyze else ''}; humjam: backlog {a.backlog},"
+        f" output {a.output_kib} KiB)"
     )
     print("| system | " + " | ".join(keys) + " | total |")
     print("|---" * (len(keys) + 2) + "|")

@@ -142,6 +142,12 @@ class UserStateRow(Base):
     # check costs O(jobs that expired) instead of summing the user's whole day.
     quota_from: Mapped[float] = mapped_column(Double, server_default=text("0"))
     quota_used_s: Mapped[float] = mapped_column(Double, server_default=text("0"))
+    # A lower bound on ``created_at`` of the jobs the ledger counts (NULL: none); while the
+    # window starts before it nothing can have slid out (PostgreSQL's enqueue, migration 0014).
+    quota_first_at: Mapped[float | None] = mapped_column(Double)
+    # The user's queued + running jobs, kept by triggers on ``jobs`` (migration 0014): the
+    # per-user queue cap reads this row instead of counting the user's jobs.
+    active: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class UserTurnRow(Base):

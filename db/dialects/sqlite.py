@@ -45,15 +45,15 @@ if TYPE_CHECKING:
 
     from db.types import Output
 
-#: Admission facts, one statement: the guild's overrides, the user's cooldown stamp and quota
-#: ledger, the user's active jobs, the guild's queued jobs, and the quota seconds that slid out
-#: of the 24 h window since the ledger was last advanced (only those rows are read).
+#: Admission facts, one statement: the guild's overrides, the user's cooldown stamp, quota ledger
+#: and active-job count (kept by migration 0014's triggers), the guild's queued jobs, and the
+#: quota seconds that slid out of the 24 h window since the ledger was last advanced (only those
+#: rows are read).
 #: Binds :p_user, :p_guild (NULL matches nothing), :p_day_ago.
 ADMISSION_FACTS = f"""
 SELECT {", ".join("g." + c for c in GUILD_COLUMNS)},
        u.last_enqueued_at, coalesce(u.quota_from, 0.0), coalesce(u.quota_used_s, 0.0),
-       (SELECT count(*) FROM jobs
-         WHERE requester_id = :p_user AND status IN ('queued', 'running')),
+       coalesce(u.active, 0),
        (SELECT count(*) FROM jobs WHERE guild_id = :p_guild AND status = 'queued'),
        (SELECT coalesce(sum(duration_s), 0.0) FROM jobs
          WHERE requester_id = :p_user AND status IN ('queued', 'running', 'succeeded')
