@@ -250,6 +250,30 @@ class PromptModal(discord.ui.Modal):
         await interaction.client.tree.report(interaction, error)
 
 
+class HumModal(PromptModal):
+    """The context menu's form: the prompt, and how many takes (optional, 1 by default)."""
+
+    takes: discord.ui.TextInput[HumModal] = discord.ui.TextInput(
+        label="Takes (1-4, best first; each counts as a track)",
+        placeholder="1",
+        required=False,
+        max_length=2,
+    )
+
+    def __init__(
+        self,
+        title: str,
+        on_hum: Callable[[Interaction, str, str], Awaitable[None]],
+        *,
+        max_len: int,
+    ) -> None:
+        super().__init__(title, self._submit, max_len=max_len)
+        self._on_hum = on_hum
+
+    async def _submit(self, interaction: Interaction, prompt: str) -> None:
+        await self._on_hum(interaction, prompt, str(self.takes.value or ""))
+
+
 class ConfirmForget(discord.ui.View):
     """Yes/no for /forget; only the asking user can answer."""
 

@@ -25,7 +25,7 @@ from bot.ports import require_job
 from bot.render import clean_prompt, info_embed, status_line
 from bot.side_by_side import generate_backend_autocomplete
 from bot.transformers import Duration, Style
-from bot.views import PromptModal
+from bot.views import HumModal, PromptModal
 from db.takes import MAX_TAKES
 from db.types import JobKind, JobRequest
 
@@ -39,6 +39,19 @@ VOICE_MESSAGE = 1 << 13
 MAX_SEED = 2**31 - 1
 #: a hum from Discord may stop at a preview when it isn't heard confidently (bot/preview.py)
 ASK_IF_UNSURE: Mapping[str, Any] = {"ask_if_unsure": True}
+
+
+BAD_TAKES = f"Ask for 1 to {MAX_TAKES} takes."
+
+
+def parse_takes(text: str) -> int:
+    """The takes typed into the context menu's form: blank is 1."""
+    text = text.strip()
+    if not text:
+        return 1
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_TAKES:
+        raise UserFacingError("bad_takes", BAD_TAKES)
+    return int(text)
 
 
 def pick_audio(message: discord.Message) -> discord.Attachment | None:
@@ -171,7 +184,7 @@ class Generate(commands.Cog):
                 "prompt_empty", "Describe the sound you want, e.g. `lofi, rhodes`."
             )
         if takes is not None and (type(takes) is not int or not 1 <= takes <= MAX_TAKES):
-            raise UserFacingError("bad_takes", f"Ask for 1 to {MAX_TAKES} takes.")
+            raise UserFacingError("bad_takes", BAD_TAKES)
         # Discord enforces the option types and ranges; a modified client does not.
         if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_SEED):
             raise UserFacingError(
@@ -217,9 +230,10 @@ class Generate(commands.Cog):
             )
         check_declared(attachment, self.settings)
 
-        async def on_prompt(modal_interaction: Interaction, text: str) -> None:
+        async def on_hum(modal_interaction: Interaction, text: str, takes_text: str) -> None:
             await self.acknowledge(modal_interaction)
             prompt = self.prompt_or_refuse(text)
+            takes = parse_takes(takes_text)
             hum = await fetch_hum(self.bot.session, attachment, self.settings, self.probe_slots)
             await enqueue_job(
                 self.bot,
@@ -228,12 +242,11 @@ class Generate(commands.Cog):
                 duration_s=None,
                 hum=hum,
                 extra=ASK_IF_UNSURE,
+                takes=takes,
             )
 
         await interaction.response.send_modal(
-            PromptModal(
-                "Make a track from this hum", on_prompt, max_len=self.settings.max_prompt_chars
-            )
+            HumModal("Make a track from this hum", on_hum, max_len=self.settings.max_prompt_chars)
         )
 
     # ------------------------------------------------------------------ buttons
