@@ -146,7 +146,8 @@ def draw_piano_roll(melody: Melody, *, title_extra: str = "") -> bytes:
                 run = []
 
     draw.rectangle([left, top, right, bottom], outline=_BLACK, width=s)
-    title = f"{melody.key.name} · {melody.bpm:.0f} bpm · {melody.meter} · {len(melody.notes)} notes"
+    title = f"heard: {melody.key.name} · {melody.bpm:.0f} bpm · {melody.meter}"
+    title += f" · {len(melody.notes)} notes"
     title += f" · {title_extra}" if title_extra else ""
     draw.text(((left + right) / 2, top - 8 * s), title, fill=_BLACK, font=_font(13), anchor="md")
     draw.text(((left + right) / 2, _HEIGHT * s - 8 * s), "time (s)", fill=_BLACK, font=medium,
