@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pyloudnorm
 import pytest
 from scipy import signal
 
 import audio
 from audio import AudioRejected, Clip
 from tests.audio.synth import HUM_S, NOTES_HZ, note_pitches, synth_hum
+from tests.metrics import reference_lufs
 
 VOCADITO = sorted((Path(__file__).parents[1] / "data" / "vocadito").glob("*.wav"))
 RATE = 22050
@@ -23,7 +23,7 @@ def _clip(x: npt.NDArray[np.floating], rate: int) -> Clip:
 
 
 def _lufs(clip: Clip) -> float:
-    return float(pyloudnorm.Meter(clip.sample_rate).integrated_loudness(clip.samples))
+    return reference_lufs(clip.samples, clip.sample_rate)
 
 
 def _band_db(x: npt.NDArray[np.floating], rate: int, hz: float) -> float:
