@@ -16,6 +16,7 @@ from typing import Any
 import discord
 
 from db.types import Job, JobKind, JobStatus, QueuePosition
+from humjam.words import tempo_octave
 
 BRAND_COLOUR = 0x7C5CFF
 ERROR_COLOUR = 0xE5484D
@@ -106,9 +107,18 @@ def render_seconds(job: Job) -> float | None:
 
 
 def key_tempo(job: Job) -> str:
+    """``D minor · 92 BPM · 3/4``, and ``(half-time of the hum's 184 bpm)`` when the style counts
+    the hum's beat at another octave, so a right reading doesn't look like a misheard tempo."""
     key = _meta(job, "key", "?")
     bpm = _meta(job, "bpm")
-    return f"{key} · {round(float(bpm))} BPM" if bpm is not None else str(key)
+    parts = [str(key)]
+    if bpm is not None:
+        parts.append(f"{round(float(bpm))} BPM")
+    if meter := _meta(job, "meter"):
+        parts.append(str(meter))
+    text = " · ".join(parts)
+    octave = tempo_octave({**job.params, **job.result_meta})
+    return f"{text} ({octave})" if octave else text
 
 
 def truncate(text: str, limit: int) -> str:

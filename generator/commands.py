@@ -18,9 +18,11 @@ import dataclasses
 import logging
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from humjam.words import tempo_octave
 
 if TYPE_CHECKING:
     from generator.backend import Backend, Progress, RenderRequest, RenderResult
@@ -226,11 +228,12 @@ def _write(
         print(path)
     meta = result.metadata
     meter = meta.get("meter") or f"{meta.get('beats_per_bar', 4)}/4"
+    reading = "; ".join(filter(None, (meter, tempo_octave(meta))))
     shape = f"a loop of {meta.get('bars')} bars, " if meta.get("loop") else ""
     channels = "stereo" if result.channels == 2 else "mono"
     print(
         f"{meta.get('style', '?')} in {meta.get('key', '?')} "
-        f"at {meta.get('bpm', 0):.0f} bpm ({meter}{_tempo_octave(meta)}), {shape}"
+        f"at {meta.get('bpm', 0):.0f} bpm ({reading}), {shape}"
         f"{result.frames / result.sample_rate:.1f} s {channels}, rendered in {elapsed:.1f} s"
     )
 
@@ -354,16 +357,3 @@ def styles(args: argparse.Namespace) -> int:
     )
     print('(rhodes, strings, flute, sax, harp, ...), and "vinyl"/"crackle".')
     return 0
-
-
-def _tempo_octave(meta: Mapping[str, Any]) -> str:
-    """ "; half-time of the hum's 126 bpm" when the style counts the hum's beat at another
-    octave (the piano roll shows the hum's own reading), else nothing."""
-    bpm, hum_bpm = meta.get("bpm"), meta.get("hum_bpm")
-    if not bpm or not hum_bpm:
-        return ""
-    ratio = float(bpm) / float(hum_bpm)
-    for factor, name in ((0.5, "half-time"), (2.0, "double-time")):
-        if abs(ratio / factor - 1.0) < 0.05:
-            return f"; {name} of the hum's {float(hum_bpm):.0f} bpm"
-    return ""

@@ -12,6 +12,7 @@ from bot.render import (
     filename,
     format_seconds,
     info_embed,
+    key_tempo,
     progress_bar,
     result_embed,
     status_line,
@@ -118,3 +119,16 @@ def test_filename_is_safe_ascii_with_job_id() -> None:
 )
 def test_format_seconds(seconds: float | None, text: str) -> None:
     assert format_seconds(seconds) == text
+
+
+def test_key_tempo_names_the_metre_and_a_tempo_octave_apart_from_the_hums() -> None:
+    """The track's bpm may count the hum's beat at another octave (a style's tempo range); the
+    embed says so, since the piano roll shows the hum's own reading."""
+    half = make_job(result_meta={"key": "F major", "bpm": 63.2, "hum_bpm": 126.5, "meter": "6/8"})
+    assert key_tempo(half) == "F major · 63 BPM · 6/8 (half-time of the hum's 126 bpm)"
+    double = make_job(result_meta={"key": "A minor", "bpm": 180.0, "hum_bpm": 90.0})
+    assert key_tempo(double).endswith("(double-time of the hum's 90 bpm)")
+    same = make_job(result_meta={"key": "A minor", "bpm": 96.0, "hum_bpm": 96.0, "meter": "3/4"})
+    assert key_tempo(same) == "A minor · 96 BPM · 3/4"
+    odd = make_job(result_meta={"key": "A minor", "bpm": 120.0, "hum_bpm": 80.0})
+    assert key_tempo(odd) == "A minor · 120 BPM"  # 3:2 is not an octave: nothing claimed

@@ -143,14 +143,3 @@ def test_generate_continue_refuses_a_folder_without_a_track(tmp_path: Path) -> N
     done = _run("generate", str(hum), "--continue", str(tmp_path), "-o", str(tmp_path / "o"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "no track to continue" in done.stderr
-
-
-def test_the_summary_line_names_a_tempo_octave_apart_from_the_hums() -> None:
-    """The track's bpm may count the hum's beat at another octave (a style's tempo range); the
-    summary says so, since the piano roll shows the hum's own reading."""
-    from generator.commands import _tempo_octave
-
-    assert _tempo_octave({"bpm": 63.2, "hum_bpm": 126.5}) == "; half-time of the hum's 126 bpm"
-    assert _tempo_octave({"bpm": 180.0, "hum_bpm": 90.0}) == "; double-time of the hum's 90 bpm"
-    assert _tempo_octave({"bpm": 96.0, "hum_bpm": 96.0}) == ""
-    assert _tempo_octave({"bpm": 93.0}) == ""
