@@ -18,7 +18,14 @@ from db.types import JobStatus
 from generator import worker as worker_module
 from tests.db.test_faults import _read_only_url, corrupt
 from tests.generator.test_worker import make_worker, req
-from tests.generator.test_worker_processes import ROOT, enqueue_many, errors, read_log, spawn
+from tests.generator.test_worker_processes import (
+    ROOT,
+    enqueue_many,
+    errors,
+    kill_working_workers,
+    read_log,
+    spawn,
+)
 
 
 def test_poison_rows_are_failed_and_the_worker_finishes_the_rest(queue):
@@ -155,19 +162,16 @@ def test_kill9_soak_with_poison_loses_nothing_and_does_nothing_twice(make_queue,
     args = ("--lease", str(lease), "--max-attempts", "50", "--render-s", "0.1")
     rng = random.Random(13)
     procs = [spawn(queue.url, log, *args) for _ in range(3)]
-    kills, deadline = 0, time.monotonic() + 150
-    while kills < 8 and time.monotonic() < deadline:
-        working = {e[3] for e in read_log(log) if e[0] == "claim"}
-        ready = [i for i, p in enumerate(procs) if str(p.pid) in working]
-        if not ready:
-            time.sleep(0.02)
-            continue
-        victim = rng.choice(ready)
-        time.sleep(rng.uniform(0.0, 0.15))
-        procs[victim].send_signal(signal.SIGKILL)
-        procs[victim].wait()
-        kills += 1
-        procs[victim] = spawn(queue.url, log, *args)
+    deadline = time.monotonic() + 150
+    kills = kill_working_workers(
+        procs,
+        lambda: spawn(queue.url, log, *args),
+        log,
+        kills=8,
+        rng=rng,
+        max_pause_s=0.15,
+        deadline=deadline,
+    )
     assert kills == 8
     while time.monotonic() < deadline and not all(queue.get(i).status.finished for i in good):
         time.sleep(0.2)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,34 @@ def enqueue_many(queue, n: int, users: int) -> list[int]:
     ]
 
 
+def kill_working_workers(
+    procs: list[subprocess.Popen[bytes]],
+    respawn: Callable[[], subprocess.Popen[bytes]],
+    log: Path,
+    *,
+    kills: int,
+    rng: random.Random,
+    max_pause_s: float,
+    deadline: float,
+) -> int:
+    """SIGKILL a worker that is working (not one still importing) at a random moment, replace
+    it, ``kills`` times or until ``deadline``; returns how many were killed."""
+    done = 0
+    while done < kills and time.monotonic() < deadline:
+        working = {e[3] for e in read_log(log) if e[0] == "claim"}
+        ready = [i for i, p in enumerate(procs) if str(p.pid) in working]
+        if not ready:
+            time.sleep(0.02)
+            continue
+        victim = rng.choice(ready)
+        time.sleep(rng.uniform(0.0, max_pause_s))
+        procs[victim].send_signal(signal.SIGKILL)
+        procs[victim].wait()
+        done += 1
+        procs[victim] = respawn()
+    return done
+
+
 def expected_raw(seed: int) -> bytes:
     rate = 8000
     n = rate // 20 + seed % 97
@@ -80,22 +109,16 @@ def test_sigkilled_workers_lose_nothing_and_finish_everything_once(make_queue, t
     args = ("--lease", str(lease), "--max-attempts", "50", "--render-s", "0.05")
     rng = random.Random(1234)
     procs = [spawn(queue.url, log, *args) for _ in range(3)]
-    kills = 0
-    t0 = time.monotonic()
-    deadline = t0 + 120
-    while kills < 20 and time.monotonic() < deadline:
-        # kill a worker that is working (not one still importing), at a random moment
-        working = {e[3] for e in read_log(log) if e[0] == "claim"}
-        ready = [i for i, p in enumerate(procs) if str(p.pid) in working]
-        if not ready:
-            time.sleep(0.02)
-            continue
-        victim = rng.choice(ready)
-        time.sleep(rng.uniform(0.0, 0.25))
-        procs[victim].send_signal(signal.SIGKILL)
-        procs[victim].wait()
-        kills += 1
-        procs[victim] = spawn(queue.url, log, *args)
+    deadline = time.monotonic() + 120
+    kills = kill_working_workers(
+        procs,
+        lambda: spawn(queue.url, log, *args),
+        log,
+        kills=20,
+        rng=rng,
+        max_pause_s=0.25,
+        deadline=deadline,
+    )
     assert kills == 20
     # let the survivors (and replacements) drain the queue, then stop them gracefully
     while time.monotonic() < deadline:
