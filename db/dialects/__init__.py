@@ -168,7 +168,13 @@ class Dialect(Protocol):
         """Tell idle workers these jobs are claimable (requeued), on commit."""
         ...
 
-    def wait_for_changes(self, timeout_s: float, poll_interval_s: float) -> None: ...
+    def wait_for_changes(
+        self, timeout_s: float, poll_interval_s: float, *, new_work: bool = True
+    ) -> None:
+        """Sleep until there may be new work or ``timeout_s``. ``new_work``: the caller will
+        claim next (a worker); PostgreSQL then registers it, so enqueues announce their jobs
+        (an enqueue notifies only while someone is registered)."""
+        ...
 
     def replaced(self) -> bool:
         """Whether the database under us was replaced (SQLite: the file deleted or swapped);

@@ -37,6 +37,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -65,6 +67,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: the advisory lock that orders waiters' registrations against enqueues (= migration 0015's)
+WAITERS_LOCK = 7_311_052_015
+#: how long a waiter's registration lasts (at least); an idle waiter renews it this often
+_WAITER_TTL_S = 30.0
+#: a sleep ends this much before the registration does, whatever the clocks' drift
+_WAIT_SLACK_S = 1.0
+
 
 def _sql_type(column: str) -> str:
     """The column's type without a length (an explicit ``::varchar(16)`` would truncate; the
@@ -90,12 +99,25 @@ WITH gate AS (
     INSERT INTO job_hums (job_id, filename, data)
     SELECT id, %(hum_filename)s::text, %(hum_data)s::bytea FROM job WHERE %(has_hum)s
 )
-SELECT (SELECT id FROM job), gate.* FROM gate
+SELECT (SELECT id FROM job), CASE WHEN gate.refusal IS NULL THEN humjam_waiting() END, gate.*
+FROM gate
 """
-#: The wake-up for idle workers, sent after the enqueue committed: a NOTIFY inside the enqueue
+#: The wake-up for idle workers, sent after the enqueue committed, and only when the enqueue
+#: saw a registered waiter (``humjam_waiting``, migration 0015): a NOTIFY inside the enqueue
 #: would hold PostgreSQL's global notify lock across that commit's WAL flush and so serialise
-#: every enqueue; alone it commits nothing to flush.
+#: every enqueue; alone it commits nothing to flush, but it is one more round trip.
 NOTIFY = f"SELECT pg_notify('{CHANNEL}', %(id)s::text)"
+#: A waiter's registration (migration 0015): the exclusive lock makes it wait for every enqueue
+#: that already asked ``humjam_waiting`` (their jobs are then visible to the caller's next
+#: claim); expired registrations are dropped on the way.
+REGISTER = f"""
+WITH lock AS (SELECT pg_advisory_xact_lock({WAITERS_LOCK})), gone AS (
+    DELETE FROM queue_waiters WHERE until < extract(epoch FROM clock_timestamp()) - 60.0
+)
+INSERT INTO queue_waiters (waiter, until)
+SELECT %(waiter)s, extract(epoch FROM clock_timestamp()) + %(ttl)s FROM lock
+ON CONFLICT (waiter) DO UPDATE SET until = EXCLUDED.until
+"""
 _CLAIM_RETURNING = (
     ", ".join(f"jobs.{c}" for c in JOB_COLUMN_NAMES)
     .replace("jobs.params", "jobs.params::text AS params")
@@ -232,6 +254,7 @@ class PostgresDialect:
         self._engine: Engine | None = None
         self._conns: _Connections | None = None
         self._relaxed: _Connections | None = None
+        self._waiter = threading.local()  # this thread's registration: id, valid_until
 
     def create_engine(self, url: str) -> Engine:
         # No pre-ping: it costs a round trip per checkout; a dropped connection fails one call
@@ -275,11 +298,11 @@ class PostgresDialect:
         with self._c.get() as conn:
             row = conn.execute(ENQUEUE, bind).fetchone()
             assert row is not None
-            job_id, refusal = row[0], row[1]
-            if job_id is not None:
+            job_id, wake, refusal = row[0], row[1], row[2]
+            if job_id is not None and wake:
                 conn.execute(NOTIFY, {"id": job_id})
         if job_id is None:
-            admit(AdmissionFacts.from_row(row[2:]), now)  # raises, worded for the user
+            admit(AdmissionFacts.from_row(row[3:]), now)  # raises, worded for the user
             log.error("admission rules disagree", extra={"code": refusal})
             raise AdmissionRefused(refusal, "That request can't be queued right now.")
         return int(job_id), now
@@ -358,7 +381,13 @@ class PostgresDialect:
             payload = ",".join(str(i) for i in job_ids[:50])
             conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
 
-    def wait_for_changes(self, timeout_s: float, poll_interval_s: float) -> None:
+    def wait_for_changes(
+        self, timeout_s: float, poll_interval_s: float, *, new_work: bool = True
+    ) -> None:
+        """Sleep until a NOTIFY (enqueue, requeue) or ``timeout_s``. ``new_work``: the caller
+        claims next, so it registers as a waiter (migration 0015), each thread for itself. A
+        call that (re)registers returns at once: only a claim made after the registration may
+        be followed by a sleep (jobs enqueued before it are the claim's to see)."""
         import psycopg
 
         assert self._engine is not None
@@ -371,11 +400,30 @@ class PostgresDialect:
                     listener.execute(f"LISTEN {CHANNEL}")
                     self._listener = listener
                 listener = self._listener
+            if new_work and not self._registered_for(timeout_s):
+                return
             for _ in listener.notifies(timeout=timeout_s, stop_after=1):
                 break
         except psycopg.Error as exc:
             self._close_listener()  # reconnect on the next call
             raise DatabaseUnavailable() from exc
+
+    def _registered_for(self, timeout_s: float) -> bool:
+        """Whether this thread's registration covers a sleep of ``timeout_s`` from now; if not,
+        register it (anew) and return False."""
+        me = self._waiter
+        if not hasattr(me, "id"):
+            me.id, me.valid_until = str(uuid.uuid4()), 0.0
+        now = time.monotonic()
+        if now + timeout_s + _WAIT_SLACK_S <= me.valid_until:
+            return True
+        ttl = max(_WAITER_TTL_S, 3 * timeout_s)
+        assert self._relaxed is not None
+        with self._relaxed.get() as conn:
+            conn.execute(REGISTER, {"waiter": me.id, "ttl": ttl})
+        # the server's clock started counting after ``now``: this deadline is the earlier one
+        me.valid_until = now + ttl
+        return False
 
     def replaced(self) -> bool:
         return False
