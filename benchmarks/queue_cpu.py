@@ -94,7 +94,9 @@ def humjam(
         d: Any = queue._dialect
 
         def pids() -> list[int]:
-            return [c.info.backend_pid for pool in (d._conns, d._relaxed) for c in pool._free]
+            return [
+                c.connection.info.backend_pid for pool in (d._conns, d._relaxed) for c in pool._free
+            ]
 
         return _measure(steps, pids, cycles)
     finally:

@@ -40,6 +40,20 @@ INSERT_COLUMNS = (
     "delivery_attempts", "interaction_token", "application_id", "status_message_id", "has_hum",
     "result_meta",
 )  # fmt: skip
+#: the INSERT_COLUMNS every new job starts with (``Admission._new_job``); PostgreSQL writes them
+#: into its enqueue statement instead of binding them
+NEW_JOB_FIXED: Mapping[str, Any] = {
+    "status": "queued",
+    "attempts": 0,
+    "progress": 0.0,
+    "stage": "queued",
+    "version": 0,
+    "delivery_status": "pending",
+    "delivery_attempts": 0,
+    "result_meta": "{}",
+}
+#: the INSERT_COLUMNS that take the enqueue's clock
+NEW_JOB_TIMES = ("available_at", "created_at", "updated_at")
 #: what a claimed row carries besides the job's columns
 CLAIM_EXTRA = ("lease_token", "batch_key", "hum_data", "hum_filename")
 #: user-facing message for a job whose workers kept dying
