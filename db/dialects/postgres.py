@@ -39,7 +39,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from db.types import Output
 
 log = logging.getLogger(__name__)
+_IDLE = 0  # libpq's PQTRANS_IDLE (psycopg.pq.TransactionStatus.IDLE)
 
 #: the advisory lock that orders waiters' registrations against enqueues (= migration 0015's)
 WAITERS_LOCK = 7_311_052_015
@@ -218,42 +219,27 @@ class _Connections:
         self._free: list[psycopg.Cursor[Any]] = []
         self._lock = threading.Lock()
 
-    @contextlib.contextmanager
-    def get(self) -> Iterator[psycopg.Cursor[Any]]:
+    def get(self) -> _Lease:
+        """``with pool.get() as cur``: a cursor, back in the pool after a clean exit."""
+        return _Lease(self)
+
+    def _take(self) -> psycopg.Cursor[Any]:
         import psycopg
 
         with self._lock:
-            cur = self._free.pop() if self._free else None
-        try:
-            if cur is None:
-                cargs, cparams = self._engine.dialect.create_connect_args(self._engine.url)
-                conn = psycopg.connect(*cargs, **cparams, autocommit=True, prepare_threshold=0)
-                if self._relaxed:
-                    conn.execute("SET synchronous_commit = off")
-                cur = conn.cursor()
-            yield cur
-        except psycopg.Error as exc:
-            # a connection that saw a driver error is never reused (it may be half-broken)
-            if cur is not None:
-                with contextlib.suppress(Exception):
-                    cur.connection.close()
-            if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
-                raise InvalidRequest() from exc
-            raise DatabaseUnavailable() from exc
-        except BaseException:
-            self._put_back(cur)  # e.g. AdmissionRefused: the transaction rolled back cleanly
-            raise
-        self._put_back(cur)
+            if self._free:
+                return self._free.pop()
+        cargs, cparams = self._engine.dialect.create_connect_args(self._engine.url)
+        conn = psycopg.connect(*cargs, **cparams, autocommit=True, prepare_threshold=0)
+        if self._relaxed:
+            conn.execute("SET synchronous_commit = off")
+        return conn.cursor()
 
-    def _put_back(self, cur: psycopg.Cursor[Any] | None) -> None:
-        import psycopg
-
-        if cur is None:
-            return
-        conn = cur.connection
-        if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+    def _put_back(self, cur: psycopg.Cursor[Any]) -> None:
+        # idle: not closed, not broken, no transaction left open (libpq's own status)
+        if cur.connection.pgconn.transaction_status != _IDLE:
             with contextlib.suppress(Exception):
-                conn.close()
+                cur.connection.close()
             return
         with self._lock:
             self._free.append(cur)
@@ -264,6 +250,46 @@ class _Connections:
         for cur in free:
             with contextlib.suppress(Exception):
                 cur.connection.close()
+
+
+class _Lease:
+    """One use of a pooled cursor (a plain context manager: this runs for every statement)."""
+
+    __slots__ = ("_cur", "_pool")
+
+    def __init__(self, pool: _Connections) -> None:
+        self._pool = pool
+        self._cur: psycopg.Cursor[Any] | None = None
+
+    def __enter__(self) -> psycopg.Cursor[Any]:
+        import psycopg
+
+        try:
+            self._cur = self._pool._take()
+        except psycopg.Error as exc:
+            raise _translated(exc) from exc
+        return self._cur
+
+    def __exit__(self, *exc_info: Any) -> None:
+        import psycopg
+
+        cur, exc = self._cur, exc_info[1]
+        assert cur is not None
+        if isinstance(exc, psycopg.Error):
+            # a connection that saw a driver error is never reused (it may be half-broken)
+            with contextlib.suppress(Exception):
+                cur.connection.close()
+            raise _translated(exc) from exc
+        # also after e.g. AdmissionRefused: the transaction rolled back cleanly
+        self._pool._put_back(cur)
+
+
+def _translated(exc: psycopg.Error) -> Exception:
+    import psycopg
+
+    if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
+        return InvalidRequest()
+    return DatabaseUnavailable()
 
 
 class PostgresDialect:

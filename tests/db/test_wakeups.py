@@ -10,7 +10,6 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from db.dialects import CHANNEL
 from db.dialects.postgres import WAITERS_LOCK
 from db.types import JobRequest
 
@@ -37,29 +36,52 @@ def _request() -> JobRequest:
     return JobRequest(requester_id=1, prompt="p", duration_s=10.0, backend="arranger")
 
 
-def _notified(listener: psycopg.Connection, timeout: float) -> list[str]:
-    return [n.payload for n in listener.notifies(timeout=timeout, stop_after=1)]
+def test_enqueue_notifies_only_while_someone_waits(make_queue, pg_url, monkeypatch):
+    """The NOTIFY channel is the whole database's (other schemas' tests share it), so the
+    notifications this queue sends are recorded in a table of its own schema instead."""
+    import db.dialects.postgres as pg
 
-
-def test_enqueue_notifies_only_while_someone_waits(make_queue, pg_url):
+    monkeypatch.setattr(pg, "NOTIFY", "INSERT INTO sent (job_id) VALUES (%(id)s)")
     queue = make_queue()
-    listener = _connect(pg_url)
+    admin = _connect(pg_url)
+
+    def sent() -> list[int]:
+        return [r[0] for r in admin.execute("SELECT job_id FROM sent ORDER BY job_id")]
+
     try:
-        listener.execute(f"LISTEN {CHANNEL}")
-        job = queue.enqueue(_request())
-        assert _notified(listener, 0.3) == []  # nobody waits: no NOTIFY
+        admin.execute("CREATE TABLE sent (job_id bigint)")
+        queue.enqueue(_request())
+        assert sent() == []  # nobody waits: no NOTIFY
         queue.wait_for_changes(5.0)  # registers (and returns at once: look again first)
         job = queue.enqueue(_request())
-        assert _notified(listener, 5.0) == [str(job.id)]
-        # the bot's paced poll does not register: a queue that only polls gets no NOTIFY
+        assert sent() == [job.id]
+        # the bot's paced poll does not register: nor does it make enqueues notify
+        admin.execute("DELETE FROM queue_waiters")
         other = make_queue()
         other.wait_for_changes(0.01, new_work=False)
-        with listener.cursor() as cur:
-            cur.execute("DELETE FROM queue_waiters")
         other.enqueue(_request())
-        assert _notified(listener, 0.3) == []
+        assert sent() == [job.id]
     finally:
-        listener.close()
+        admin.close()
+
+
+def test_a_registered_worker_is_woken_by_an_enqueue(make_queue):
+    queue, producer = make_queue(), make_queue()
+    woke = threading.Event()
+
+    def worker() -> None:
+        queue.wait_for_changes(0.01)  # registers
+        registered.set()
+        queue.wait_for_changes(30.0)
+        woke.set()
+
+    registered = threading.Event()
+    t = threading.Thread(target=worker)
+    t.start()
+    assert registered.wait(5)
+    producer.enqueue(_request())
+    t.join(10)  # another schema's enqueue may wake it too; never later than ours
+    assert woke.is_set()
 
 
 def test_a_registration_waits_for_an_enqueue_that_saw_no_waiter(make_queue, pg_url):
