@@ -17,8 +17,8 @@ Enqueue, claim and complete run as prepared statements on psycopg connections of
   a fresh snapshot, so after the locks), applies the admission rules and stamps the cooldown and
   the quota ledger — relatively, so a refund can't be overwritten; the job and its hum are
   inserted in the same statement unless it refused. A refusal is worded in Python from the facts
-  the statement returns (``Admission._admit``, the same rules). The ``NOTIFY`` follows the commit
-  (see ``NOTIFY``).
+  the statement returns (``Admission._admit``, the same rules). The ``NOTIFY``, when a worker
+  waits, follows the commit (see ``NOTIFY``).
 
 Durability where a promise is made: the enqueue waits for its WAL flush (the user is told the
 track is queued). Claims and completes don't (``synchronous_commit = off``): a database crash can
@@ -28,8 +28,11 @@ running until its lease expires and it is rendered again. Neither can be deliver
 bot posts a track only after ``begin_delivery``, a durable write that saw the completion — its
 flush covers all WAL before it, so the completion it saw is durable before anything is posted.
 
-``NOTIFY humjam_jobs`` is sent on enqueue and requeue only (what idle workers wait for);
-``wait_for_changes`` LISTENs on a connection of its own. The reaper is one statement too.
+``NOTIFY humjam_jobs`` is sent on enqueue and requeue only (what idle workers wait for), and an
+enqueue sends it only while some worker is registered as waiting (migration 0015: when every
+worker is busy, nobody listens and the round trip is skipped; the registration is ordered
+against enqueues by an advisory lock, so no wake-up is lost). ``wait_for_changes`` LISTENs on a
+connection of its own. The reaper is one statement too.
 """
 
 from __future__ import annotations
