@@ -10,7 +10,10 @@ PostgreSQL backends, read from ``/proc`` (so the server must run on this machine
 schema per system, alternated ``--repeats`` times.
 
     .venv/bin/python benchmarks/queue_cpu.py [--cycles 2000] [--repeats 2] [--analyze]
-        [--backlog N] [--output-kib K]
+        [--backlog N] [--output-kib K] [--sqlite]
+
+``--sqlite`` measures humjam on SQLite alone (all of its CPU is this process's): the Python side
+both engines share.
 
 ``--analyze`` runs ``ANALYZE`` after a warm-up and reconnects, as autovacuum would have done on
 any running database: a fresh schema has no statistics, and plans cached then can walk a user's
@@ -20,6 +23,7 @@ whole job history (see BENCHMARKS.md).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import tempfile
@@ -58,13 +62,18 @@ def _measure(
 
 
 def humjam(
-    cycles: int, analyze: bool, tmp: Path, backlog: int = 0, output_kib: int = 1
+    cycles: int,
+    analyze: bool,
+    tmp: Path,
+    backlog: int = 0,
+    output_kib: int = 1,
+    engine: str = "postgres",
 ) -> dict[str, float]:
     from db.queue import JobQueue
     from db.settings import QueueSettings
     from db.types import Claim, JobRequest, Output
 
-    db = qt.Database("postgres", tmp)
+    db = qt.Database(engine, tmp)
     settings = QueueSettings(_env_file=None, database_url=db.url, **qt.LENIENT)  # type: ignore[call-arg]
     queue = JobQueue.connect(db.url, settings)
     try:
@@ -85,6 +94,8 @@ def humjam(
                 step()
         for _ in range(backlog):  # the user's queued jobs, ahead of each cycle's own
             queue.enqueue(request)
+        if engine == "sqlite":  # one process: the client's CPU is all of it
+            return _measure(steps, list, cycles)
         if analyze:
             with queue._dialect._c.get() as conn:  # type: ignore[attr-defined]
                 conn.execute("ANALYZE")
@@ -94,7 +105,9 @@ def humjam(
         d: Any = queue._dialect
 
         def pids() -> list[int]:
-            return [c.info.backend_pid for pool in (d._conns, d._relaxed) for c in pool._free]
+            return [
+                c.connection.info.backend_pid for pool in (d._conns, d._relaxed) for c in pool._free
+            ]
 
         return _measure(steps, pids, cycles)
     finally:
@@ -150,8 +163,16 @@ def main() -> None:
     p.add_argument("--analyze", action="store_true")
     p.add_argument("--backlog", type=int, default=0, help="humjam: the user's jobs kept queued")
     p.add_argument("--output-kib", type=int, default=1, help="humjam: size of the stored output")
+    p.add_argument(
+        "--sqlite", action="store_true", help="humjam on SQLite (a temp file) instead, alone"
+    )
     a = p.parse_args()
-    systems = {"humjam-postgres": humjam, "plain-loop-relaxed": plain}
+    systems: dict[str, Callable[..., dict[str, float]]] = {
+        "humjam-postgres": humjam,
+        "plain-loop-relaxed": plain,
+    }
+    if a.sqlite:
+        systems = {"humjam-sqlite": functools.partial(humjam, engine="sqlite")}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in systems}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(a.repeats):

@@ -198,6 +198,16 @@ class WorkerRow(Base):
     seen_at: Mapped[float] = mapped_column(Double)
 
 
+class QueueWaiterRow(Base):
+    """A process waiting for new work (PostgreSQL, migration 0015): an enqueue sends its NOTIFY
+    only while some registration is unexpired, so a busy queue skips that round trip."""
+
+    __tablename__ = "queue_waiters"
+
+    waiter: Mapped[str] = mapped_column(String(36), primary_key=True)
+    until: Mapped[float] = mapped_column(Double)  # the server's epoch seconds
+
+
 class PendingContinueRow(Base):
     """A user's "Hum what comes next" (issue 14): the track their next hum continues."""
 

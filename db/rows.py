@@ -49,7 +49,7 @@ class CorruptRow(Exception):
 
 
 def _json_object(job_id: Any, name: str, value: Any) -> Mapping[str, Any]:
-    if value is None:
+    if value is None or value == "{}":  # the usual empty result_meta, without a parse
         return {}
     if isinstance(value, str | bytes):
         try:

@@ -56,7 +56,8 @@ class DeliveryLoop(commands.Cog, name="Delivery"):
                 await delivery.deliver_pending()
                 await self._update_presence()
                 backoff = 1.0
-                await self.bot.queue.wait_for_changes(self.settings.change_wait_s)
+                # finished jobs are never announced: this is a paced poll, not a worker's wait
+                await self.bot.queue.wait_for_changes(self.settings.change_wait_s, new_work=False)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -40,6 +40,20 @@ INSERT_COLUMNS = (
     "delivery_attempts", "interaction_token", "application_id", "status_message_id", "has_hum",
     "result_meta",
 )  # fmt: skip
+#: the INSERT_COLUMNS every new job starts with (``Admission._new_job``); PostgreSQL writes them
+#: into its enqueue statement instead of binding them
+NEW_JOB_FIXED: Mapping[str, Any] = {
+    "status": "queued",
+    "attempts": 0,
+    "progress": 0.0,
+    "stage": "queued",
+    "version": 0,
+    "delivery_status": "pending",
+    "delivery_attempts": 0,
+    "result_meta": "{}",
+}
+#: the INSERT_COLUMNS that take the enqueue's clock
+NEW_JOB_TIMES = ("available_at", "created_at", "updated_at")
 #: what a claimed row carries besides the job's columns
 CLAIM_EXTRA = ("lease_token", "batch_key", "hum_data", "hum_filename")
 #: user-facing message for a job whose workers kept dying
@@ -168,7 +182,13 @@ class Dialect(Protocol):
         """Tell idle workers these jobs are claimable (requeued), on commit."""
         ...
 
-    def wait_for_changes(self, timeout_s: float, poll_interval_s: float) -> None: ...
+    def wait_for_changes(
+        self, timeout_s: float, poll_interval_s: float, *, new_work: bool = True
+    ) -> None:
+        """Sleep until there may be new work or ``timeout_s``. ``new_work``: the caller will
+        claim next (a worker); PostgreSQL then registers it, so enqueues announce their jobs
+        (an enqueue notifies only while someone is registered)."""
+        ...
 
     def replaced(self) -> bool:
         """Whether the database under us was replaced (SQLite: the file deleted or swapped);

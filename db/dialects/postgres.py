@@ -17,8 +17,8 @@ Enqueue, claim and complete run as prepared statements on psycopg connections of
   a fresh snapshot, so after the locks), applies the admission rules and stamps the cooldown and
   the quota ledger — relatively, so a refund can't be overwritten; the job and its hum are
   inserted in the same statement unless it refused. A refusal is worded in Python from the facts
-  the statement returns (``Admission._admit``, the same rules). The ``NOTIFY`` follows the commit
-  (see ``NOTIFY``).
+  the statement returns (``Admission._admit``, the same rules). The ``NOTIFY``, when a worker
+  waits, follows the commit (see ``NOTIFY``).
 
 Durability where a promise is made: the enqueue waits for its WAL flush (the user is told the
 track is queued). Claims and completes don't (``synchronous_commit = off``): a database crash can
@@ -28,8 +28,11 @@ running until its lease expires and it is rendered again. Neither can be deliver
 bot posts a track only after ``begin_delivery``, a durable write that saw the completion — its
 flush covers all WAL before it, so the completion it saw is durable before anything is posted.
 
-``NOTIFY humjam_jobs`` is sent on enqueue and requeue only (what idle workers wait for);
-``wait_for_changes`` LISTENs on a connection of its own. The reaper is one statement too.
+``NOTIFY humjam_jobs`` is sent on enqueue and requeue only (what idle workers wait for), and an
+enqueue sends it only while some worker is registered as waiting (migration 0015: when every
+worker is busy, nobody listens and the round trip is skipped; the registration is ordered
+against enqueues by an advisory lock, so no wake-up is lost). ``wait_for_changes`` LISTENs on a
+connection of its own. The reaper is one statement too.
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+import uuid
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
@@ -49,6 +54,8 @@ from db.dialects import (
     CLAIM_EXTRA,
     INSERT_COLUMNS,
     LOST_MESSAGE,
+    NEW_JOB_FIXED,
+    NEW_JOB_TIMES,
     AdmissionFacts,
     Admit,
     ClaimParams,
@@ -64,6 +71,14 @@ if TYPE_CHECKING:
     from db.types import Output
 
 log = logging.getLogger(__name__)
+_IDLE = 0  # libpq's PQTRANS_IDLE (psycopg.pq.TransactionStatus.IDLE)
+
+#: the advisory lock that orders waiters' registrations against enqueues (= migration 0015's)
+WAITERS_LOCK = 7_311_052_015
+#: how long a waiter's registration lasts (at least); an idle waiter renews it this often
+_WAITER_TTL_S = 30.0
+#: a sleep ends this much before the registration does, whatever the clocks' drift
+_WAIT_SLACK_S = 1.0
 
 
 def _sql_type(column: str) -> str:
@@ -72,7 +87,17 @@ def _sql_type(column: str) -> str:
     return str(jobs.c[column].type.compile(dialect=postgresql.dialect())).split("(")[0]
 
 
-_JOB_VALUES = ", ".join(f"%({c})s::{_sql_type(c)}" for c in INSERT_COLUMNS)
+def _job_value(column: str) -> str:
+    """A new job's value for ``column``: a literal for the fixed ones, the clock, or a parameter."""
+    if column in NEW_JOB_FIXED:
+        value = NEW_JOB_FIXED[column]
+        literal = f"'{value}'" if isinstance(value, str) else repr(value)
+        return f"{literal}::{_sql_type(column)}"
+    name = "created_at" if column in NEW_JOB_TIMES else column
+    return f"%({name})s::{_sql_type(column)}"
+
+
+_JOB_VALUES = ", ".join(_job_value(c) for c in INSERT_COLUMNS)
 #: The enqueue, one statement: ``humjam_admit`` (migration 0013) takes the user's and guild's
 #: locks, reads the admission facts, applies the rules and, for an admitted job, stamps the
 #: cooldown and the quota ledger; then the job and its hum are inserted unless it refused.
@@ -90,12 +115,25 @@ WITH gate AS (
     INSERT INTO job_hums (job_id, filename, data)
     SELECT id, %(hum_filename)s::text, %(hum_data)s::bytea FROM job WHERE %(has_hum)s
 )
-SELECT (SELECT id FROM job), gate.* FROM gate
+SELECT (SELECT id FROM job), CASE WHEN gate.refusal IS NULL THEN humjam_waiting() END, gate.*
+FROM gate
 """
-#: The wake-up for idle workers, sent after the enqueue committed: a NOTIFY inside the enqueue
+#: The wake-up for idle workers, sent after the enqueue committed, and only when the enqueue
+#: saw a registered waiter (``humjam_waiting``, migration 0015): a NOTIFY inside the enqueue
 #: would hold PostgreSQL's global notify lock across that commit's WAL flush and so serialise
-#: every enqueue; alone it commits nothing to flush.
+#: every enqueue; alone it commits nothing to flush, but it is one more round trip.
 NOTIFY = f"SELECT pg_notify('{CHANNEL}', %(id)s::text)"
+#: A waiter's registration (migration 0015): the exclusive lock makes it wait for every enqueue
+#: that already asked ``humjam_waiting`` (their jobs are then visible to the caller's next
+#: claim); expired registrations are dropped on the way.
+REGISTER = f"""
+WITH lock AS (SELECT pg_advisory_xact_lock({WAITERS_LOCK})), gone AS (
+    DELETE FROM queue_waiters WHERE until < extract(epoch FROM clock_timestamp()) - 60.0
+)
+INSERT INTO queue_waiters (waiter, until)
+SELECT %(waiter)s, extract(epoch FROM clock_timestamp()) + %(ttl)s FROM lock
+ON CONFLICT (waiter) DO UPDATE SET until = EXCLUDED.until
+"""
 _CLAIM_RETURNING = (
     ", ".join(f"jobs.{c}" for c in JOB_COLUMN_NAMES)
     .replace("jobs.params", "jobs.params::text AS params")
@@ -146,14 +184,15 @@ SELECT id, CASE WHEN status = 'queued' THEN pg_notify('{CHANNEL}', id::text) END
 """
 #: Succeeded and its outputs stored, fenced by the lease: nothing is stored for a stale holder.
 #: The token stays on the row: it records whose complete landed (see ``JobQueue.complete``).
-COMPLETE = """
+_DONE = """
 WITH done AS (
     UPDATE jobs SET status = 'succeeded', progress = 1.0, stage = 'done',
         finished_at = %(now)s, updated_at = %(now)s, version = version + 1,
         lease_expires_at = NULL, result_meta = %(meta)s::json
     WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
     RETURNING id
-), stored AS (
+)"""
+COMPLETE = f"""{_DONE}, stored AS (
     INSERT INTO job_outputs (job_id, name, content_type, data, created_at)
     SELECT done.id, o.name, o.content_type, o.data, %(now)s
     FROM done, unnest(%(names)s::text[], %(types)s::text[], %(datas)s::bytea[])
@@ -162,63 +201,98 @@ WITH done AS (
 )
 SELECT count(*) FROM done
 """
+#: ``COMPLETE`` for the usual single output: plain parameters (psycopg dumps lists in Python)
+COMPLETE_ONE = f"""{_DONE}, stored AS (
+    INSERT INTO job_outputs (job_id, name, content_type, data, created_at)
+    SELECT done.id, %(name)s::text, %(type)s::text, %(data)s::bytea, %(now)s FROM done
+)
+SELECT count(*) FROM done
+"""
 
 
 class _Connections:
     """psycopg connections of our own for the hot statements: autocommit, prepared on first use.
-    One per concurrent caller, reused; a connection that failed is closed, not reused.
+    One per concurrent caller, reused, each with one cursor kept for its life (a cursor per
+    statement costs ~10 µs of Python); a connection that failed is closed, not reused.
     ``relaxed`` connections commit without waiting for the WAL flush (see ``claim``)."""
 
     def __init__(self, engine: Engine, *, relaxed: bool = False) -> None:
         self._engine = engine
         self._relaxed = relaxed
-        self._free: list[psycopg.Connection[Any]] = []
+        self._free: list[psycopg.Cursor[Any]] = []
         self._lock = threading.Lock()
 
-    @contextlib.contextmanager
-    def get(self) -> Iterator[psycopg.Connection[Any]]:
+    def get(self) -> _Lease:
+        """``with pool.get() as cur``: a cursor, back in the pool after a clean exit."""
+        return _Lease(self)
+
+    def _take(self) -> psycopg.Cursor[Any]:
         import psycopg
 
         with self._lock:
-            conn = self._free.pop() if self._free else None
-        try:
-            if conn is None:
-                cargs, cparams = self._engine.dialect.create_connect_args(self._engine.url)
-                conn = psycopg.connect(*cargs, **cparams, autocommit=True, prepare_threshold=0)
-                if self._relaxed:
-                    conn.execute("SET synchronous_commit = off")
-            yield conn
-        except psycopg.Error as exc:
-            # a connection that saw a driver error is never reused (it may be half-broken)
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    conn.close()
-            if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
-                raise InvalidRequest() from exc
-            raise DatabaseUnavailable() from exc
-        except BaseException:
-            self._put_back(conn)  # e.g. AdmissionRefused: the transaction rolled back cleanly
-            raise
-        self._put_back(conn)
+            if self._free:
+                return self._free.pop()
+        cargs, cparams = self._engine.dialect.create_connect_args(self._engine.url)
+        conn = psycopg.connect(*cargs, **cparams, autocommit=True, prepare_threshold=0)
+        if self._relaxed:
+            conn.execute("SET synchronous_commit = off")
+        return conn.cursor()
 
-    def _put_back(self, conn: psycopg.Connection[Any] | None) -> None:
-        import psycopg
-
-        if conn is None:
-            return
-        if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+    def _put_back(self, cur: psycopg.Cursor[Any]) -> None:
+        # idle: not closed, not broken, no transaction left open (libpq's own status)
+        if cur.connection.pgconn.transaction_status != _IDLE:
             with contextlib.suppress(Exception):
-                conn.close()
+                cur.connection.close()
             return
         with self._lock:
-            self._free.append(conn)
+            self._free.append(cur)
 
     def close(self) -> None:
         with self._lock:
             free, self._free = self._free, []
-        for conn in free:
+        for cur in free:
             with contextlib.suppress(Exception):
-                conn.close()
+                cur.connection.close()
+
+
+class _Lease:
+    """One use of a pooled cursor (a plain context manager: this runs for every statement)."""
+
+    __slots__ = ("_cur", "_pool")
+
+    def __init__(self, pool: _Connections) -> None:
+        self._pool = pool
+        self._cur: psycopg.Cursor[Any] | None = None
+
+    def __enter__(self) -> psycopg.Cursor[Any]:
+        import psycopg
+
+        try:
+            self._cur = self._pool._take()
+        except psycopg.Error as exc:
+            raise _translated(exc) from exc
+        return self._cur
+
+    def __exit__(self, *exc_info: Any) -> None:
+        import psycopg
+
+        cur, exc = self._cur, exc_info[1]
+        assert cur is not None
+        if isinstance(exc, psycopg.Error):
+            # a connection that saw a driver error is never reused (it may be half-broken)
+            with contextlib.suppress(Exception):
+                cur.connection.close()
+            raise _translated(exc) from exc
+        # also after e.g. AdmissionRefused: the transaction rolled back cleanly
+        self._pool._put_back(cur)
+
+
+def _translated(exc: psycopg.Error) -> Exception:
+    import psycopg
+
+    if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
+        return InvalidRequest()
+    return DatabaseUnavailable()
 
 
 class PostgresDialect:
@@ -232,6 +306,7 @@ class PostgresDialect:
         self._engine: Engine | None = None
         self._conns: _Connections | None = None
         self._relaxed: _Connections | None = None
+        self._waiter = threading.local()  # this thread's registration: id, valid_until
 
     def create_engine(self, url: str) -> Engine:
         # No pre-ping: it costs a round trip per checkout; a dropped connection fails one call
@@ -257,9 +332,10 @@ class PostgresDialect:
         clock: Callable[[], float],
     ) -> tuple[int, float]:
         now = clock()
-        job.update(available_at=now, created_at=now, updated_at=now)
+        # the fixed columns are literals in ENQUEUE; the three times bind as one parameter
         bind = {
             **job,
+            "created_at": now,
             "take_s": gate.take_s,
             "charged": gate.charged,
             "cooldown_applies": gate.cooldown_applies,
@@ -272,14 +348,14 @@ class PostgresDialect:
             "hum_data": hum[0] if hum else None,
             "hum_filename": hum[1] if hum else None,
         }
-        with self._c.get() as conn:
-            row = conn.execute(ENQUEUE, bind).fetchone()
+        with self._c.get() as cur:
+            row = cur.execute(ENQUEUE, bind).fetchone()
             assert row is not None
-            job_id, refusal = row[0], row[1]
-            if job_id is not None:
-                conn.execute(NOTIFY, {"id": job_id})
+            job_id, wake, refusal = row[0], row[1], row[2]
+            if job_id is not None and wake:
+                cur.execute(NOTIFY, {"id": job_id})
         if job_id is None:
-            admit(AdmissionFacts.from_row(row[2:]), now)  # raises, worded for the user
+            admit(AdmissionFacts.from_row(row[3:]), now)  # raises, worded for the user
             log.error("admission rules disagree", extra={"code": refusal})
             raise AdmissionRefused(refusal, "That request can't be queued right now.")
         return int(job_id), now
@@ -293,12 +369,12 @@ class PostgresDialect:
         claimed: list[dict[str, Any]] = []
         reaped: list[int] = []
         assert self._relaxed is not None
-        with self._relaxed.get() as conn:
+        with self._relaxed.get() as cur:
             now = clock()
             if params.reap:
                 reaped = [
                     r[0]
-                    for r in conn.execute(
+                    for r in cur.execute(
                         REAP,
                         {
                             "now": now,
@@ -317,7 +393,7 @@ class PostgresDialect:
             }
             for _ in range(max(1, params.limit)):
                 bind["token"] = new_token()
-                row = conn.execute(CLAIM, bind).fetchone()
+                row = cur.execute(CLAIM, bind).fetchone()
                 if row is None:
                     break
                 m = dict(zip(_CLAIM_NAMES, row, strict=True))
@@ -333,18 +409,21 @@ class PostgresDialect:
     ) -> bool:
         """Commits without waiting for the WAL flush, like the claim (see the module docstring
         for why nothing is lost or delivered twice)."""
-        bind = {
-            "id": job_id,
-            "token": token,
-            "now": now,
-            "meta": meta_json,
-            "names": [o.name for o in outputs],
-            "types": [o.content_type for o in outputs],
-            "datas": [o.data for o in outputs],
-        }
+        bind: dict[str, Any] = {"id": job_id, "token": token, "now": now, "meta": meta_json}
+        if len(outputs) == 1:
+            statement = COMPLETE_ONE
+            o = outputs[0]
+            bind.update(name=o.name, type=o.content_type, data=o.data)
+        else:
+            statement = COMPLETE
+            bind.update(
+                names=[o.name for o in outputs],
+                types=[o.content_type for o in outputs],
+                datas=[o.data for o in outputs],
+            )
         assert self._relaxed is not None
-        with self._relaxed.get() as conn:
-            row = conn.execute(COMPLETE, bind).fetchone()
+        with self._relaxed.get() as cur:
+            row = cur.execute(statement, bind).fetchone()
         return row is not None and row[0] == 1
 
     # -- the rest --------------------------------------------------------------------------------
@@ -358,7 +437,13 @@ class PostgresDialect:
             payload = ",".join(str(i) for i in job_ids[:50])
             conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
 
-    def wait_for_changes(self, timeout_s: float, poll_interval_s: float) -> None:
+    def wait_for_changes(
+        self, timeout_s: float, poll_interval_s: float, *, new_work: bool = True
+    ) -> None:
+        """Sleep until a NOTIFY (enqueue, requeue) or ``timeout_s``. ``new_work``: the caller
+        claims next, so it registers as a waiter (migration 0015), each thread for itself. A
+        call that (re)registers returns at once: only a claim made after the registration may
+        be followed by a sleep (jobs enqueued before it are the claim's to see)."""
         import psycopg
 
         assert self._engine is not None
@@ -371,11 +456,30 @@ class PostgresDialect:
                     listener.execute(f"LISTEN {CHANNEL}")
                     self._listener = listener
                 listener = self._listener
+            if new_work and not self._registered_for(timeout_s):
+                return
             for _ in listener.notifies(timeout=timeout_s, stop_after=1):
                 break
         except psycopg.Error as exc:
             self._close_listener()  # reconnect on the next call
             raise DatabaseUnavailable() from exc
+
+    def _registered_for(self, timeout_s: float) -> bool:
+        """Whether this thread's registration covers a sleep of ``timeout_s`` from now; if not,
+        register it (anew) and return False."""
+        me = self._waiter
+        if not hasattr(me, "id"):
+            me.id, me.valid_until = str(uuid.uuid4()), 0.0
+        now = time.monotonic()
+        if now + timeout_s + _WAIT_SLACK_S <= me.valid_until:
+            return True
+        ttl = max(_WAITER_TTL_S, 3 * timeout_s)
+        assert self._relaxed is not None
+        with self._relaxed.get() as cur:
+            cur.execute(REGISTER, {"waiter": me.id, "ttl": ttl})
+        # the server's clock started counting after ``now``: this deadline is the earlier one
+        me.valid_until = now + ttl
+        return False
 
     def replaced(self) -> bool:
         return False

@@ -411,7 +411,9 @@ class SqliteDialect:
     def notify(self, conn: Connection, job_ids: Sequence[int]) -> None:
         """Pollers see the bumped updated_at; nothing to send."""
 
-    def wait_for_changes(self, timeout_s: float, poll_interval_s: float) -> None:
+    def wait_for_changes(
+        self, timeout_s: float, poll_interval_s: float, *, new_work: bool = True
+    ) -> None:
         assert self._engine is not None
         deadline = time.monotonic() + timeout_s
         probe = select(func.max(jobs.c.updated_at))

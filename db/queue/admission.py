@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from db.dialects import DAY_S, UNCHARGED_KIND, AdmissionFacts, Gate
+from db.dialects import DAY_S, NEW_JOB_FIXED, UNCHARGED_KIND, AdmissionFacts, Gate
 from db.errors import AdmissionRefused, InvalidRequest
 from db.models import jobs
 from db.queue.eta import Positions
@@ -172,8 +172,8 @@ class Admission(Positions, Guilds):
         seed = request.seed if request.seed is not None else random.randrange(2**31)
         bucket = math.ceil(request.duration_s / s.batch_bucket_s) if request.duration_s > 0 else 0
         return {
+            **NEW_JOB_FIXED,
             "kind": JobKind(request.kind).value,
-            "status": JobStatus.QUEUED.value,
             "requester_id": request.requester_id,
             "guild_id": request.guild_id,
             "channel_id": request.channel_id,
@@ -187,20 +187,13 @@ class Admission(Positions, Guilds):
             "seed": seed,
             "duration_s": float(request.duration_s),
             "parent_job_id": request.parent_job_id,
-            "attempts": 0,
             "available_at": None,
-            "progress": 0.0,
-            "stage": "queued",
             "created_at": None,
             "updated_at": None,
-            "version": 0,
-            "delivery_status": DeliveryStatus.PENDING.value,
-            "delivery_attempts": 0,
             "interaction_token": request.interaction_token,
             "application_id": request.application_id,
             "status_message_id": request.status_message_id,
             "has_hum": request.hum is not None,
-            "result_meta": "{}",
         }
 
     def _gate(self, req: JobRequest) -> Gate:

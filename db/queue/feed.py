@@ -100,8 +100,16 @@ class ChangeFeed(QueueCore):
         seen = frozenset((r.id, r.version) for r in rows if r.updated_at >= since - _FEED_OVERLAP_S)
         return readable_jobs(fresh), ChangeCursor(since=since, seen=seen)
 
-    def wait_for_changes(self, timeout_s: float) -> None:
+    def wait_for_changes(self, timeout_s: float, *, new_work: bool = True) -> None:
         """Block until there may be new work (PostgreSQL: NOTIFY on enqueue and requeue; SQLite:
-        any change, polled) or ``timeout_s``."""
+        any change, polled) or ``timeout_s``.
+
+        ``new_work=True`` (a worker, which claims next): on PostgreSQL the caller registers as
+        a waiter, and enqueues send their NOTIFY only while some waiter is registered (migration
+        0015). A call that registers returns at once, so the caller looks once more before it
+        sleeps. ``new_work=False``: a paced poll that a NOTIFY may cut short, no registration
+        (the bot's delivery loop, which waits for finished jobs: those were never announced)."""
         with translate_driver_errors():
-            self._dialect.wait_for_changes(timeout_s, self.settings.poll_interval_s)
+            self._dialect.wait_for_changes(
+                timeout_s, self.settings.poll_interval_s, new_work=new_work
+            )

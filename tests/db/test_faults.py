@@ -171,7 +171,11 @@ def _drop_connections(queue) -> None:
     if dialect.name == "sqlite":
         dialect._writer._db.close()  # the next statement on it fails
         return
-    pids = [c.info.backend_pid for pool in (dialect._conns, dialect._relaxed) for c in pool._free]
+    pids = [
+        c.connection.info.backend_pid
+        for pool in (dialect._conns, dialect._relaxed)
+        for c in pool._free  # cursors, each on its connection
+    ]
     admin = create_engine(str(make_url(queue.url).difference_update_query(["options"])))
     with admin.connect() as conn:
         for pid in pids:

@@ -357,13 +357,18 @@ def test_wait_for_changes_wakes_on_a_change(queue, job_factory):
     woke = threading.Event()
 
     def waiter() -> None:
+        # the first call opens the listener and registers this thread as a waiter (Postgres),
+        # returning at once so a worker would look once more; the second one sleeps
+        queue.wait_for_changes(0.01)
+        registered.set()
         queue.wait_for_changes(5.0)
         woke.set()
 
-    queue.wait_for_changes(0.01)  # opens the listener (Postgres) before the change
+    registered = threading.Event()
     t = threading.Thread(target=waiter)
     start = time.monotonic()
     t.start()
+    assert registered.wait(5)
     time.sleep(0.2)
     job_factory()
     t.join(5)
