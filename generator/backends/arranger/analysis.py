@@ -8,8 +8,10 @@ steps are pure functions so jam sessions and the benchmark can reuse them:
   cannot hold (a B flat sung three times rules out A minor);
 - ``correct_pitches``: a note sung on a semitone stays, chromatic or not; only notes
   between two semitones are settled, towards the key;
-- ``rhythm.read_rhythm`` / ``rhythm.read_bars``: tempo, beats and simple/compound time from
-  the whole onset pattern, the bar length from where long notes fall;
+- ``rhythm.read_rhythm`` / ``rhythm.read_bars``: tempo and beats from the whole onset
+  pattern, read in simple and in compound time, the bar length from where long notes fall;
+- ``metre.choose_metre``: duple, triple or compound time from both readings (a model fitted
+  on hums as read);
 - ``apply_key``: a key the user asked for: the reading when it fits, else a transposition
   (every note by one interval).
 
@@ -28,9 +30,10 @@ import numpy.typing as npt
 
 from generator.errors import RenderRefused
 
+from .metre import MetreChoice, choose_metre, metre_features
 from .notes import segment_notes
 from .pitch import track_pitch
-from .rhythm import read_bars, read_rhythm
+from .rhythm import COMPOUND_BIAS, BarReading, RhythmReading, read_bars, read_rhythm
 from .types import BeatNote, Key, Melody, Note, PitchTrack, meter_name
 
 __all__ = [
@@ -91,19 +94,9 @@ MAJOR_FLAT_SEVENTH_INSIDE = 0.3
 # beyond ×2/×½; metre: duple/triple/compound): the share right against the score margin of
 # the best key over the next ...
 KEY_MARGIN_POINTS = ((0.033, 0.72), (0.106, 0.84), (0.186, 0.93), (0.264, 0.98))
-# ... against the rhythm reading's cost per note ...
+# ... and against the rhythm reading's cost per note. The metre's is the metre model's own
+# probability (``metre.choose_metre``).
 RHYTHM_COST_POINTS = ((2.80, 0.97), (3.075, 0.91), (3.28, 0.89), (3.49, 0.85))
-# ... and, for the metre, against the bar reading's confidence (simple time) or flat for 6/8.
-BAR_CONFIDENCE_POINTS = ((0.49, 0.72), (0.55, 0.82), (0.6, 0.88), (0.68, 0.93))
-COMPOUND_PRECISION = 0.86
-# A compound reading is dropped for simple time when more than half of its notes longer
-# than COMPOUND_LONG_NOTE beats start off the beat (tuning half: true 6/8 median 0, p75 0.07;
-# simple tunes read compound median 0.6 (2/4), 0.24 (3/4)). 0.25-0.33 scored best there, but
-# a real singer's placement is looser: Vocadito 10 (compound) reads 0.33 from the WAV and 0.4
-# through the intake, so a third flipped it; a half leaves room (tuning half: 3:2 tempo errors
-# 0.14 -> 0.10, metre class 0.79 -> 0.82, against 0.92 / 0.84 at a third).
-COMPOUND_LONG_NOTE = 0.4
-COMPOUND_LONG_OFF_BEAT = 0.5
 # A note shorter than ORNAMENT_S followed within ORNAMENT_IOI_S is a scoop, not a note.
 ORNAMENT_S = 0.07
 ORNAMENT_IOI_S = 0.12
@@ -190,26 +183,17 @@ def read_notes(
     """Sung notes (seconds, fractional pitch) → a ``Hearing`` (the pitch track left empty)."""
     tuning = estimate_tuning(raw)
     tuned = [replace(n, pitch=n.pitch - tuning) for n in drop_ornaments(raw)]
-    rhythm = read_rhythm([n.start for n in tuned], compound=meter[1] if meter else None)
+    if meter is None:
+        rhythm, bars, metre = _read_metre(tuned)
+        meter_confidence = metre.probability
+    else:
+        rhythm = read_rhythm([n.start for n in tuned], compound=meter[1])
+        periods = np.array(rhythm.periods)
+        lengths = _written_lengths(tuned, np.array(rhythm.starts), periods, rhythm.compound)
+        bars = read_bars(list(rhythm.starts), list(lengths), rhythm.compound, meter[0])
+        meter_confidence = 1.0
     starts = np.array(rhythm.starts)
     lengths = _written_lengths(tuned, starts, np.array(rhythm.periods), rhythm.compound)
-    bars = read_bars(
-        list(starts), list(lengths), rhythm.compound, beats_per_bar=meter[0] if meter else None
-    )
-    if rhythm.compound and meter is None:
-        # Compound beats that group in threes are a 3/4 tune sung with a lilt (a dotted
-        # pickup heard as long-short): read it in simple time.
-        # So is a reading whose long notes mostly start off its beats: running eighths of a
-        # simple tune grouped in threes (a real 6/8 puts its long notes on the beat).
-        triple = read_bars(list(starts), list(lengths), False, beats_per_bar=None)
-        if (
-            triple.beats_per_bar == 3
-            or _long_notes_off_beat(starts, lengths) > COMPOUND_LONG_OFF_BEAT
-        ):
-            rhythm = read_rhythm([n.start for n in tuned], compound=False)
-            starts = np.array(rhythm.starts)
-            lengths = _written_lengths(tuned, starts, np.array(rhythm.periods), False)
-            bars = read_bars(list(starts), list(lengths), False)
     # (Weighting notes on the beat or the bar line more was tried: -0.01 to -0.03 on the
     # tuning half.)
     ranking = rank_keys(tuned)
@@ -260,11 +244,7 @@ def read_notes(
         key_alternatives=tuple(k for k, _ in ranking[1:4] if k != final_key),
         key_confidence=_calibrated(margin, KEY_MARGIN_POINTS),
         tempo_confidence=_calibrated(rhythm.cost, RHYTHM_COST_POINTS),
-        meter_confidence=(
-            COMPOUND_PRECISION
-            if rhythm.compound
-            else _calibrated(bars.confidence, BAR_CONFIDENCE_POINTS)
-        ),
+        meter_confidence=meter_confidence,
         tuning=tuning,
         key_margin=float(margin),
         rhythm_cost=float(rhythm.cost),
@@ -273,16 +253,36 @@ def read_notes(
     )
 
 
-def _long_notes_off_beat(
-    starts: npt.NDArray[np.float64], lengths: npt.NDArray[np.float64]
-) -> float:
-    """Share of the notes longer than COMPOUND_LONG_NOTE beats that start off a beat."""
-    long = np.asarray(lengths) > COMPOUND_LONG_NOTE
-    if long.sum() < 2:
-        return 0.0
-    position = np.mod(np.asarray(starts)[long], 1.0)
-    off = np.minimum(position, 1.0 - position) > 1e-3
-    return float(np.mean(off))
+def metre_evidence(
+    tuned: Sequence[Note],
+) -> tuple[RhythmReading, RhythmReading, npt.NDArray[np.float64]]:
+    """Both rhythm readings (simple, compound) of tuned notes and the metre model's features."""
+    onsets = [n.start for n in tuned]
+    simple = read_rhythm(onsets, compound=False)
+    compound = read_rhythm(onsets, compound=True)
+    lengths = [
+        _written_lengths(tuned, np.array(r.starts), np.array(r.periods), r.compound)
+        for r in (simple, compound)
+    ]
+    pitches = [n.pitch for n in tuned]
+    features = metre_features(simple, list(lengths[0]), compound, list(lengths[1]), pitches)
+    return simple, compound, features
+
+
+def _read_metre(tuned: Sequence[Note]) -> tuple[RhythmReading, BarReading, MetreChoice]:
+    """The rhythm reading and bars of the metre the model picks (``metre.choose_metre``)."""
+    simple, compound, features = metre_evidence(tuned)
+    metre = choose_metre(features)
+    rhythm = compound if metre.kind == "compound" else simple
+    # the margin between the two times, as ``read_rhythm`` reports it
+    margin = abs(compound.cost - simple.cost - COMPOUND_BIAS)
+    rhythm = replace(rhythm, margin=margin)
+    lengths = _written_lengths(
+        tuned, np.array(rhythm.starts), np.array(rhythm.periods), rhythm.compound
+    )
+    candidates = {"duple": (2, 4), "triple": (3,), "compound": (2,)}[metre.kind]
+    bars = read_bars(list(rhythm.starts), list(lengths), rhythm.compound, candidates=candidates)
+    return rhythm, bars, metre
 
 
 def _calibrated(value: float, points: Sequence[tuple[float, float]]) -> float:

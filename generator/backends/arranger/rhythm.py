@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BarReading", "RhythmReading", "read_bars", "read_rhythm"]
+__all__ = ["BarReading", "RhythmReading", "bar_contrasts", "read_bars", "read_rhythm"]
 
 # Beat periods considered (s): 250 bpm .. 30 bpm, log-spaced by PERIOD_STEP.
 PERIOD_MIN, PERIOD_MAX, PERIOD_STEP = 0.24, 2.0, 0.02
@@ -225,21 +225,16 @@ def _viterbi(times: npt.NDArray[np.float64], compound: bool) -> RhythmReading:
     )
 
 
-def read_bars(
-    starts: Sequence[float],
-    lengths: Sequence[float],
-    compound: bool,
-    beats_per_bar: int | None = None,
-) -> BarReading:
-    """Bar length and downbeat from where the long notes fall (duration-weighted accents)."""
+def bar_contrasts(
+    starts: Sequence[float], lengths: Sequence[float], bars: Sequence[int]
+) -> dict[int, tuple[float, float]]:
+    """Per bar length: the best duration-weighted accent contrast (the share of note weight on
+    that bar's downbeats minus the share by chance, 1/bar) and the downbeat (beat) giving it."""
     pos = np.asarray(starts, dtype=np.float64)
     weight = np.clip(np.asarray(lengths, dtype=np.float64), 0.1, 4.0) ** BAR_WEIGHT_POWER
-    candidates = (2,) if compound else (2, 3, 4)
-    if beats_per_bar is not None:
-        candidates = (beats_per_bar,)
-    scores: dict[int, tuple[float, float]] = {}
     on_beat = np.abs(pos - np.round(pos)) < 1e-6
-    for bar in candidates:
+    scores: dict[int, tuple[float, float]] = {}
+    for bar in bars:
         best = (-math.inf, 0.0)
         for phase in range(bar):
             at_bar = on_beat & (np.mod(np.round(pos) - phase, bar) == 0)
@@ -247,6 +242,22 @@ def read_bars(
             if contrast > best[0]:
                 best = (contrast, float(phase))
         scores[bar] = best
+    return scores
+
+
+def read_bars(
+    starts: Sequence[float],
+    lengths: Sequence[float],
+    compound: bool,
+    beats_per_bar: int | None = None,
+    candidates: Sequence[int] | None = None,
+) -> BarReading:
+    """Bar length and downbeat from where the long notes fall (duration-weighted accents)."""
+    if candidates is None:
+        candidates = (2,) if compound else (2, 3, 4)
+    if beats_per_bar is not None:
+        candidates = (beats_per_bar,)
+    scores = bar_contrasts(starts, lengths, candidates)
     if len(candidates) == 1:
         bar = candidates[0]
         return BarReading(bar, scores[bar][1], 1.0)
