@@ -30,10 +30,18 @@ import numpy.typing as npt
 
 from generator.errors import RenderRefused
 
-from .metre import MetreChoice, choose_metre, metre_features
+from .metre import choose_metre, metre_features
 from .notes import segment_notes
 from .pitch import track_pitch
-from .rhythm import COMPOUND_BIAS, BarReading, RhythmReading, read_bars, read_rhythm
+from .rhythm import (
+    COMPOUND_BIAS,
+    MIN_THIRDS,
+    BarReading,
+    RhythmReading,
+    read_bars,
+    read_rhythm,
+    thirds_share,
+)
 from .types import BeatNote, Key, Melody, Note, PitchTrack, meter_name
 
 __all__ = [
@@ -97,6 +105,24 @@ KEY_MARGIN_POINTS = ((0.033, 0.72), (0.106, 0.84), (0.186, 0.93), (0.264, 0.98))
 # ... and against the rhythm reading's cost per note. The metre's is the metre model's own
 # probability (``metre.choose_metre``).
 RHYTHM_COST_POINTS = ((2.80, 0.97), (3.075, 0.91), (3.28, 0.89), (3.49, 0.85))
+# The metre model was fitted on synthetic hums, whose onsets only the segmenter moves: the
+# better reading's cost per note stays under 3.9 there (tuning half: p99 3.87, max 3.96).
+# A hum read more loosely than that (a real singer: Vocadito 10 and 14 read 3.98 and 4.06)
+# is beyond what it has seen (it reads Vocadito 10, a 6/8, in 4/4 at 4:3 the tempo), so the
+# hand rules it replaced decide instead: the likelier of the two times, compound only with
+# notes on thirds and its long notes on the beat, and the bar reader with its prior.
+METRE_MODEL_MAX_COST = 3.9
+# Those rules' confidence (tuning half, as above): against the bar reading's confidence
+# (simple time) or flat for 6/8.
+BAR_CONFIDENCE_POINTS = ((0.49, 0.72), (0.55, 0.82), (0.6, 0.88), (0.68, 0.93))
+COMPOUND_PRECISION = 0.86
+# A compound reading is dropped for simple time when more than half of its notes longer
+# than COMPOUND_LONG_NOTE beats start off the beat (tuning half: true 6/8 median 0, p75 0.07;
+# simple tunes read compound median 0.6 (2/4), 0.24 (3/4)). 0.25-0.33 scored best there, but
+# a real singer's placement is looser: Vocadito 10 (compound) reads 0.33 from the WAV and 0.4
+# through the intake, so a third flipped it; a half leaves room.
+COMPOUND_LONG_NOTE = 0.4
+COMPOUND_LONG_OFF_BEAT = 0.5
 # A note shorter than ORNAMENT_S followed within ORNAMENT_IOI_S is a scoop, not a note.
 ORNAMENT_S = 0.07
 ORNAMENT_IOI_S = 0.12
@@ -184,8 +210,7 @@ def read_notes(
     tuning = estimate_tuning(raw)
     tuned = [replace(n, pitch=n.pitch - tuning) for n in drop_ornaments(raw)]
     if meter is None:
-        rhythm, bars, metre = _read_metre(tuned)
-        meter_confidence = metre.probability
+        rhythm, bars, meter_confidence = _read_metre(tuned)
     else:
         rhythm = read_rhythm([n.start for n in tuned], compound=meter[1])
         periods = np.array(rhythm.periods)
@@ -269,20 +294,60 @@ def metre_evidence(
     return simple, compound, features
 
 
-def _read_metre(tuned: Sequence[Note]) -> tuple[RhythmReading, BarReading, MetreChoice]:
-    """The rhythm reading and bars of the metre the model picks (``metre.choose_metre``)."""
+def _read_metre(tuned: Sequence[Note]) -> tuple[RhythmReading, BarReading, float]:
+    """The rhythm reading, bars and metre confidence of the metre the model picks
+    (``metre.choose_metre``), or the hand rules' for a hum read beyond its training."""
     simple, compound, features = metre_evidence(tuned)
-    metre = choose_metre(features)
-    rhythm = compound if metre.kind == "compound" else simple
     # the margin between the two times, as ``read_rhythm`` reports it
     margin = abs(compound.cost - simple.cost - COMPOUND_BIAS)
-    rhythm = replace(rhythm, margin=margin)
-    lengths = _written_lengths(
-        tuned, np.array(rhythm.starts), np.array(rhythm.periods), rhythm.compound
-    )
+    if min(simple.cost, compound.cost) > METRE_MODEL_MAX_COST:
+        return _hand_rules(tuned, simple, compound, margin)
+    metre = choose_metre(features)
+    rhythm = replace(compound if metre.kind == "compound" else simple, margin=margin)
+    starts, periods = np.array(rhythm.starts), np.array(rhythm.periods)
+    lengths = _written_lengths(tuned, starts, periods, rhythm.compound)
     candidates = {"duple": (2, 4), "triple": (3,), "compound": (2,)}[metre.kind]
     bars = read_bars(list(rhythm.starts), list(lengths), rhythm.compound, candidates=candidates)
-    return rhythm, bars, metre
+    return rhythm, bars, metre.probability
+
+
+def _hand_rules(
+    tuned: Sequence[Note], simple: RhythmReading, compound: RhythmReading, margin: float
+) -> tuple[RhythmReading, BarReading, float]:
+    """Compound time when it fits better (``read_rhythm``'s bias and thirds) unless its beats
+    group in threes (a 3/4 sung with a lilt) or its long notes mostly start off its beats
+    (running eighths of a simple tune grouped in threes); the bar reader's bar length."""
+    compound_fits = compound.cost - COMPOUND_BIAS < simple.cost
+    rhythm = compound if compound_fits and thirds_share(compound.starts) >= MIN_THIRDS else simple
+    starts, periods = np.array(rhythm.starts), np.array(rhythm.periods)
+    lengths = _written_lengths(tuned, starts, periods, rhythm.compound)
+    if rhythm.compound:
+        triple = read_bars(list(starts), list(lengths), False)
+        if triple.beats_per_bar == 3 or _long_notes_off_beat(starts, lengths) > (
+            COMPOUND_LONG_OFF_BEAT
+        ):
+            rhythm = simple
+            starts, periods = np.array(rhythm.starts), np.array(rhythm.periods)
+            lengths = _written_lengths(tuned, starts, periods, False)
+    bars = read_bars(list(starts), list(lengths), rhythm.compound)
+    confidence = (
+        COMPOUND_PRECISION
+        if rhythm.compound
+        else _calibrated(bars.confidence, BAR_CONFIDENCE_POINTS)
+    )
+    return replace(rhythm, margin=margin), bars, confidence
+
+
+def _long_notes_off_beat(
+    starts: npt.NDArray[np.float64], lengths: npt.NDArray[np.float64]
+) -> float:
+    """Share of the notes longer than COMPOUND_LONG_NOTE beats that start off a beat."""
+    long = np.asarray(lengths) > COMPOUND_LONG_NOTE
+    if long.sum() < 2:
+        return 0.0
+    position = np.mod(np.asarray(starts)[long], 1.0)
+    off = np.minimum(position, 1.0 - position) > 1e-3
+    return float(np.mean(off))
 
 
 def _calibrated(value: float, points: Sequence[tuple[float, float]]) -> float:

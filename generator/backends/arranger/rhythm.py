@@ -27,7 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BarReading", "RhythmReading", "bar_contrasts", "read_bars", "read_rhythm"]
+__all__ = [
+    "BarReading",
+    "RhythmReading",
+    "bar_contrasts",
+    "read_bars",
+    "read_rhythm",
+    "thirds_share",
+]
 
 # Beat periods considered (s): 250 bpm .. 30 bpm, log-spaced by PERIOD_STEP.
 PERIOD_MIN, PERIOD_MAX, PERIOD_STEP = 0.24, 2.0, 0.02
@@ -120,14 +127,14 @@ def read_rhythm(
     options = (False, True) if compound is None else (compound,)
     readings = [_viterbi(times, c) for c in options]
     readings.sort(key=lambda r: r.cost - (COMPOUND_BIAS if r.compound else 0.0))
-    if readings[0].compound and _thirds(readings[0].starts) < MIN_THIRDS and len(readings) > 1:
+    if readings[0].compound and thirds_share(readings[0].starts) < MIN_THIRDS and len(readings) > 1:
         readings.reverse()  # hardly a note between the beats: nothing says "compound"
     best = readings[0]
     margin = abs(readings[1].cost - best.cost - COMPOUND_BIAS) if len(readings) > 1 else best.margin
     return RhythmReading(best.starts, best.periods, best.bpm, best.compound, best.cost, margin)
 
 
-def _thirds(starts: Sequence[float]) -> float:
+def thirds_share(starts: Sequence[float]) -> float:
     """Share of notes starting a third or two thirds into a beat."""
     frac = np.mod(np.asarray(starts), 1.0)
     return float(np.mean((np.abs(frac - 1 / 3) < 1e-6) | (np.abs(frac - 2 / 3) < 1e-6)))
