@@ -175,7 +175,8 @@ def test_tempo_octave_comes_from_a_prior() -> None:
 def test_meter() -> None:
     waltz = analyse_hum(sing(*WALTZ_TUNE, 84), RATE)
     assert (waltz.beats_per_bar, waltz.compound) == (3, False)
-    even = analyse_hum(sing(*B_FLAT_TUNE, 110), RATE)
+    # (B_FLAT_TUNE's half note on beat 7 and dotted half on 13 fit 3/4 with a pickup as well)
+    even = analyse_hum(sing(B_FLAT_TUNE[0], [1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 2, 2], 110), RATE)
     assert even.meter in ("2/4", "4/4")
 
 
