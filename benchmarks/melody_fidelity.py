@@ -730,9 +730,10 @@ the old hand rules: the Vocadito singers (3.98 and 4.06) read as before; through
 Vocadito 10 (6/8) read 4/4 at 148 (4:3). The goal (0.85 held) is not met: the model's CV is
 0.85 on synthetic hums and the held half is harder for it (its 3/4s are found 0.70, its 4/4s
 0.87, 2/4 ≡ 4/4). CPU: the reading path runs the same two Viterbi passes as before (read_notes
-on the tuning half's notes, side by side: 5.4-5.8 CPU s against 5.6-6.1 for the old rules);
-the CPU rows moved with the box's load (load average 3.4-4.6 during the run; the old code
-measured 0.278 / 0.321 per 12 s in the same conditions).
+on the tuning half's notes, side by side: 5.4-5.8 CPU s against 5.6-6.1 for the old rules).
+This column ran 12:48-12:52 UTC on an AMD EPYC box (2 cores shared, load average 2.1-3.7),
+not the Xeon of the *before* column: the old code measured 0.278 / 0.321 CPU s per 12 s on
+this box under the same load, the new 0.280 / 0.323 (tuning half).
 Tried in session 4, not kept: on-beat-only bar contrasts (CV ±0), the old rules' decisions
 as two more features (±0, Vocadito 10 still 4/4), 60 ms jitter (CV 0.82, jittered readings
 fall apart: 0.59); without the repetition features CV is 0.77, without melodic repetition

@@ -7,7 +7,9 @@ well as in twos, a jig's quarter-eighth pairs read as dotted eighths). A multino
 logistic model weighs them; its weights are fitted on hums *as read* (synthetic hums of
 music21 tunes outside the benchmark's set plus the benchmark's tuning half, by
 ``benchmarks/fit_metre.py``), because a model fitted on scores reads hums worse: a hum's
-legato lengths and beat-level slips are not the score's.
+legato lengths and beat-level slips are not the score's. Class accuracy, 5-fold CV on those
+hums: 0.85 (the hand rules it replaced: 0.82 on the tuning half, 0.62 on the extra hums).
+``analysis`` keeps the hand rules for hums read more loosely than any it was fitted on.
 """
 
 from __future__ import annotations
