@@ -175,8 +175,37 @@ def test_tempo_octave_comes_from_a_prior() -> None:
 def test_meter() -> None:
     waltz = analyse_hum(sing(*WALTZ_TUNE, 84), RATE)
     assert (waltz.beats_per_bar, waltz.compound) == (3, False)
-    even = analyse_hum(sing(*B_FLAT_TUNE, 110), RATE)
+    # (B_FLAT_TUNE's half note on beat 7 and dotted half on 13 fit 3/4 with a pickup as well)
+    even = analyse_hum(sing(B_FLAT_TUNE[0], [1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 2, 2], 110), RATE)
     assert even.meter in ("2/4", "4/4")
+
+
+def test_plain_three_four_reads_triple() -> None:
+    # "Happy Birthday"-like 3/4 in quarters: a half note (or a held quarter) opens most bars,
+    # plain quarters fill them; nothing in threes of eighths, nothing that lilts.
+    beats = [2, 1, 1, 1, 1, 2, 1, 1, 1, 1, 3] * 2
+    pitches = [67, 67, 69, 67, 72, 71, 67, 67, 69, 67, 74] * 2
+    hearing = read_notes(_notes(pitches, beats, bpm=110))
+    assert hearing.melody.meter == "3/4"
+    assert hearing.melody.bpm == pytest.approx(110, rel=0.04)
+    assert 0.0 < hearing.meter_confidence <= 1.0
+
+
+def test_jig_in_running_eighths_reads_compound() -> None:
+    # A jig: running eighths in threes, a quarter-eighth now and then, dotted quarters at
+    # phrase ends (sung at 100 dotted quarters a minute).
+    eighths = [1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 2, 1, 3, 3] * 2
+    pitches = [62, 64, 66, 67, 66, 64, 69, 66, 62, 64, 66, 67, 69, 71, 69, 66, 67, 62] * 2
+    melody = read_notes(_notes(pitches, [e / 3 for e in eighths], bpm=100)).melody
+    assert melody.meter == "6/8"
+    assert melody.bpm == pytest.approx(100, rel=0.04)
+
+
+def test_four_four_march_reads_duple() -> None:
+    beats = [1, 1, 1, 1, 2, 1, 1, 1, 0.5, 0.5, 1, 1, 4] * 2
+    pitches = [60, 64, 67, 64, 72, 67, 64, 60, 62, 64, 65, 67, 60] * 2
+    melody = read_notes(_notes(pitches, beats, bpm=100)).melody
+    assert melody.meter in ("2/4", "4/4")
 
 
 def test_compound_time_is_heard() -> None:

@@ -8,8 +8,10 @@ steps are pure functions so jam sessions and the benchmark can reuse them:
   cannot hold (a B flat sung three times rules out A minor);
 - ``correct_pitches``: a note sung on a semitone stays, chromatic or not; only notes
   between two semitones are settled, towards the key;
-- ``rhythm.read_rhythm`` / ``rhythm.read_bars``: tempo, beats and simple/compound time from
-  the whole onset pattern, the bar length from where long notes fall;
+- ``rhythm.read_rhythm`` / ``rhythm.read_bars``: tempo and beats from the whole onset
+  pattern, read in simple and in compound time, the bar length from where long notes fall;
+- ``metre.choose_metre``: duple, triple or compound time from both readings (a model fitted
+  on hums as read);
 - ``apply_key``: a key the user asked for: the reading when it fits, else a transposition
   (every note by one interval).
 
@@ -28,9 +30,18 @@ import numpy.typing as npt
 
 from generator.errors import RenderRefused
 
+from .metre import choose_metre, metre_features
 from .notes import segment_notes
 from .pitch import track_pitch
-from .rhythm import read_bars, read_rhythm
+from .rhythm import (
+    COMPOUND_BIAS,
+    MIN_THIRDS,
+    BarReading,
+    RhythmReading,
+    read_bars,
+    read_rhythm,
+    thirds_share,
+)
 from .types import BeatNote, Key, Melody, Note, PitchTrack, meter_name
 
 __all__ = [
@@ -91,17 +102,25 @@ MAJOR_FLAT_SEVENTH_INSIDE = 0.3
 # beyond ×2/×½; metre: duple/triple/compound): the share right against the score margin of
 # the best key over the next ...
 KEY_MARGIN_POINTS = ((0.033, 0.72), (0.106, 0.84), (0.186, 0.93), (0.264, 0.98))
-# ... against the rhythm reading's cost per note ...
+# ... and against the rhythm reading's cost per note. The metre's is the metre model's own
+# probability (``metre.choose_metre``).
 RHYTHM_COST_POINTS = ((2.80, 0.97), (3.075, 0.91), (3.28, 0.89), (3.49, 0.85))
-# ... and, for the metre, against the bar reading's confidence (simple time) or flat for 6/8.
+# The metre model was fitted on synthetic hums, whose onsets only the segmenter moves: the
+# better reading's cost per note stays under 3.9 there (2 of its 667 training hums over).
+# A hum read more loosely than that (a real singer: Vocadito 10 and 14 read 3.98 and 4.06)
+# is beyond what it has seen (it reads Vocadito 10, a 6/8, in 4/4 at 4:3 the tempo), so the
+# hand rules it replaced decide instead: the likelier of the two times, compound only with
+# notes on thirds and its long notes on the beat, and the bar reader with its prior.
+METRE_MODEL_MAX_COST = 3.9
+# Those rules' confidence (tuning half, as above): against the bar reading's confidence
+# (simple time) or flat for 6/8.
 BAR_CONFIDENCE_POINTS = ((0.49, 0.72), (0.55, 0.82), (0.6, 0.88), (0.68, 0.93))
 COMPOUND_PRECISION = 0.86
 # A compound reading is dropped for simple time when more than half of its notes longer
 # than COMPOUND_LONG_NOTE beats start off the beat (tuning half: true 6/8 median 0, p75 0.07;
 # simple tunes read compound median 0.6 (2/4), 0.24 (3/4)). 0.25-0.33 scored best there, but
 # a real singer's placement is looser: Vocadito 10 (compound) reads 0.33 from the WAV and 0.4
-# through the intake, so a third flipped it; a half leaves room (tuning half: 3:2 tempo errors
-# 0.14 -> 0.10, metre class 0.79 -> 0.82, against 0.92 / 0.84 at a third).
+# through the intake, so a third flipped it; a half leaves room.
 COMPOUND_LONG_NOTE = 0.4
 COMPOUND_LONG_OFF_BEAT = 0.5
 # A note shorter than ORNAMENT_S followed within ORNAMENT_IOI_S is a scoop, not a note.
@@ -190,26 +209,16 @@ def read_notes(
     """Sung notes (seconds, fractional pitch) → a ``Hearing`` (the pitch track left empty)."""
     tuning = estimate_tuning(raw)
     tuned = [replace(n, pitch=n.pitch - tuning) for n in drop_ornaments(raw)]
-    rhythm = read_rhythm([n.start for n in tuned], compound=meter[1] if meter else None)
+    if meter is None:
+        rhythm, bars, meter_confidence = _read_metre(tuned)
+    else:
+        rhythm = read_rhythm([n.start for n in tuned], compound=meter[1])
+        periods = np.array(rhythm.periods)
+        lengths = _written_lengths(tuned, np.array(rhythm.starts), periods, rhythm.compound)
+        bars = read_bars(list(rhythm.starts), list(lengths), rhythm.compound, meter[0])
+        meter_confidence = 1.0
     starts = np.array(rhythm.starts)
     lengths = _written_lengths(tuned, starts, np.array(rhythm.periods), rhythm.compound)
-    bars = read_bars(
-        list(starts), list(lengths), rhythm.compound, beats_per_bar=meter[0] if meter else None
-    )
-    if rhythm.compound and meter is None:
-        # Compound beats that group in threes are a 3/4 tune sung with a lilt (a dotted
-        # pickup heard as long-short): read it in simple time.
-        # So is a reading whose long notes mostly start off its beats: running eighths of a
-        # simple tune grouped in threes (a real 6/8 puts its long notes on the beat).
-        triple = read_bars(list(starts), list(lengths), False, beats_per_bar=None)
-        if (
-            triple.beats_per_bar == 3
-            or _long_notes_off_beat(starts, lengths) > COMPOUND_LONG_OFF_BEAT
-        ):
-            rhythm = read_rhythm([n.start for n in tuned], compound=False)
-            starts = np.array(rhythm.starts)
-            lengths = _written_lengths(tuned, starts, np.array(rhythm.periods), False)
-            bars = read_bars(list(starts), list(lengths), False)
     # (Weighting notes on the beat or the bar line more was tried: -0.01 to -0.03 on the
     # tuning half.)
     ranking = rank_keys(tuned)
@@ -260,17 +269,73 @@ def read_notes(
         key_alternatives=tuple(k for k, _ in ranking[1:4] if k != final_key),
         key_confidence=_calibrated(margin, KEY_MARGIN_POINTS),
         tempo_confidence=_calibrated(rhythm.cost, RHYTHM_COST_POINTS),
-        meter_confidence=(
-            COMPOUND_PRECISION
-            if rhythm.compound
-            else _calibrated(bars.confidence, BAR_CONFIDENCE_POINTS)
-        ),
+        meter_confidence=meter_confidence,
         tuning=tuning,
         key_margin=float(margin),
         rhythm_cost=float(rhythm.cost),
         time_margin=float(rhythm.margin),
         bar_confidence=float(bars.confidence),
     )
+
+
+def metre_evidence(
+    tuned: Sequence[Note],
+) -> tuple[RhythmReading, RhythmReading, npt.NDArray[np.float64]]:
+    """Both rhythm readings (simple, compound) of tuned notes and the metre model's features."""
+    onsets = [n.start for n in tuned]
+    simple = read_rhythm(onsets, compound=False)
+    compound = read_rhythm(onsets, compound=True)
+    lengths = [
+        _written_lengths(tuned, np.array(r.starts), np.array(r.periods), r.compound)
+        for r in (simple, compound)
+    ]
+    pitches = [n.pitch for n in tuned]
+    features = metre_features(simple, list(lengths[0]), compound, list(lengths[1]), pitches)
+    return simple, compound, features
+
+
+def _read_metre(tuned: Sequence[Note]) -> tuple[RhythmReading, BarReading, float]:
+    """The rhythm reading, bars and metre confidence of the metre the model picks
+    (``metre.choose_metre``), or the hand rules' for a hum read beyond its training."""
+    simple, compound, features = metre_evidence(tuned)
+    # the margin between the two times, as ``read_rhythm`` reports it
+    margin = abs(compound.cost - simple.cost - COMPOUND_BIAS)
+    if min(simple.cost, compound.cost) > METRE_MODEL_MAX_COST:
+        return _hand_rules(tuned, simple, compound, margin)
+    metre = choose_metre(features)
+    rhythm = replace(compound if metre.kind == "compound" else simple, margin=margin)
+    starts, periods = np.array(rhythm.starts), np.array(rhythm.periods)
+    lengths = _written_lengths(tuned, starts, periods, rhythm.compound)
+    candidates = {"duple": (2, 4), "triple": (3,), "compound": (2,)}[metre.kind]
+    bars = read_bars(list(rhythm.starts), list(lengths), rhythm.compound, candidates=candidates)
+    return rhythm, bars, metre.probability
+
+
+def _hand_rules(
+    tuned: Sequence[Note], simple: RhythmReading, compound: RhythmReading, margin: float
+) -> tuple[RhythmReading, BarReading, float]:
+    """Compound time when it fits better (``read_rhythm``'s bias and thirds) unless its beats
+    group in threes (a 3/4 sung with a lilt) or its long notes mostly start off its beats
+    (running eighths of a simple tune grouped in threes); the bar reader's bar length."""
+    compound_fits = compound.cost - COMPOUND_BIAS < simple.cost
+    rhythm = compound if compound_fits and thirds_share(compound.starts) >= MIN_THIRDS else simple
+    starts, periods = np.array(rhythm.starts), np.array(rhythm.periods)
+    lengths = _written_lengths(tuned, starts, periods, rhythm.compound)
+    if rhythm.compound:
+        triple = read_bars(list(starts), list(lengths), False)
+        if triple.beats_per_bar == 3 or _long_notes_off_beat(starts, lengths) > (
+            COMPOUND_LONG_OFF_BEAT
+        ):
+            rhythm = simple
+            starts, periods = np.array(rhythm.starts), np.array(rhythm.periods)
+            lengths = _written_lengths(tuned, starts, periods, False)
+    bars = read_bars(list(starts), list(lengths), rhythm.compound)
+    confidence = (
+        COMPOUND_PRECISION
+        if rhythm.compound
+        else _calibrated(bars.confidence, BAR_CONFIDENCE_POINTS)
+    )
+    return replace(rhythm, margin=margin), bars, confidence
 
 
 def _long_notes_off_beat(

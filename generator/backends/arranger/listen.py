@@ -36,8 +36,10 @@ __all__ = [
 #: it). Confidence is the calibrated chance that key, tempo and metre are all right (beyond
 #: notation conventions: ×2 tempo, 2/4 vs 4/4). Chosen on the benchmark's tuning half: the
 #: best share of misread hums caught minus right hums asked, asking no more often than the
-#: reader is wrong there (23 % of its hums asked, against about half at 0.5).
-CONFIDENT = 0.62
+#: reader is wrong there (``benchmarks/preview_threshold.py``: 22 % of its hums asked, 61 %
+#: of them misread, 57 % of the misread asked; 0.62 before the metre model, whose own
+#: probability is now the metre part).
+CONFIDENT = 0.57
 MIN_BPM, MAX_BPM = 40.0, 240.0
 MAX_OCTAVES = 3
 

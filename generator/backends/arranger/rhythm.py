@@ -27,7 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BarReading", "RhythmReading", "read_bars", "read_rhythm"]
+__all__ = [
+    "BarReading",
+    "RhythmReading",
+    "bar_contrasts",
+    "read_bars",
+    "read_rhythm",
+    "thirds_share",
+]
 
 # Beat periods considered (s): 250 bpm .. 30 bpm, log-spaced by PERIOD_STEP.
 PERIOD_MIN, PERIOD_MAX, PERIOD_STEP = 0.24, 2.0, 0.02
@@ -120,14 +127,14 @@ def read_rhythm(
     options = (False, True) if compound is None else (compound,)
     readings = [_viterbi(times, c) for c in options]
     readings.sort(key=lambda r: r.cost - (COMPOUND_BIAS if r.compound else 0.0))
-    if readings[0].compound and _thirds(readings[0].starts) < MIN_THIRDS and len(readings) > 1:
+    if readings[0].compound and thirds_share(readings[0].starts) < MIN_THIRDS and len(readings) > 1:
         readings.reverse()  # hardly a note between the beats: nothing says "compound"
     best = readings[0]
     margin = abs(readings[1].cost - best.cost - COMPOUND_BIAS) if len(readings) > 1 else best.margin
     return RhythmReading(best.starts, best.periods, best.bpm, best.compound, best.cost, margin)
 
 
-def _thirds(starts: Sequence[float]) -> float:
+def thirds_share(starts: Sequence[float]) -> float:
     """Share of notes starting a third or two thirds into a beat."""
     frac = np.mod(np.asarray(starts), 1.0)
     return float(np.mean((np.abs(frac - 1 / 3) < 1e-6) | (np.abs(frac - 2 / 3) < 1e-6)))
@@ -225,21 +232,16 @@ def _viterbi(times: npt.NDArray[np.float64], compound: bool) -> RhythmReading:
     )
 
 
-def read_bars(
-    starts: Sequence[float],
-    lengths: Sequence[float],
-    compound: bool,
-    beats_per_bar: int | None = None,
-) -> BarReading:
-    """Bar length and downbeat from where the long notes fall (duration-weighted accents)."""
+def bar_contrasts(
+    starts: Sequence[float], lengths: Sequence[float], bars: Sequence[int]
+) -> dict[int, tuple[float, float]]:
+    """Per bar length: the best duration-weighted accent contrast (the share of note weight on
+    that bar's downbeats minus the share by chance, 1/bar) and the downbeat (beat) giving it."""
     pos = np.asarray(starts, dtype=np.float64)
     weight = np.clip(np.asarray(lengths, dtype=np.float64), 0.1, 4.0) ** BAR_WEIGHT_POWER
-    candidates = (2,) if compound else (2, 3, 4)
-    if beats_per_bar is not None:
-        candidates = (beats_per_bar,)
-    scores: dict[int, tuple[float, float]] = {}
     on_beat = np.abs(pos - np.round(pos)) < 1e-6
-    for bar in candidates:
+    scores: dict[int, tuple[float, float]] = {}
+    for bar in bars:
         best = (-math.inf, 0.0)
         for phase in range(bar):
             at_bar = on_beat & (np.mod(np.round(pos) - phase, bar) == 0)
@@ -247,6 +249,22 @@ def read_bars(
             if contrast > best[0]:
                 best = (contrast, float(phase))
         scores[bar] = best
+    return scores
+
+
+def read_bars(
+    starts: Sequence[float],
+    lengths: Sequence[float],
+    compound: bool,
+    beats_per_bar: int | None = None,
+    candidates: Sequence[int] | None = None,
+) -> BarReading:
+    """Bar length and downbeat from where the long notes fall (duration-weighted accents)."""
+    if candidates is None:
+        candidates = (2,) if compound else (2, 3, 4)
+    if beats_per_bar is not None:
+        candidates = (beats_per_bar,)
+    scores = bar_contrasts(starts, lengths, candidates)
     if len(candidates) == 1:
         bar = candidates[0]
         return BarReading(bar, scores[bar][1], 1.0)
