@@ -10,7 +10,10 @@ PostgreSQL backends, read from ``/proc`` (so the server must run on this machine
 schema per system, alternated ``--repeats`` times.
 
     .venv/bin/python benchmarks/queue_cpu.py [--cycles 2000] [--repeats 2] [--analyze]
-        [--backlog N] [--output-kib K] [--sqlite]
+        [--backlog N] [--backlog-users U] [--output-kib K] [--sqlite]
+
+``--backlog-users`` spreads the backlog over U other users (default: all of it is the cycling
+user's own), so the claim chooses among U users' jobs each cycle.
 
 ``--sqlite`` measures humjam on SQLite alone (all of its CPU is this process's): the Python side
 both engines share.
@@ -23,6 +26,7 @@ whole job history (see BENCHMARKS.md).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import os
 import statistics
@@ -68,6 +72,7 @@ def humjam(
     backlog: int = 0,
     output_kib: int = 1,
     engine: str = "postgres",
+    backlog_users: int = 0,
 ) -> dict[str, float]:
     from db.queue import JobQueue
     from db.settings import QueueSettings
@@ -92,8 +97,11 @@ def humjam(
         for _ in range(300):  # warm: connections, prepared statements, cached plans
             for step in steps.values():
                 step()
-        for _ in range(backlog):  # the user's queued jobs, ahead of each cycle's own
-            queue.enqueue(request)
+        for i in range(backlog):  # queued jobs ahead of each cycle's own
+            if backlog_users:  # other users' (never served: they go first, round robin)
+                queue.enqueue(dataclasses.replace(request, requester_id=2000 + i % backlog_users))
+            else:  # the cycling user's own
+                queue.enqueue(request)
         if engine == "sqlite":  # one process: the client's CPU is all of it
             return _measure(steps, list, cycles)
         if analyze:
@@ -162,6 +170,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--analyze", action="store_true")
     p.add_argument("--backlog", type=int, default=0, help="humjam: the user's jobs kept queued")
+    p.add_argument(
+        "--backlog-users", type=int, default=0, help="humjam: the backlog is U other users'"
+    )
     p.add_argument("--output-kib", type=int, default=1, help="humjam: size of the stored output")
     p.add_argument(
         "--sqlite", action="store_true", help="humjam on SQLite (a temp file) instead, alone"
@@ -177,13 +188,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(a.repeats):
             for name, run in systems.items():
+                kw = {"backlog_users": a.backlog_users} if name.startswith("humjam") else {}
                 runs[name].append(
-                    run(a.cycles, a.analyze, Path(tmp), backlog=a.backlog, output_kib=a.output_kib)
+                    run(
+                        a.cycles,
+                        a.analyze,
+                        Path(tmp),
+                        backlog=a.backlog,
+                        output_kib=a.output_kib,
+                        **kw,
+                    )
                 )
     keys = [f"{side} {p}" for side in ("client", "server") for p in PHASES]
     print(
         f"\nCPU per cycle, ms (median of {a.repeats}; {a.cycles} cycles, one process"
-        f"{', after ANALYZE' if a.analyze else ''}; humjam: backlog {a.backlog},"
+        f"{', after ANALYZE' if a.analyze else ''}; humjam: backlog {a.backlog}"
+        f"{f' over {a.backlog_users} users' if a.backlog_users else ''},"
         f" output {a.output_kib} KiB)"
     )
     print("| system | " + " | ".join(keys) + " | total |")

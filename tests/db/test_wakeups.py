@@ -65,7 +65,7 @@ def test_enqueue_notifies_only_while_someone_waits(make_queue, pg_url, monkeypat
         admin.close()
 
 
-def test_a_registered_worker_is_woken_by_an_enqueue(make_queue):
+def test_a_registered_worker_is_woken_by_an_enqueue(make_queue, pg_url):
     queue, producer = make_queue(), make_queue()
     woke = threading.Event()
 
