@@ -23,6 +23,8 @@ LIGHT_GENERATOR = {
     "generator.backends.arranger.pitch",
     # numpy only: analysis (the listening check's module) reads rhythm with it (issue #10)
     "generator.backends.arranger.rhythm",
+    # numpy only too: the metre model's features and fitted weights (analysis decides with it)
+    "generator.backends.arranger.metre",
     "generator.backends.arranger.types",
     "generator.backends.arranger.styles",
     "generator.backends.arranger.styles._model",
