@@ -12,7 +12,10 @@ machine's PostgreSQL (a fresh schema per run) — humjam also on SQLite (a temp 
   (SELECT … FOR UPDATE SKIP LOCKED) RETURNING; UPDATE done) — the floor for any such queue;
   ``plain-loop-relaxed`` is the same loop with humjam's durability (the claim and the done
   commit without waiting for the WAL flush; see ``db/dialects/postgres.py``), so the two rows
-  separate what durability costs from what the queue's own work costs.
+  separate what durability costs from what the queue's own work costs;
+- ``plain-sqlite``: the same three statements with the stdlib ``sqlite3`` on a WAL file with
+  humjam's settings (``synchronous=NORMAL``, a busy timeout) — SQLite's physical reference, so
+  the SQLite row can be read against what this box allows at all.
 
 Systems alternate within each repeat (the box is shared and noisy); the table shows min / median
 cycles/s over the repeats and humjam's ratio to each peer.
@@ -57,6 +60,7 @@ SYSTEMS = (
     "procrastinate",
     "plain-loop",
     "plain-loop-relaxed",
+    "plain-sqlite",
 )
 
 
@@ -162,6 +166,29 @@ def _plain_child(
         worker.close()
 
 
+def _plain_sqlite_child(url: str, seconds: float, start_at: float, index: int) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=30.0)
+    conn.execute("PRAGMA synchronous=NORMAL")
+
+    def cycle() -> int:
+        conn.execute("INSERT INTO plain_jobs (status, payload) VALUES ('queued', '')")
+        row = conn.execute(
+            "UPDATE plain_jobs SET status = 'running' WHERE id = (SELECT id FROM plain_jobs"
+            " WHERE status = 'queued' ORDER BY id LIMIT 1) RETURNING id"
+        ).fetchone()
+        if row is None:
+            return 0
+        conn.execute("UPDATE plain_jobs SET status = 'done' WHERE id = ?", (row[0],))
+        return 1
+
+    try:
+        return _timed(cycle, seconds, start_at)
+    finally:
+        conn.close()
+
+
 # -- the parent ---------------------------------------------------------------------------------
 
 
@@ -224,12 +251,22 @@ def _command(system: str, *args: str) -> list[str]:
 
 def run(system: str, workers: int, seconds: float, tmp: Path) -> float:
     """Cycles/s of ``workers`` processes of ``system`` on a fresh database."""
-    db = Database("sqlite" if system == "humjam-sqlite" else "postgres", tmp)
+    db = Database("sqlite" if system in ("humjam-sqlite", "plain-sqlite") else "postgres", tmp)
     try:
         if system.startswith("humjam"):
             from db.queue import JobQueue
 
             JobQueue.connect(db.url).close()  # migrate once, up front
+        elif system == "plain-sqlite":
+            import sqlite3
+
+            with sqlite3.connect(db.url.removeprefix("sqlite:///")) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(
+                    "CREATE TABLE plain_jobs (id INTEGER PRIMARY KEY, status TEXT NOT NULL,"
+                    " payload TEXT)"
+                )
+                conn.execute("CREATE INDEX plain_jobs_status_id ON plain_jobs (status, id)")
         elif system.startswith("plain-loop"):
             import psycopg
 
@@ -262,7 +299,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         system, url, seconds, start_at, index = sys.argv[2:7]
         args = (url, float(seconds), float(start_at), int(index))
-        if system.startswith("plain-loop"):
+        if system == "plain-sqlite":
+            print(_plain_sqlite_child(*args))
+        elif system.startswith("plain-loop"):
             print(_plain_child(*args, relaxed=system == "plain-loop-relaxed"))
         else:
             print(_humjam_child(*args))
@@ -303,6 +342,12 @@ def main() -> None:
                 ours = statistics.median(rates[("humjam-postgres", w)])
                 ratios.append(f"{ours / statistics.median(rates[(peer, w)]):.2f}×")
             print(f"| humjam-postgres / {peer} (medians) | {' | '.join(ratios)} |")
+    if "humjam-sqlite" in a.systems and "plain-sqlite" in a.systems:
+        ratios = []
+        for w in a.workers:
+            ours = statistics.median(rates[("humjam-sqlite", w)])
+            ratios.append(f"{ours / statistics.median(rates[('plain-sqlite', w)]):.2f}×")
+        print(f"| humjam-sqlite / plain-sqlite (medians) | {' | '.join(ratios)} |")
 
 
 if __name__ == "__main__":
