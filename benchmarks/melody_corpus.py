@@ -92,13 +92,19 @@ QUOTA = {
 }
 
 
-def build(limit_per_source: int | None = None) -> list[TrueMelody]:
+def build(
+    limit_per_source: int | None = None, quota: dict[str, dict[str, int]] | None = None
+) -> list[TrueMelody]:
+    """The first tunes of each source and metre, up to ``quota`` (default: the set's ``QUOTA``;
+    ``metre_training.py`` walks further with a larger one)."""
     from music21 import corpus
 
-    found: dict[str, dict[str, list[TrueMelody]]] = {s: {m: [] for m in METRES} for s in QUOTA}
+    quota = QUOTA if quota is None else quota
+
+    found: dict[str, dict[str, list[TrueMelody]]] = {s: {m: [] for m in METRES} for s in quota}
 
     def full(source: str) -> bool:
-        return all(len(found[source][m]) >= q for m, q in QUOTA[source].items())
+        return all(len(found[source][m]) >= q for m, q in quota[source].items())
 
     def take(source: str, ident: str, score: Any, bass_part: Any = None) -> None:
         try:
@@ -109,7 +115,7 @@ def build(limit_per_source: int | None = None) -> list[TrueMelody]:
         if melody is None:
             return
         bucket = found[source][melody.meter]
-        if len(bucket) < QUOTA[source].get(melody.meter, 0):
+        if len(bucket) < quota[source].get(melody.meter, 0):
             bucket.append(melody)
 
     for path in sorted(corpus.getComposer("bach"), key=str):

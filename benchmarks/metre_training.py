@@ -21,7 +21,6 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMB
 
 import json
 import multiprocessing
-import random
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -30,8 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 
-from benchmarks.melody_corpus import METRES, TrueMelody, _from_json, extract, load
 from benchmarks.melody_corpus import QUOTA as SET_QUOTA
+from benchmarks.melody_corpus import TrueMelody, _from_json, build, load
 
 TUNES_CACHE = ROOT / ".cache" / "metre_training_tunes.json"
 CACHE = ROOT / ".cache" / "metre_training.json"
@@ -47,57 +46,11 @@ QUOTA = {
 def extra_tunes() -> list[TrueMelody]:
     if TUNES_CACHE.exists():
         return [_from_json(m) for m in json.loads(TUNES_CACHE.read_text())]
-    from music21 import corpus
-
-    # The set takes the first tunes of each source and metre in this same order; these
-    # continue past them (the set's own are dropped at the end).
+    # The set takes the first tunes of each source and metre; these continue past them (the
+    # set's own are dropped below).
     quota = {s: {m: q + SET_QUOTA[s].get(m, 0) for m, q in per.items()} for s, per in QUOTA.items()}
-    found: dict[str, dict[str, list[TrueMelody]]] = {s: {m: [] for m in METRES} for s in QUOTA}
-
-    def full(source: str) -> bool:
-        return all(len(found[source][m]) >= q for m, q in quota[source].items())
-
-    def take(source: str, ident: str, score: Any, bass: Any = None) -> None:
-        try:
-            melody = extract(source, ident, score, bass)
-        except Exception:
-            return
-        if melody is not None and len(found[source][melody.meter]) < quota[source].get(
-            melody.meter, 0
-        ):
-            found[source][melody.meter].append(melody)
-
-    for path in sorted(corpus.getComposer("bach"), key=str):
-        if full("chorale"):
-            break
-        if not str(path).endswith((".mxl", ".xml", ".musicxml")):
-            continue
-        score = corpus.parse(path)
-        if len(score.parts) == 4:
-            take("chorale", f"bach/{Path(str(path)).stem}", score.parts[0], score.parts[-1])
-    essen = sorted(p for p in corpus.getPaths(fileExtensions=("abc",)) if "essenFolksong" in str(p))
-    for path in essen:
-        if full("essen"):
-            break
-        for i, score in enumerate(corpus.parse(path).scores):
-            take("essen", f"essen/{Path(str(path)).stem}/{i}", score)
-    fiddle = sorted(
-        p
-        for p in corpus.getPaths(fileExtensions=("abc",))
-        if "ryansMammoth" in str(p) or "oneills1850" in str(p)
-    )
-    random.Random(10).shuffle(fiddle)
-    for path in fiddle:
-        if full("fiddle"):
-            break
-        parsed = corpus.parse(path)
-        for i, score in enumerate(parsed.scores if hasattr(parsed, "scores") else [parsed]):
-            take("fiddle", f"{Path(str(path)).parent.name}/{Path(str(path)).stem}/{i}", score)
     taken = {m.id for m in load()}
-    out = sorted(
-        (m for s in found.values() for b in s.values() for m in b if m.id not in taken),
-        key=lambda m: m.id,
-    )
+    out = [m for m in build(quota=quota) if m.id not in taken]
     TUNES_CACHE.parent.mkdir(parents=True, exist_ok=True)
     TUNES_CACHE.write_text(json.dumps([asdict(m) for m in out]))
     return out
