@@ -93,10 +93,14 @@ QUOTA = {
 
 
 def build(
-    limit_per_source: int | None = None, quota: dict[str, dict[str, int]] | None = None
+    limit_per_source: int | None = None,
+    quota: dict[str, dict[str, int]] | None = None,
+    walk_order: bool = False,
 ) -> list[TrueMelody]:
     """The first tunes of each source and metre, up to ``quota`` (default: the set's ``QUOTA``;
-    ``metre_training.py`` walks further with a larger one)."""
+    ``metre_training.py`` walks further with a larger one), sorted by id or, with
+    ``walk_order``, per source and metre in the order found (so a smaller quota's tunes are
+    each bucket's first)."""
     from music21 import corpus
 
     quota = QUOTA if quota is None else quota
@@ -152,7 +156,7 @@ def build(
             take("fiddle", f"{Path(str(path)).parent.name}/{Path(str(path)).stem}/{i}", score)
 
     out = [m for source in found.values() for bucket in source.values() for m in bucket]
-    return sorted(out, key=lambda m: m.id)
+    return out if walk_order else sorted(out, key=lambda m: m.id)
 
 
 def extract(source: str, ident: str, score: Any, bass_part: Any = None) -> TrueMelody | None:

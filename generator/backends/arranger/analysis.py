@@ -106,9 +106,9 @@ KEY_MARGIN_POINTS = ((0.033, 0.72), (0.106, 0.84), (0.186, 0.93), (0.264, 0.98))
 # probability (``metre.choose_metre``).
 RHYTHM_COST_POINTS = ((2.80, 0.97), (3.075, 0.91), (3.28, 0.89), (3.49, 0.85))
 # The metre model was fitted on synthetic hums, whose onsets only the segmenter moves: the
-# better reading's cost per note stays under 3.9 there (2 of its 667 training hums over).
+# better reading's cost per note stays under 3.9 there (11 of its 1247 training hums over).
 # A hum read more loosely than that (a real singer: Vocadito 10 and 14 read 3.98 and 4.06)
-# is beyond what it has seen (it reads Vocadito 10, a 6/8, in 4/4 at 4:3 the tempo), so the
+# is beyond what it has seen (session 4's model read Vocadito 10, a 6/8, in 4/4 at 4:3), so the
 # hand rules it replaced decide instead: the likelier of the two times, compound only with
 # notes on thirds and its long notes on the beat, and the bar reader with its prior.
 METRE_MODEL_MAX_COST = 3.9
