@@ -6,11 +6,13 @@ Enqueue, claim and complete run as prepared statements on psycopg connections of
 - claim: one ``UPDATE … FROM (candidate … FOR UPDATE OF j, u SKIP LOCKED) RETURNING`` with the
   job's hum. The candidate's ``user_turns`` row is locked with it and its ``running`` count must
   be under the cap, so two workers never pass a user's cap together: the second one skips the
-  locked row, or (if the first committed meanwhile) re-checks the new count. The trigger of
-  migration 0006 counts the job as running and stamps the user's turn. (``user_turns`` is apart
+  locked row, or (if the first committed meanwhile) re-checks the new count. The statement
+  counts the job as running and stamps the user's turn itself (migration 0016: no trigger fires
+  on the hot statements; the counters' trigger keeps every other move). (``user_turns`` is apart
   from ``user_state``, which every enqueue writes, so a claim never waits for an enqueue's
   durable commit.)
-- complete: one ``WITH done AS (UPDATE … fenced) INSERT outputs … FROM done`` statement.
+- complete: one ``WITH done AS (UPDATE … fenced) INSERT outputs … FROM done`` statement, which
+  also counts the job out of its user's active and running jobs.
 - enqueue: one statement (``ENQUEUE``): ``humjam_admit`` (migration 0013, the one piece of this
   dialect's SQL that lives in a migration) takes the advisory locks (user, then guild) and the
   user's ``user_state`` row lock, reads the admission facts (each statement of a function takes
@@ -142,14 +144,12 @@ _CLAIM_RETURNING = (
     .replace("jobs.result_meta", "jobs.result_meta::text AS result_meta")
 )
 #: The claim, one statement: the fairest claimable job and its user's row, both locked (rows other
-#: workers hold are skipped, not waited on), marked running with a fresh lease; returns the job,
-#: lease, batch key and hum. Binds backends (array), now, cap, token, expires, worker, batch_key
-#: (NULL: any).
+#: workers hold are skipped, not waited on), marked running with a fresh lease, and the user's
+#: running count and turn moved on (``turn``: the trigger of migration 0006 leaves this move to
+#: the statement, migration 0016); returns the job, lease, batch key and hum. Binds backends
+#: (array), now, cap, token, expires, worker, batch_key (NULL: any).
 CLAIM = f"""
-UPDATE jobs SET status = 'running', attempts = jobs.attempts + 1, lease_token = %(token)s,
-    lease_expires_at = %(expires)s, worker_id = %(worker)s, started_at = %(now)s, progress = 0.0,
-    stage = 'starting', updated_at = %(now)s, version = jobs.version + 1
-FROM (
+WITH pick AS (
     SELECT j.id FROM jobs AS j JOIN user_turns AS u ON u.user_id = j.requester_id
     WHERE j.status = 'queued' AND j.backend = ANY(%(backends)s) AND j.available_at <= %(now)s
       AND u.running < %(cap)s
@@ -157,11 +157,20 @@ FROM (
     ORDER BY j.short DESC, u.last_served_at, j.id
     LIMIT 1
     FOR UPDATE OF j, u SKIP LOCKED
-) AS pick
-WHERE jobs.id = pick.id
-RETURNING {_CLAIM_RETURNING}, jobs.lease_token, jobs.batch_key,
-    (SELECT h.data FROM job_hums AS h WHERE h.job_id = jobs.id) AS hum_data,
-    (SELECT h.filename FROM job_hums AS h WHERE h.job_id = jobs.id) AS hum_filename
+), claimed AS (
+    UPDATE jobs SET status = 'running', attempts = jobs.attempts + 1, lease_token = %(token)s,
+        lease_expires_at = %(expires)s, worker_id = %(worker)s, started_at = %(now)s,
+        progress = 0.0, stage = 'starting', updated_at = %(now)s, version = jobs.version + 1
+    FROM pick
+    WHERE jobs.id = pick.id
+    RETURNING {_CLAIM_RETURNING}, jobs.lease_token, jobs.batch_key,
+        (SELECT h.data FROM job_hums AS h WHERE h.job_id = jobs.id) AS hum_data,
+        (SELECT h.filename FROM job_hums AS h WHERE h.job_id = jobs.id) AS hum_filename
+), turn AS (
+    UPDATE user_turns AS u SET running = u.running + 1, last_served_at = %(now)s
+    FROM claimed WHERE u.user_id = claimed.requester_id
+)
+SELECT * FROM claimed
 """
 _CLAIM_NAMES = (*JOB_COLUMN_NAMES, *CLAIM_EXTRA)
 #: Expired leases → queued again (or failed after max attempts), locked in id order skipping rows
@@ -186,13 +195,24 @@ SELECT id, CASE WHEN status = 'queued' THEN pg_notify('{CHANNEL}', id::text) END
 """
 #: Succeeded and its outputs stored, fenced by the lease: nothing is stored for a stale holder.
 #: The token stays on the row: it records whose complete landed (see ``JobQueue.complete``).
+#: The user's active and running counts go down here (the trigger of migration 0014 leaves this
+#: move to the statement, migration 0016): ``user_state`` before ``user_turns``, each CTE reading
+#: the one before, so the locks come in every path's order (``counted`` upserts: it always
+#: returns the user, as the trigger did).
 _DONE = """
 WITH done AS (
     UPDATE jobs SET status = 'succeeded', progress = 1.0, stage = 'done',
         finished_at = %(now)s, updated_at = %(now)s, version = version + 1,
         lease_expires_at = NULL, result_meta = %(meta)s::json
     WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
-    RETURNING id
+    RETURNING id, requester_id
+), counted AS (
+    INSERT INTO user_state AS s (user_id, active) SELECT requester_id, 0 FROM done
+    ON CONFLICT (user_id) DO UPDATE SET active = greatest(s.active - 1, 0)
+    RETURNING s.user_id
+), turn AS (
+    UPDATE user_turns AS u SET running = greatest(u.running - 1, 0)
+    FROM counted WHERE u.user_id = counted.user_id
 )"""
 COMPLETE = f"""{_DONE}, stored AS (
     INSERT INTO job_outputs (job_id, name, content_type, data, created_at)
