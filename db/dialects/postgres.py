@@ -1,10 +1,11 @@
 """PostgreSQL: many workers on many hosts. All PostgreSQL SQL is here.
 
 Enqueue, claim and complete run as prepared statements on psycopg connections of our own
-(autocommit, ``prepare_threshold=0``), one statement per operation where that is safe:
+(autocommit), straight on libpq (``_Session.run``), one statement per operation where that is
+safe:
 
-- claim: one ``UPDATE … FROM (candidate … FOR UPDATE OF j, u SKIP LOCKED) RETURNING`` with the
-  job's hum. The candidate's ``user_turns`` row is locked with it and its ``running`` count must
+- claim: one ``WITH pick AS (candidate … FOR UPDATE OF j, u SKIP LOCKED) UPDATE … RETURNING``
+  statement with the job's hum. The candidate's ``user_turns`` row is locked with it and its ``running`` count must
   be under the cap, so two workers never pass a user's cap together: the second one skips the
   locked row, or (if the first committed meanwhile) re-checks the new count. The statement
   counts the job as running and stamps the user's turn itself (migration 0016: no trigger fires
