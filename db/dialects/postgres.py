@@ -5,13 +5,13 @@ Enqueue, claim and complete run as prepared statements on psycopg connections of
 safe:
 
 - claim: one ``WITH pick AS (candidate … FOR UPDATE OF j, u SKIP LOCKED) UPDATE … RETURNING``
-  statement with the job's hum. The candidate's ``user_turns`` row is locked with it and its ``running`` count must
-  be under the cap, so two workers never pass a user's cap together: the second one skips the
-  locked row, or (if the first committed meanwhile) re-checks the new count. The statement
-  counts the job as running and stamps the user's turn itself (migration 0016: no trigger fires
-  on the hot statements; the counters' trigger keeps every other move). (``user_turns`` is apart
-  from ``user_state``, which every enqueue writes, so a claim never waits for an enqueue's
-  durable commit.)
+  statement with the job's hum. The candidate's ``user_turns`` row is locked with it and its
+  ``running`` count must be under the cap, so two workers never pass a user's cap together: the
+  second one skips the locked row, or (if the first committed meanwhile) re-checks the new
+  count. The statement counts the job as running and stamps the user's turn itself (migration
+  0016: no trigger fires on the hot statements; the counters' trigger keeps every other move).
+  (``user_turns`` is apart from ``user_state``, which every enqueue writes, so a claim never
+  waits for an enqueue's durable commit.)
 - complete: one ``WITH done AS (UPDATE … fenced) INSERT outputs … FROM done`` statement, which
   also counts the job out of its user's active and running jobs.
 - enqueue: one statement (``ENQUEUE``): ``humjam_admit`` (migration 0013, the one piece of this
