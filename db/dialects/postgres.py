@@ -1,16 +1,19 @@
 """PostgreSQL: many workers on many hosts. All PostgreSQL SQL is here.
 
 Enqueue, claim and complete run as prepared statements on psycopg connections of our own
-(autocommit, ``prepare_threshold=0``), one statement per operation where that is safe:
+(autocommit), straight on libpq (``_Session.run``), one statement per operation where that is
+safe:
 
-- claim: one ``UPDATE … FROM (candidate … FOR UPDATE OF j, u SKIP LOCKED) RETURNING`` with the
-  job's hum. The candidate's ``user_turns`` row is locked with it and its ``running`` count must
-  be under the cap, so two workers never pass a user's cap together: the second one skips the
-  locked row, or (if the first committed meanwhile) re-checks the new count. The trigger of
-  migration 0006 counts the job as running and stamps the user's turn. (``user_turns`` is apart
-  from ``user_state``, which every enqueue writes, so a claim never waits for an enqueue's
-  durable commit.)
-- complete: one ``WITH done AS (UPDATE … fenced) INSERT outputs … FROM done`` statement.
+- claim: one ``WITH pick AS (candidate … FOR UPDATE OF j, u SKIP LOCKED) UPDATE … RETURNING``
+  statement with the job's hum. The candidate's ``user_turns`` row is locked with it and its
+  ``running`` count must be under the cap, so two workers never pass a user's cap together: the
+  second one skips the locked row, or (if the first committed meanwhile) re-checks the new
+  count. The statement counts the job as running and stamps the user's turn itself (migration
+  0016: no trigger fires on the hot statements; the counters' trigger keeps every other move).
+  (``user_turns`` is apart from ``user_state``, which every enqueue writes, so a claim never
+  waits for an enqueue's durable commit.)
+- complete: one ``WITH done AS (UPDATE … fenced) INSERT outputs … FROM done`` statement, which
+  also counts the job out of its user's active and running jobs.
 - enqueue: one statement (``ENQUEUE``): ``humjam_admit`` (migration 0013, the one piece of this
   dialect's SQL that lives in a migration) takes the advisory locks (user, then guild) and the
   user's ``user_state`` row lock, reads the admission facts (each statement of a function takes
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 import uuid
@@ -72,6 +76,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _IDLE = 0  # libpq's PQTRANS_IDLE (psycopg.pq.TransactionStatus.IDLE)
+_TUPLES_OK, _FATAL_ERROR = 2, 7  # libpq's PGRES_TUPLES_OK, PGRES_FATAL_ERROR (pq.ExecStatus)
 
 #: the advisory lock that orders waiters' registrations against enqueues (= migration 0015's)
 WAITERS_LOCK = 7_311_052_015
@@ -140,14 +145,12 @@ _CLAIM_RETURNING = (
     .replace("jobs.result_meta", "jobs.result_meta::text AS result_meta")
 )
 #: The claim, one statement: the fairest claimable job and its user's row, both locked (rows other
-#: workers hold are skipped, not waited on), marked running with a fresh lease; returns the job,
-#: lease, batch key and hum. Binds backends (array), now, cap, token, expires, worker, batch_key
-#: (NULL: any).
+#: workers hold are skipped, not waited on), marked running with a fresh lease, and the user's
+#: running count and turn moved on (``turn``: the trigger of migration 0006 leaves this move to
+#: the statement, migration 0016); returns the job, lease, batch key and hum. Binds backends
+#: (array), now, cap, token, expires, worker, batch_key (NULL: any).
 CLAIM = f"""
-UPDATE jobs SET status = 'running', attempts = jobs.attempts + 1, lease_token = %(token)s,
-    lease_expires_at = %(expires)s, worker_id = %(worker)s, started_at = %(now)s, progress = 0.0,
-    stage = 'starting', updated_at = %(now)s, version = jobs.version + 1
-FROM (
+WITH pick AS (
     SELECT j.id FROM jobs AS j JOIN user_turns AS u ON u.user_id = j.requester_id
     WHERE j.status = 'queued' AND j.backend = ANY(%(backends)s) AND j.available_at <= %(now)s
       AND u.running < %(cap)s
@@ -155,11 +158,20 @@ FROM (
     ORDER BY j.short DESC, u.last_served_at, j.id
     LIMIT 1
     FOR UPDATE OF j, u SKIP LOCKED
-) AS pick
-WHERE jobs.id = pick.id
-RETURNING {_CLAIM_RETURNING}, jobs.lease_token, jobs.batch_key,
-    (SELECT h.data FROM job_hums AS h WHERE h.job_id = jobs.id) AS hum_data,
-    (SELECT h.filename FROM job_hums AS h WHERE h.job_id = jobs.id) AS hum_filename
+), claimed AS (
+    UPDATE jobs SET status = 'running', attempts = jobs.attempts + 1, lease_token = %(token)s,
+        lease_expires_at = %(expires)s, worker_id = %(worker)s, started_at = %(now)s,
+        progress = 0.0, stage = 'starting', updated_at = %(now)s, version = jobs.version + 1
+    FROM pick
+    WHERE jobs.id = pick.id
+    RETURNING {_CLAIM_RETURNING}, jobs.lease_token, jobs.batch_key,
+        (SELECT h.data FROM job_hums AS h WHERE h.job_id = jobs.id) AS hum_data,
+        (SELECT h.filename FROM job_hums AS h WHERE h.job_id = jobs.id) AS hum_filename
+), turn AS (
+    UPDATE user_turns AS u SET running = u.running + 1, last_served_at = %(now)s
+    FROM claimed WHERE u.user_id = claimed.requester_id
+)
+SELECT * FROM claimed
 """
 _CLAIM_NAMES = (*JOB_COLUMN_NAMES, *CLAIM_EXTRA)
 #: Expired leases → queued again (or failed after max attempts), locked in id order skipping rows
@@ -184,13 +196,24 @@ SELECT id, CASE WHEN status = 'queued' THEN pg_notify('{CHANNEL}', id::text) END
 """
 #: Succeeded and its outputs stored, fenced by the lease: nothing is stored for a stale holder.
 #: The token stays on the row: it records whose complete landed (see ``JobQueue.complete``).
+#: The user's active and running counts go down here (the trigger of migration 0014 leaves this
+#: move to the statement, migration 0016): ``user_state`` before ``user_turns``, each CTE reading
+#: the one before, so the locks come in every path's order (``counted`` upserts: it always
+#: returns the user, as the trigger did).
 _DONE = """
 WITH done AS (
     UPDATE jobs SET status = 'succeeded', progress = 1.0, stage = 'done',
         finished_at = %(now)s, updated_at = %(now)s, version = version + 1,
         lease_expires_at = NULL, result_meta = %(meta)s::json
     WHERE id = %(id)s AND lease_token = %(token)s AND status = 'running'
-    RETURNING id
+    RETURNING id, requester_id
+), counted AS (
+    INSERT INTO user_state AS s (user_id, active) SELECT requester_id, 0 FROM done
+    ON CONFLICT (user_id) DO UPDATE SET active = greatest(s.active - 1, 0)
+    RETURNING s.user_id
+), turn AS (
+    UPDATE user_turns AS u SET running = greatest(u.running - 1, 0)
+    FROM counted WHERE u.user_id = counted.user_id
 )"""
 COMPLETE = f"""{_DONE}, stored AS (
     INSERT INTO job_outputs (job_id, name, content_type, data, created_at)
@@ -210,23 +233,96 @@ SELECT count(*) FROM done
 """
 
 
+class _Statement:
+    """A hot statement, run on libpq directly (``_Session.run``): its ``%(name)s`` parameters
+    numbered once (``$1``…), so a call only dumps its values."""
+
+    __slots__ = ("names", "sql")
+
+    def __init__(self, sql: str) -> None:
+        names: list[str] = []
+
+        def number(m: re.Match[str]) -> str:
+            if m[1] not in names:
+                names.append(m[1])
+            return f"${names.index(m[1]) + 1}"
+
+        self.sql = re.sub(r"%\((\w+)\)s", number, sql).encode()
+        self.names = tuple(names)
+
+
+class _Session:
+    """One of our psycopg connections (autocommit) and what runs the hot statements on it.
+
+    ``run`` is what psycopg's ``cursor.execute`` does, minus its per-call Python (query
+    conversion, the prepared-statement cache's bookkeeping, the non-blocking wait loop): the
+    connection's own ``Transformer`` dumps the parameters and loads the rows (psycopg's C
+    adapters, the same types), and ``PGconn.exec_prepared`` runs the statement, prepared once
+    per parameter types. ~35 µs of client CPU less per statement (BENCHMARKS.md, "Queue")."""
+
+    __slots__ = ("_formats", "_prepared", "_tx", "connection", "cursor")
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        from psycopg.adapt import PyFormat, Transformer
+
+        self.connection = conn
+        self.cursor = conn.cursor()  # the rarer statements (reap, register, NOTIFY)
+        self._tx = Transformer(conn)
+        self._prepared: dict[tuple[_Statement, tuple[int, ...]], bytes] = {}
+        self._formats = [PyFormat.AUTO] * 64
+
+    def execute(self, sql: str, params: Any = None) -> psycopg.Cursor[Any]:
+        return self.cursor.execute(sql, params)  # type: ignore[arg-type]
+
+    def run(self, stmt: _Statement, bind: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of ``stmt`` with ``bind``; raises psycopg's errors, like ``execute``."""
+        tx, pgconn = self._tx, self.connection.pgconn
+        values = tx.dump_sequence([bind[n] for n in stmt.names], self._formats[: len(stmt.names)])
+        key = (stmt, tx.types or ())
+        name = self._prepared.get(key)
+        if name is None:
+            name = f"humjam_{len(self._prepared)}".encode()
+            _checked(pgconn.prepare(name, stmt.sql, param_types=tx.types), self.connection)
+            self._prepared[key] = name
+        # (a None among the values is a NULL: libpq's own convention)
+        res = pgconn.exec_prepared(name, values, tx.formats)  # type: ignore[arg-type]
+        if res.status != _TUPLES_OK:
+            _checked(res, self.connection)
+            return []
+        tx.set_pgresult(res)
+        return tx.load_rows(0, res.ntuples, tuple)
+
+
+def _checked(res: psycopg.pq.abc.PGresult, conn: psycopg.Connection[Any]) -> Any:
+    """``res``, or its error raised as psycopg's exception for it (``cursor.execute``'s)."""
+    import psycopg
+
+    if res.status == _FATAL_ERROR:
+        raise psycopg.errors.error_from_result(res, encoding=conn.info.encoding)
+    return res
+
+
+_ENQUEUE, _CLAIM = _Statement(ENQUEUE), _Statement(CLAIM)
+_COMPLETE, _COMPLETE_ONE = _Statement(COMPLETE), _Statement(COMPLETE_ONE)
+
+
 class _Connections:
     """psycopg connections of our own for the hot statements: autocommit, prepared on first use.
-    One per concurrent caller, reused, each with one cursor kept for its life (a cursor per
-    statement costs ~10 µs of Python); a connection that failed is closed, not reused.
-    ``relaxed`` connections commit without waiting for the WAL flush (see ``claim``)."""
+    One per concurrent caller, reused, each a ``_Session`` kept for its life; a connection that
+    failed is closed, not reused. ``relaxed`` connections commit without waiting for the WAL
+    flush (see ``claim``)."""
 
     def __init__(self, engine: Engine, *, relaxed: bool = False) -> None:
         self._engine = engine
         self._relaxed = relaxed
-        self._free: list[psycopg.Cursor[Any]] = []
+        self._free: list[_Session] = []
         self._lock = threading.Lock()
 
     def get(self) -> _Lease:
-        """``with pool.get() as cur``: a cursor, back in the pool after a clean exit."""
+        """``with pool.get() as session``: a session, back in the pool after a clean exit."""
         return _Lease(self)
 
-    def _take(self) -> psycopg.Cursor[Any]:
+    def _take(self) -> _Session:
         import psycopg
 
         with self._lock:
@@ -236,55 +332,55 @@ class _Connections:
         conn = psycopg.connect(*cargs, **cparams, autocommit=True, prepare_threshold=0)
         if self._relaxed:
             conn.execute("SET synchronous_commit = off")
-        return conn.cursor()
+        return _Session(conn)
 
-    def _put_back(self, cur: psycopg.Cursor[Any]) -> None:
+    def _put_back(self, session: _Session) -> None:
         # idle: not closed, not broken, no transaction left open (libpq's own status)
-        if cur.connection.pgconn.transaction_status != _IDLE:
+        if session.connection.pgconn.transaction_status != _IDLE:
             with contextlib.suppress(Exception):
-                cur.connection.close()
+                session.connection.close()
             return
         with self._lock:
-            self._free.append(cur)
+            self._free.append(session)
 
     def close(self) -> None:
         with self._lock:
             free, self._free = self._free, []
-        for cur in free:
+        for session in free:
             with contextlib.suppress(Exception):
-                cur.connection.close()
+                session.connection.close()
 
 
 class _Lease:
-    """One use of a pooled cursor (a plain context manager: this runs for every statement)."""
+    """One use of a pooled session (a plain context manager: this runs for every statement)."""
 
-    __slots__ = ("_cur", "_pool")
+    __slots__ = ("_pool", "_session")
 
     def __init__(self, pool: _Connections) -> None:
         self._pool = pool
-        self._cur: psycopg.Cursor[Any] | None = None
+        self._session: _Session | None = None
 
-    def __enter__(self) -> psycopg.Cursor[Any]:
+    def __enter__(self) -> _Session:
         import psycopg
 
         try:
-            self._cur = self._pool._take()
+            self._session = self._pool._take()
         except psycopg.Error as exc:
             raise _translated(exc) from exc
-        return self._cur
+        return self._session
 
     def __exit__(self, *exc_info: Any) -> None:
         import psycopg
 
-        cur, exc = self._cur, exc_info[1]
-        assert cur is not None
+        session, exc = self._session, exc_info[1]
+        assert session is not None
         if isinstance(exc, psycopg.Error):
             # a connection that saw a driver error is never reused (it may be half-broken)
             with contextlib.suppress(Exception):
-                cur.connection.close()
+                session.connection.close()
             raise _translated(exc) from exc
         # also after e.g. AdmissionRefused: the transaction rolled back cleanly
-        self._pool._put_back(cur)
+        self._pool._put_back(session)
 
 
 def _translated(exc: psycopg.Error) -> Exception:
@@ -349,8 +445,7 @@ class PostgresDialect:
             "hum_filename": hum[1] if hum else None,
         }
         with self._c.get() as cur:
-            row = cur.execute(ENQUEUE, bind).fetchone()
-            assert row is not None
+            [row] = cur.run(_ENQUEUE, bind)
             job_id, wake, refusal = row[0], row[1], row[2]
             if job_id is not None and wake:
                 cur.execute(NOTIFY, {"id": job_id})
@@ -393,9 +488,10 @@ class PostgresDialect:
             }
             for _ in range(max(1, params.limit)):
                 bind["token"] = new_token()
-                row = cur.execute(CLAIM, bind).fetchone()
-                if row is None:
+                rows = cur.run(_CLAIM, bind)
+                if not rows:
                     break
+                row = rows[0]
                 m = dict(zip(_CLAIM_NAMES, row, strict=True))
                 if m["hum_data"] is not None:
                     m["hum_data"] = bytes(m["hum_data"])
@@ -411,11 +507,11 @@ class PostgresDialect:
         for why nothing is lost or delivered twice)."""
         bind: dict[str, Any] = {"id": job_id, "token": token, "now": now, "meta": meta_json}
         if len(outputs) == 1:
-            statement = COMPLETE_ONE
+            statement = _COMPLETE_ONE
             o = outputs[0]
             bind.update(name=o.name, type=o.content_type, data=o.data)
         else:
-            statement = COMPLETE
+            statement = _COMPLETE
             bind.update(
                 names=[o.name for o in outputs],
                 types=[o.content_type for o in outputs],
@@ -423,8 +519,8 @@ class PostgresDialect:
             )
         assert self._relaxed is not None
         with self._relaxed.get() as cur:
-            row = cur.execute(statement, bind).fetchone()
-        return row is not None and row[0] == 1
+            rows = cur.run(statement, bind)
+        return bool(rows) and rows[0][0] == 1
 
     # -- the rest --------------------------------------------------------------------------------
 
