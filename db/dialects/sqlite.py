@@ -64,13 +64,13 @@ FROM (SELECT 1) AS one
 LEFT JOIN guild_settings AS g ON g.guild_id = :p_guild
 LEFT JOIN user_state AS u ON u.user_id = :p_user
 """
-#: The new job (binds one :name per column); its id is the cursor's lastrowid.
+#: The new job (binds one :name per column); its id is the cursor's lastrowid. Its trigger
+#: (migration 0016) counts it active and makes the user's ``user_turns`` row, which the claim
+#: joins.
 INSERT_JOB = (
     f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)}) "
     f"VALUES ({', '.join(':' + c for c in INSERT_COLUMNS)})"
 )
-#: the user's scheduling row, which the claim joins (kept by the trigger of migration 0006)
-INSERT_TURN = "INSERT OR IGNORE INTO user_turns (user_id) VALUES (:p_user)"
 INSERT_HUM = "INSERT INTO job_hums (job_id, filename, data) VALUES (:job_id, :filename, :data)"
 #: Cooldown stamp and quota ledger after an admitted enqueue: the window advanced to
 #: :p_day_ago, the seconds that slid out of it (:p_expired, from ADMISSION_FACTS) taken off and
@@ -366,7 +366,6 @@ class SqliteDialect:
                         "p_duration": job["duration_s"],
                     },
                 )
-            db.execute(INSERT_TURN, {"p_user": user})
         return job_id, now
 
     def claim(
