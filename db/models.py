@@ -106,7 +106,15 @@ class JobRow(Base):
             "ix_jobs_guild_id_status", "guild_id", "status", sqlite_where=text("status = 'queued'")
         ),
         Index("ix_jobs_updated_at", "updated_at"),
-        Index("ix_jobs_delivery_status_finished_at", "delivery_status", "finished_at"),
+        # the deliverer's finished jobs (SQLite: only those still to deliver, migration 0016)
+        Index(
+            "ix_jobs_delivery_status_finished_at",
+            "delivery_status",
+            "finished_at",
+            sqlite_where=text(
+                "delivery_status = 'pending' AND status IN ('succeeded', 'failed', 'cancelled')"
+            ),
+        ),
     )
 
 
