@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,6 +47,11 @@ _PROGRESS = (
 #: built once: ``json.dumps`` with any option builds a new encoder on every call
 _META_JSON = json.JSONEncoder(default=str)
 _MAX_CORRUPT_PER_CLAIM = 20  # unreadable rows failed in one claim call before giving up for now
+
+
+def _new_token() -> str:
+    """A lease token: random, so a stale worker can't present a later lease's token."""
+    return secrets.token_hex(16)  # a uuid4's randomness, without building a UUID
 
 
 def _fence(claim: Claim) -> dict[str, Any]:
@@ -87,7 +92,7 @@ class Lifecycle(QueueCore):
                 reap=reap,
                 max_attempts=s.max_attempts,
             )
-            rows, reaped = self._dialect.claim(params, self._clock, lambda: str(uuid.uuid4()))
+            rows, reaped = self._dialect.claim(params, self._clock, _new_token)
             if reaped:
                 log.warning("leases expired", extra={"job_ids": reaped})
             corrupt = False
