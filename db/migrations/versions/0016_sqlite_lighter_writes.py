@@ -60,8 +60,9 @@ def _sqlite() -> bool:
 def _indexes(partial: bool) -> None:
     for name, (columns, where) in _PARTIAL.items():
         op.drop_index(name, table_name="jobs")
-        kw = {"sqlite_where": sa.text(where)} if partial else {}
-        op.create_index(name, "jobs", columns, unique=False, **kw)
+        op.create_index(
+            name, "jobs", columns, unique=False, sqlite_where=sa.text(where) if partial else None
+        )
 
 
 def upgrade() -> None:
