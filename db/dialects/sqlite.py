@@ -154,6 +154,11 @@ def _enable_wal(cur: Any) -> None:
 
 #: bytes per page of a new database file (see ``_on_connect``)
 PAGE_SIZE = 1024
+#: WAL pages between checkpoints (see ``_on_connect``)
+AUTOCHECKPOINT_PAGES = 10_000
+#: the hot-path writer's commits between its own checkpoints (``_Writer.write``): its
+#: transactions write ~10 pages each, so about as often as ``AUTOCHECKPOINT_PAGES``
+WRITER_CHECKPOINT_EVERY = 1_000
 
 
 class _Rollback(Exception):
@@ -209,6 +214,7 @@ class _Writer:
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self.turnstile = _Turnstile(database)
+        self._commits = 0
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -217,36 +223,46 @@ class _Writer:
             raise DatabaseUnavailable() from exc
         db = raw.driver_connection
         assert isinstance(db, sqlite3.Connection)
+        db.execute("PRAGMA wal_autocheckpoint=0")  # ``write`` checkpoints, past the turnstile
         self._raw, self._db = raw, db
+        self._commits = 0
         return db
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE … COMMIT (ROLLBACK on any exception; ``_Rollback`` is swallowed).
         Driver errors become ``DatabaseUnavailable`` (bad values: ``InvalidRequest``)."""
-        with self._lock, self.turnstile:
-            db = self._db or self._connect()
-            try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                self._drop()
-                raise DatabaseUnavailable() from exc
-            try:
-                yield db
-            except BaseException as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-                if isinstance(exc, _Rollback):
-                    return
-                if isinstance(exc, sqlite3.Error | OverflowError):
-                    raise _translated(exc) from exc
-                raise
-            try:
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-                raise DatabaseUnavailable() from exc
+        with self._lock:
+            with self.turnstile:
+                db = self._db or self._connect()
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as exc:
+                    self._drop()
+                    raise DatabaseUnavailable() from exc
+                try:
+                    yield db
+                except BaseException as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    if isinstance(exc, _Rollback):
+                        return
+                    if isinstance(exc, sqlite3.Error | OverflowError):
+                        raise _translated(exc) from exc
+                    raise
+                try:
+                    db.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise DatabaseUnavailable() from exc
+            # SQLite would checkpoint inside the COMMIT above, holding up every writer queued
+            # at the turnstile for milliseconds; this connection checkpoints here instead
+            self._commits += 1
+            if self._commits >= WRITER_CHECKPOINT_EVERY:
+                self._commits = 0
+                with contextlib.suppress(sqlite3.Error):  # busy: a later one copies it all
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _drop(self) -> None:
         if self._raw is not None:
@@ -258,6 +274,9 @@ class _Writer:
         with self._lock:
             if self._raw is not None:
                 with contextlib.suppress(Exception):
+                    # back to the pool as the other connections are
+                    assert self._db is not None
+                    self._db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
                     self._raw.close()
             self._raw = self._db = None
 
@@ -306,7 +325,7 @@ class SqliteDialect:
             # (index leaves, user_state) are rewritten by every job, so a rarer checkpoint
             # copies each of them once for many commits. (Rarer still saves little: the sync of
             # the WAL's bytes is most of a checkpoint now, the same per job at any interval.)
-            cur.execute("PRAGMA wal_autocheckpoint=10000")
+            cur.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             cur.close()
             if self._identity is None:
                 # the file this generation of connections opened; a later connection must not
