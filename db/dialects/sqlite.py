@@ -12,7 +12,6 @@ running process is noticed (``replaced``) and the queue reconnects to the new fi
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import sqlite3
 import threading
@@ -154,11 +153,6 @@ def _enable_wal(cur: Any) -> None:
 
 #: bytes per page of a new database file (see ``_on_connect``)
 PAGE_SIZE = 1024
-#: WAL pages between checkpoints (see ``_on_connect``)
-AUTOCHECKPOINT_PAGES = 10_000
-#: the hot-path writer's commits between its own checkpoints (``_Writer.write``): its
-#: transactions write ~10 pages each, so about as often as ``AUTOCHECKPOINT_PAGES``
-WRITER_CHECKPOINT_EVERY = 1_000
 
 
 class _Rollback(Exception):
@@ -172,49 +166,15 @@ def _translated(exc: BaseException) -> Exception:
     return DatabaseUnavailable()
 
 
-class _Turnstile:
-    """Writers of every process queue here, on an ``flock`` of a file beside the database,
-    before they ask SQLite for its write lock.
-
-    SQLite's busy handler polls a held write lock with sleeps of 1, 2, 5, 10 … ms, while the
-    hot transactions hold it for a tenth of a millisecond: with a few worker processes most of
-    the time went to those sleeps. A blocked ``flock`` wakes as soon as the holder lets go.
-    It only orders writers that use it; SQLite's lock still guards the data (Core writes, other
-    programs), and no write waits for the turnstile while it holds SQLite's lock, so the two
-    can't deadlock. Where the file can't be made (a read-only directory) writers go without.
-    """
-
-    def __init__(self, database: str | None) -> None:
-        self._fd: int | None = None
-        if database is not None:
-            with contextlib.suppress(OSError):
-                self._fd = os.open(f"{database}-writers", os.O_RDWR | os.O_CREAT, 0o644)
-
-    def __enter__(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *_exc: object) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
 class _Writer:
     """One raw ``sqlite3`` connection from the engine's pool (so its connect-time PRAGMAs
     apply), opened on first use; callers take turns through ``write``."""
 
-    def __init__(self, engine: Engine, database: str | None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._raw: PoolProxiedConnection | None = None
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
-        self.turnstile = _Turnstile(database)
-        self._commits = 0
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -223,9 +183,7 @@ class _Writer:
             raise DatabaseUnavailable() from exc
         db = raw.driver_connection
         assert isinstance(db, sqlite3.Connection)
-        db.execute("PRAGMA wal_autocheckpoint=0")  # ``write`` checkpoints, past the turnstile
         self._raw, self._db = raw, db
-        self._commits = 0
         return db
 
     @contextlib.contextmanager
@@ -233,36 +191,28 @@ class _Writer:
         """BEGIN IMMEDIATE … COMMIT (ROLLBACK on any exception; ``_Rollback`` is swallowed).
         Driver errors become ``DatabaseUnavailable`` (bad values: ``InvalidRequest``)."""
         with self._lock:
-            with self.turnstile:
-                db = self._db or self._connect()
-                try:
-                    db.execute("BEGIN IMMEDIATE")
-                except sqlite3.Error as exc:
-                    self._drop()
-                    raise DatabaseUnavailable() from exc
-                try:
-                    yield db
-                except BaseException as exc:
-                    with contextlib.suppress(sqlite3.Error):
-                        db.execute("ROLLBACK")
-                    if isinstance(exc, _Rollback):
-                        return
-                    if isinstance(exc, sqlite3.Error | OverflowError):
-                        raise _translated(exc) from exc
-                    raise
-                try:
-                    db.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    with contextlib.suppress(sqlite3.Error):
-                        db.execute("ROLLBACK")
-                    raise DatabaseUnavailable() from exc
-            # SQLite would checkpoint inside the COMMIT above, holding up every writer queued
-            # at the turnstile for milliseconds; this connection checkpoints here instead
-            self._commits += 1
-            if self._commits >= WRITER_CHECKPOINT_EVERY:
-                self._commits = 0
-                with contextlib.suppress(sqlite3.Error):  # busy: a later one copies it all
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            db = self._db or self._connect()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                self._drop()
+                raise DatabaseUnavailable() from exc
+            try:
+                yield db
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                if isinstance(exc, _Rollback):
+                    return
+                if isinstance(exc, sqlite3.Error | OverflowError):
+                    raise _translated(exc) from exc
+                raise
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise DatabaseUnavailable() from exc
 
     def _drop(self) -> None:
         if self._raw is not None:
@@ -274,9 +224,6 @@ class _Writer:
         with self._lock:
             if self._raw is not None:
                 with contextlib.suppress(Exception):
-                    # back to the pool as the other connections are
-                    assert self._db is not None
-                    self._db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
                     self._raw.close()
             self._raw = self._db = None
 
@@ -325,7 +272,7 @@ class SqliteDialect:
             # (index leaves, user_state) are rewritten by every job, so a rarer checkpoint
             # copies each of them once for many commits. (Rarer still saves little: the sync of
             # the WAL's bytes is most of a checkpoint now, the same per job at any interval.)
-            cur.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+            cur.execute("PRAGMA wal_autocheckpoint=10000")
             cur.close()
             if self._identity is None:
                 # the file this generation of connections opened; a later connection must not
@@ -343,8 +290,7 @@ class SqliteDialect:
             dbapi.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
         self._engine = engine
-        # (a ``file:`` URI names no plain path for the turnstile's file)
-        self._writer = _Writer(engine, None if database.startswith("file:") else self._path)
+        self._writer = _Writer(engine)
         return engine
 
     def _stat(self) -> tuple[int, int] | None:
@@ -501,4 +447,3 @@ class SqliteDialect:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-            self._writer.turnstile.close()
