@@ -7,8 +7,8 @@
   Now they hold only the jobs those queries ask for, a few pages that a claim and a complete
   touch once. ``ix_jobs_delivery_status_finished_at`` serves the deliverer (finished jobs still
   to be posted): it held every job from its enqueue on, and took two pages at its complete;
-  now it holds the finished jobs not yet delivered, added once, at the complete (34 → 28 WAL
-  frames, i.e. page writes, per cycle). SQLite plans a partial index for ``status = ?`` too (a
+  now it holds the finished jobs not yet delivered, added once, at the complete (34 → ~30 WAL
+  frames, i.e. page writes, per enqueue → claim → complete). SQLite plans a partial index for ``status = ?`` too (a
   statement bound to another value is prepared again); an ``IN`` list must be written out as
   the index's (``db.queue.delivery``).
 - The user's scheduling row (``user_turns``, which the claim joins) is made by the trigger
