@@ -90,15 +90,31 @@ class JobRow(Base):
     __table_args__ = (
         # claim scan: queued jobs in id order
         Index("ix_jobs_status_backend_id", "status", "backend", "id"),
-        # lease reaper
-        Index("ix_jobs_status_lease_expires_at", "status", "lease_expires_at"),
+        # lease reaper (SQLite: running jobs only, see migration 0017)
+        Index(
+            "ix_jobs_status_lease_expires_at",
+            "status",
+            "lease_expires_at",
+            sqlite_where=text("status = 'running'"),
+        ),
         # per-user caps, history, /forget
         Index("ix_jobs_requester_id_status", "requester_id", "status"),
         # daily quota window
         Index("ix_jobs_requester_id_created_at", "requester_id", "created_at"),
-        Index("ix_jobs_guild_id_status", "guild_id", "status"),
+        # a guild's queued jobs (admission; SQLite: queued jobs only, see migration 0017)
+        Index(
+            "ix_jobs_guild_id_status", "guild_id", "status", sqlite_where=text("status = 'queued'")
+        ),
         Index("ix_jobs_updated_at", "updated_at"),
-        Index("ix_jobs_delivery_status_finished_at", "delivery_status", "finished_at"),
+        # the deliverer's finished jobs (SQLite: only those still to deliver, migration 0017)
+        Index(
+            "ix_jobs_delivery_status_finished_at",
+            "delivery_status",
+            "finished_at",
+            sqlite_where=text(
+                "delivery_status = 'pending' AND status IN ('succeeded', 'failed', 'cancelled')"
+            ),
+        ),
     )
 
 

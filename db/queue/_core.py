@@ -26,6 +26,9 @@ ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 GET_JOB = select(*JOB_COLUMNS).where(jobs.c.id == bindparam("p_id"))
 
 Clock = Callable[[], float]
+#: how often a busy worker's claims look whether the database was replaced (an empty claim
+#: always looks: a worker waiting for jobs notices at once)
+IDENTITY_CHECK_S = 1.0
 
 
 class QueueCore:
@@ -39,6 +42,7 @@ class QueueCore:
         self._dialect: Dialect = for_url(url)
         self._engine: Engine = self._dialect.create_engine(url)
         self._closed = False
+        self._next_identity_check = 0.0
 
     def close(self) -> None:
         if not self._closed:
@@ -50,14 +54,22 @@ class QueueCore:
         with translate_driver_errors():
             migrate.upgrade(self._engine)
 
-    def _ensure_same_database(self) -> None:
+    def _ensure_same_database(self, *, now: bool = False) -> bool:
         """Reconnect when the database was replaced under us (SQLite: the file was deleted or
-        swapped by a restore), so jobs in the new file are seen without a restart."""
-        if self._dialect.replaced():
-            log.warning("database file replaced; reconnecting", extra={"url": self.url})
-            self._dialect.reset()
-            self._engine.dispose()
-            self._migrate()
+        swapped by a restore), so jobs in the new file are seen without a restart. Looked at
+        (a ``stat`` on SQLite) at most every ``IDENTITY_CHECK_S`` unless ``now``; True: it
+        reconnected."""
+        t = time.monotonic()
+        if not now and t < self._next_identity_check:
+            return False
+        self._next_identity_check = t + IDENTITY_CHECK_S
+        if not self._dialect.replaced():
+            return False
+        log.warning("database file replaced; reconnecting", extra={"url": self.url})
+        self._dialect.reset()
+        self._engine.dispose()
+        self._migrate()
+        return True
 
     def _write(self) -> contextlib.AbstractContextManager[Connection]:
         return write_transaction(self._engine)

@@ -33,6 +33,8 @@ _QUOTA_STATES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.SUCC
 _ID_MAX = 2**63 - 1  # BIGINT: Discord snowflakes, seeds
 _ID_FIELDS = ("guild_id", "channel_id", "parent_job_id", "application_id", "status_message_id")
 _MAX_FILENAME = 255
+#: built once: ``json.dumps`` with any option builds a new encoder on every call
+_PARAMS_JSON = json.JSONEncoder(allow_nan=False)
 
 
 def _whole(value: Any) -> bool:
@@ -93,7 +95,7 @@ def validate(request: JobRequest, s: QueueSettings) -> str:
     if not isinstance(request.params, Mapping):
         raise InvalidRequest("bad_params", "Job options must be a mapping.")
     try:
-        params = json.dumps(dict(request.params), allow_nan=False)
+        params = _PARAMS_JSON.encode(dict(request.params)) if request.params else "{}"
     except (TypeError, ValueError) as exc:
         raise InvalidRequest(
             "bad_params", f"Job options must be plain JSON values ({exc})."

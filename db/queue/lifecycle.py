@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,7 +44,14 @@ _PROGRESS = (
         version=jobs.c.version + 1,
     )
 )
+#: built once: ``json.dumps`` with any option builds a new encoder on every call
+_META_JSON = json.JSONEncoder(default=str)
 _MAX_CORRUPT_PER_CLAIM = 20  # unreadable rows failed in one claim call before giving up for now
+
+
+def _new_token() -> str:
+    """A lease token: random, so a stale worker can't present a later lease's token."""
+    return secrets.token_hex(16)  # a uuid4's randomness, without building a UUID
 
 
 def _fence(claim: Claim) -> dict[str, Any]:
@@ -62,6 +69,13 @@ class Lifecycle(QueueCore):
         ``max_attempts``). Unreadable rows are failed as corrupt and the claim moves on.
         """
         self._ensure_same_database()
+        result = self._claim_readable(worker_id, backends, limit)
+        # nothing here: if the database was replaced since it was last looked at, try the new one
+        if not result and self._ensure_same_database(now=True):
+            result = self._claim_readable(worker_id, backends, limit)
+        return result
+
+    def _claim_readable(self, worker_id: str, backends: Sequence[str], limit: int) -> list[Claim]:
         s = self.settings
         result: list[Claim] = []
         for _ in range(_MAX_CORRUPT_PER_CLAIM):
@@ -78,7 +92,7 @@ class Lifecycle(QueueCore):
                 reap=reap,
                 max_attempts=s.max_attempts,
             )
-            rows, reaped = self._dialect.claim(params, self._clock, lambda: str(uuid.uuid4()))
+            rows, reaped = self._dialect.claim(params, self._clock, _new_token)
             if reaped:
                 log.warning("leases expired", extra={"job_ids": reaped})
             corrupt = False
@@ -157,7 +171,7 @@ class Lifecycle(QueueCore):
         repeat harmless (a complete that did land fences the retry off), and a finished render is
         worth more than a second of waiting.
         """
-        meta = json.dumps(dict(result_meta), default=str)
+        meta = _META_JSON.encode(dict(result_meta))
         job_id, token = claim.job.id, claim.lease_token
         try:
             done = self._dialect.complete(job_id, token, self._clock(), meta, outputs)
