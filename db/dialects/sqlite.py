@@ -151,8 +151,10 @@ def _enable_wal(cur: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
 
 
-#: bytes per page of a new database file (see ``_on_connect``)
-PAGE_SIZE = 1024
+#: bytes per page of a new database file: SQLite's default. 1 KiB pages write ~4x fewer WAL bytes
+#: per no-op job (the queue benchmark's cycle: +30-40 %), but a real job carries a hum and ~0.7 MB
+#: of outputs, which then take 4x the overflow pages: that cycle ran 22 % slower (BENCHMARKS.md).
+PAGE_SIZE = 4096
 
 
 class _Rollback(Exception):
@@ -257,10 +259,7 @@ class SqliteDialect:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA busy_timeout=30000")
-            # A new database gets 1 KiB pages (an existing one keeps its own). Each job rewrites
-            # a dozen index and row pages per transaction, and every rewritten page is a frame
-            # in the WAL, written and later synced in full: 4 KiB pages made that ~120 KB of
-            # WAL per job and most of the checkpoints' cost (1 KiB: ~35 KB).
+            # A new database's page size (an existing one keeps its own); see PAGE_SIZE.
             cur.execute(f"PRAGMA page_size={PAGE_SIZE}")
             _enable_wal(cur)
             # NORMAL is durable across application crashes in WAL mode (only power loss may drop
@@ -268,7 +267,7 @@ class SqliteDialect:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             # Checkpoint (copy the WAL back into the database, with an fsync) every 10,000 pages
-            # of WAL (~10 MB of 1 KiB pages, ~40 MB of 4 KiB) instead of every 1,000: hot pages
+            # of WAL (~40 MB of 4 KiB pages) instead of every 1,000: hot pages
             # (index leaves, user_state) are rewritten by every job, so a rarer checkpoint
             # copies each of them once for many commits. (Rarer still saves little: the sync of
             # the WAL's bytes is most of a checkpoint now, the same per job at any interval.)
