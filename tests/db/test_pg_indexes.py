@@ -14,10 +14,11 @@ from importlib import import_module
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from db.dialects import postgres as dialect
 from db.types import JobRequest, Output
+from tests.db.statements import executed
 
 _FINISHED_COPIES = 5000
 
@@ -77,22 +78,8 @@ def _literal(value: Any) -> str:
     return "'" + value.replace("'", "''") + "'" if isinstance(value, str) else repr(value)
 
 
-def _statements(queue: Any, run: Any) -> list[tuple[str, Any]]:
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        seen.append((statement, parameters))
-
-    event.listen(queue._engine, "before_cursor_execute", record)
-    try:
-        run()
-    finally:
-        event.remove(queue._engine, "before_cursor_execute", record)
-    return seen
-
-
 def test_the_deliverer_searches_its_index_of_undelivered_jobs(queue: Any) -> None:
-    runs = _statements(queue, lambda: queue.pending_deliveries())
+    runs = executed(queue, lambda: queue.pending_deliveries())
     [(sql, params)] = [(s, p) for s, p in runs if "delivery_status" in s]
     plan = _generic_plan(queue, sql, params)
     assert "ix_jobs_delivery_status_finished_at" in plan, plan
@@ -100,7 +87,7 @@ def test_the_deliverer_searches_its_index_of_undelivered_jobs(queue: Any) -> Non
 
 
 def test_the_queues_guild_count_searches_the_guild_index(queue: Any) -> None:
-    runs = _statements(queue, lambda: queue.queue_length(9))
+    runs = executed(queue, lambda: queue.queue_length(9))
     [(sql, params)] = [(s, p) for s, p in runs if "guild_id" in s]
     plan = _generic_plan(queue, sql, params)
     assert "ix_jobs_guild_id_status" in plan, plan
