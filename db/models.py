@@ -42,6 +42,12 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+#: the finished jobs the deliverer still has to post (``db.queue.delivery``)
+_UNDELIVERED = text(
+    "delivery_status = 'pending' AND status IN ('succeeded', 'failed', 'cancelled')"
+)
+
+
 class JobRow(Base):
     __tablename__ = "jobs"
 
@@ -90,30 +96,34 @@ class JobRow(Base):
     __table_args__ = (
         # claim scan: queued jobs in id order
         Index("ix_jobs_status_backend_id", "status", "backend", "id"),
-        # lease reaper (SQLite: running jobs only, see migration 0017)
+        # lease reaper (running jobs only: SQLite's migration 0017, PostgreSQL's 0018)
         Index(
             "ix_jobs_status_lease_expires_at",
             "status",
             "lease_expires_at",
             sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
         ),
         # per-user caps, history, /forget
         Index("ix_jobs_requester_id_status", "requester_id", "status"),
         # daily quota window
         Index("ix_jobs_requester_id_created_at", "requester_id", "created_at"),
-        # a guild's queued jobs (admission; SQLite: queued jobs only, see migration 0017)
+        # a guild's queued jobs (admission; queued jobs only: migrations 0017 and 0018)
         Index(
-            "ix_jobs_guild_id_status", "guild_id", "status", sqlite_where=text("status = 'queued'")
+            "ix_jobs_guild_id_status",
+            "guild_id",
+            "status",
+            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text("status = 'queued'"),
         ),
         Index("ix_jobs_updated_at", "updated_at"),
-        # the deliverer's finished jobs (SQLite: only those still to deliver, migration 0017)
+        # the deliverer's finished jobs (only those still to deliver: migrations 0017 and 0018)
         Index(
             "ix_jobs_delivery_status_finished_at",
             "delivery_status",
             "finished_at",
-            sqlite_where=text(
-                "delivery_status = 'pending' AND status IN ('succeeded', 'failed', 'cancelled')"
-            ),
+            sqlite_where=_UNDELIVERED,
+            postgresql_where=_UNDELIVERED,
         ),
     )
 

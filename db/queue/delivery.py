@@ -19,9 +19,11 @@ log = logging.getLogger(__name__)
 
 #: finished jobs the bot still has to tell about (a cancelled job: its status line)
 _DELIVERABLE = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
-#: written out, not bound: SQLite's partial index of pending deliveries (migration 0017) serves
-#: a query only when its WHERE names the index's own list
+#: written out, not bound: the partial index of pending deliveries (SQLite: migration 0017,
+#: PostgreSQL: 0018) serves a query only when its WHERE names the index's own list (and, for
+#: PostgreSQL's generic plans, its own ``delivery_status``)
 _IS_DELIVERABLE = jobs.c.status.in_([literal_column(f"'{s}'") for s in _DELIVERABLE])
+_IS_PENDING = jobs.c.delivery_status == literal_column(f"'{DeliveryStatus.PENDING.value}'")
 
 
 class Deliveries(QueueCore):
@@ -32,7 +34,7 @@ class Deliveries(QueueCore):
         stmt = (
             select(*JOB_COLUMNS)
             .where(
-                jobs.c.delivery_status == DeliveryStatus.PENDING.value,
+                _IS_PENDING,
                 _IS_DELIVERABLE,
                 or_(jobs.c.delivery_lease_until.is_(None), jobs.c.delivery_lease_until < now),
             )

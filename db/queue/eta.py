@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, literal_column, select
 
 from db.dialects import UNCHARGED_KIND
 from db.models import jobs, user_turns, workers
@@ -20,7 +20,9 @@ class Positions(QueueCore):
 
     def queue_length(self, guild_id: int | None = None) -> int:
         """Queued (not yet running) jobs, in one guild or everywhere."""
-        cond = [jobs.c.status == JobStatus.QUEUED.value]
+        # written out, not bound: PostgreSQL's partial guild-queue index (migration 0018)
+        # serves a generic plan only when its WHERE names the index's own predicate
+        cond = [jobs.c.status == literal_column(f"'{JobStatus.QUEUED.value}'")]
         if guild_id is not None:
             cond.append(jobs.c.guild_id == guild_id)
         with self._read() as conn:

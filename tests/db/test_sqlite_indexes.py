@@ -10,11 +10,11 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from db.dialects import sqlite as dialect
 from db.types import JobRequest, Output
+from tests.db.statements import executed
 
 
 @pytest.fixture
@@ -28,20 +28,6 @@ def _plan(queue, sql: str, params) -> str:
         return " / ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
 
 
-def _statements(queue, run) -> list[tuple[str, object]]:
-    seen: list[tuple[str, object]] = []
-
-    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
-        seen.append((statement, parameters))
-
-    event.listen(queue._engine, "before_cursor_execute", record)
-    try:
-        run()
-    finally:
-        event.remove(queue._engine, "before_cursor_execute", record)
-    return seen
-
-
 def _finished_job(queue, requester_id: int = 1) -> None:
     queue.enqueue(JobRequest(requester_id=requester_id, prompt="p", duration_s=5.0, guild_id=9))
     [claim] = queue.claim("w", ["arranger"])
@@ -51,7 +37,7 @@ def _finished_job(queue, requester_id: int = 1) -> None:
 def test_the_deliverer_searches_its_index_of_undelivered_jobs(queue):
     for user in range(3):
         _finished_job(queue, user)
-    runs = _statements(queue, lambda: queue.pending_deliveries())
+    runs = executed(queue, lambda: queue.pending_deliveries())
     [(sql, params)] = [(s, p) for s, p in runs if "delivery_status" in s]
     plan = _plan(queue, sql, params)
     assert "USING INDEX ix_jobs_delivery_status_finished_at" in plan, plan
@@ -83,7 +69,7 @@ def test_the_hot_path_searches_the_partial_indexes(queue, name, sql, params, ind
 def test_the_queues_guild_count_searches_the_guild_index(queue):
     _finished_job(queue)
     queue.enqueue(JobRequest(requester_id=2, prompt="p", duration_s=5.0, guild_id=9))
-    runs = _statements(queue, lambda: queue.queue_length(9))
+    runs = executed(queue, lambda: queue.queue_length(9))
     [(sql, params)] = [(s, p) for s, p in runs if "guild_id" in s]
     assert "INDEX ix_jobs_guild_id_status" in _plan(queue, sql, params)
     assert queue.queue_length(9) == 1
