@@ -12,14 +12,15 @@ outputs, read the outputs back — for each page size on a fresh file, alternati
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import sqlite3
 import statistics
 import tempfile
 import time
 
 from queue_throughput import LENIENT  # the sibling benchmark (its directory is on sys.path)
 
-import db.dialects.sqlite as sqlite_dialect
 from db.queue import JobQueue
 from db.settings import QueueSettings
 from db.types import JobRequest, Output
@@ -33,8 +34,12 @@ OUTPUTS = [
 
 
 def cycles_per_second(page_size: int, seconds: float) -> float:
-    sqlite_dialect.PAGE_SIZE = page_size  # read when a new file is first opened
-    url = f"sqlite:///{tempfile.mkdtemp()}/pages.db"
+    path = f"{tempfile.mkdtemp()}/pages.db"
+    # the page size is fixed when the file is made: make it here, humjam then opens it as it is
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"PRAGMA page_size={page_size}")
+        conn.execute("PRAGMA journal_mode=WAL")
+    url = f"sqlite:///{path}"
     settings = QueueSettings(_env_file=None, database_url=url, **LENIENT)  # type: ignore[call-arg]
     request = JobRequest(
         requester_id=1, prompt="x", duration_s=5.0, backend="noop", hum=HUM, hum_filename="h.ogg"

@@ -151,12 +151,6 @@ def _enable_wal(cur: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
 
 
-#: bytes per page of a new database file: SQLite's default. 1 KiB pages write ~4x fewer WAL bytes
-#: per no-op job (the queue benchmark's cycle: +30-40 %), but a real job carries a hum and ~0.7 MB
-#: of outputs, which then take 4x the overflow pages: that cycle ran 22 % slower (BENCHMARKS.md).
-PAGE_SIZE = 4096
-
-
 class _Rollback(Exception):
     """Raised inside ``_Writer.write`` to end the transaction with ROLLBACK, silently."""
 
@@ -259,8 +253,6 @@ class SqliteDialect:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA busy_timeout=30000")
-            # A new database's page size (an existing one keeps its own); see PAGE_SIZE.
-            cur.execute(f"PRAGMA page_size={PAGE_SIZE}")
             _enable_wal(cur)
             # NORMAL is durable across application crashes in WAL mode (only power loss may drop
             # the last commits), and avoids an fsync per commit.
@@ -271,6 +263,9 @@ class SqliteDialect:
             # (index leaves, user_state) are rewritten by every job, so a rarer checkpoint
             # copies each of them once for many commits. (Rarer still saves little: the sync of
             # the WAL's bytes is most of a checkpoint now, the same per job at any interval.)
+            # Pages stay SQLite's 4 KiB: 1 KiB pages write ~4x fewer WAL bytes per no-op job, but
+            # a real job's hum and ~0.7 MB of outputs then take 4x the overflow pages, and its
+            # cycle runs 22-27 % slower (benchmarks/sqlite_page_size.py).
             cur.execute("PRAGMA wal_autocheckpoint=10000")
             cur.close()
             if self._identity is None:
