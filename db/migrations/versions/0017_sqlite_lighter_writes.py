@@ -26,6 +26,7 @@ Create Date: 2026-11-28 15:10:00.000000
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -57,12 +58,13 @@ def _sqlite() -> bool:
     return bool(op.get_context().dialect.name == "sqlite")
 
 
-def _indexes(partial: bool) -> None:
+def _indexes(partial: bool, dialect: str = "sqlite") -> None:
+    """Rebuild the ``_PARTIAL`` indexes, partial or whole, on ``dialect`` (migration 0018 does
+    the same on PostgreSQL)."""
     for name, (columns, where) in _PARTIAL.items():
         op.drop_index(name, table_name="jobs")
-        op.create_index(
-            name, "jobs", columns, unique=False, sqlite_where=sa.text(where) if partial else None
-        )
+        kw: dict[str, Any] = {f"{dialect}_where": sa.text(where)} if partial else {}
+        op.create_index(name, "jobs", columns, unique=False, **kw)
 
 
 def upgrade() -> None:

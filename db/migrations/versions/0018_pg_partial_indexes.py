@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from importlib import import_module
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
@@ -29,25 +28,15 @@ down_revision = "0017"
 branch_labels = None
 depends_on = None
 
-#: index → (columns, the rows it keeps): migration 0017's, the same on both databases
-_PARTIAL: dict[str, tuple[list[str], str]] = import_module(
-    "db.migrations.versions.0017_sqlite_lighter_writes"
-)._PARTIAL
-
-
-def _indexes(partial: bool) -> None:
-    for name, (columns, where) in _PARTIAL.items():
-        op.drop_index(name, table_name="jobs")
-        op.create_index(
-            name, "jobs", columns, unique=False, postgresql_where=sa.text(where) if partial else None
-        )
+#: migration 0017's index list and rebuild, the same on both databases
+_m17 = import_module("db.migrations.versions.0017_sqlite_lighter_writes")
 
 
 def upgrade() -> None:
     if op.get_context().dialect.name == "postgresql":
-        _indexes(partial=True)
+        _m17._indexes(partial=True, dialect="postgresql")
 
 
 def downgrade() -> None:
     if op.get_context().dialect.name == "postgresql":
-        _indexes(partial=False)
+        _m17._indexes(partial=False, dialect="postgresql")
