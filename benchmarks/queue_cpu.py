@@ -134,23 +134,17 @@ def plain(cycles: int, analyze: bool, tmp: Path, **_: int) -> dict[str, float]:
             conn.execute(statement)  # type: ignore[call-overload]
         worker.execute("SET synchronous_commit = off")
         claimed: list[int] = []
+        insert, claim_sql, done = qt.plain_sql(postgres=True)
 
         def claim() -> None:
-            row = worker.execute(
-                "UPDATE plain_jobs SET status = 'running' WHERE id = (SELECT id FROM plain_jobs"
-                " WHERE status = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
-            ).fetchone()
+            row = worker.execute(claim_sql).fetchone()  # type: ignore[call-overload]
             assert row is not None
             claimed[:] = [row[0]]
 
         steps = {
-            "enqueue": lambda: conn.execute(
-                "INSERT INTO plain_jobs (status, payload) VALUES ('queued', '')"
-            ),
+            "enqueue": lambda: conn.execute(insert),  # type: ignore[call-overload]
             "claim": claim,
-            "complete": lambda: worker.execute(
-                "UPDATE plain_jobs SET status = 'done' WHERE id = %s", (claimed[0],)
-            ),
+            "complete": lambda: worker.execute(done, (claimed[0],)),  # type: ignore[call-overload]
         }
         for _ in range(300):
             for step in steps.values():

@@ -137,6 +137,33 @@ CREATE INDEX plain_jobs_status_id ON plain_jobs (status, id);
 """
 
 
+def plain_sql(postgres: bool) -> tuple[str, str, str]:
+    """The plain loop's insert, claim (the oldest queued row; PostgreSQL skips locked rows) and
+    done statements, with the driver's parameter marker."""
+    lock, mark = (" FOR UPDATE SKIP LOCKED", "%s") if postgres else ("", "?")
+    return (
+        "INSERT INTO plain_jobs (status, payload) VALUES ('queued', '')",
+        "UPDATE plain_jobs SET status = 'running' WHERE id = (SELECT id FROM plain_jobs"
+        f" WHERE status = 'queued' ORDER BY id LIMIT 1{lock}) RETURNING id",
+        f"UPDATE plain_jobs SET status = 'done' WHERE id = {mark}",
+    )
+
+
+def _plain_cycle(enqueue: Any, work: Any, postgres: bool) -> Callable[[], int]:
+    """The plain loop's cycle on psycopg or sqlite3 connections (both have ``execute``)."""
+    insert, claim, done = plain_sql(postgres)
+
+    def cycle() -> int:
+        enqueue.execute(insert)
+        row = work.execute(claim).fetchone()
+        if row is None:
+            return 0
+        work.execute(done, (row[0],))
+        return 1
+
+    return cycle
+
+
 def _plain_child(
     url: str, seconds: float, start_at: float, index: int, *, relaxed: bool = False
 ) -> int:
@@ -147,20 +174,8 @@ def _plain_child(
     worker = psycopg.connect(_libpq(url), autocommit=True, prepare_threshold=0)
     if relaxed:
         worker.execute("SET synchronous_commit = off")
-
-    def cycle() -> int:
-        conn.execute("INSERT INTO plain_jobs (status, payload) VALUES ('queued', '')")
-        row = worker.execute(
-            "UPDATE plain_jobs SET status = 'running' WHERE id = (SELECT id FROM plain_jobs"
-            " WHERE status = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
-        ).fetchone()
-        if row is None:
-            return 0
-        worker.execute("UPDATE plain_jobs SET status = 'done' WHERE id = %s", (row[0],))
-        return 1
-
     try:
-        return _timed(cycle, seconds, start_at)
+        return _timed(_plain_cycle(conn, worker, postgres=True), seconds, start_at)
     finally:
         conn.close()
         worker.close()
@@ -171,20 +186,8 @@ def _plain_sqlite_child(url: str, seconds: float, start_at: float, index: int) -
 
     conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=30.0)
     conn.execute("PRAGMA synchronous=NORMAL")
-
-    def cycle() -> int:
-        conn.execute("INSERT INTO plain_jobs (status, payload) VALUES ('queued', '')")
-        row = conn.execute(
-            "UPDATE plain_jobs SET status = 'running' WHERE id = (SELECT id FROM plain_jobs"
-            " WHERE status = 'queued' ORDER BY id LIMIT 1) RETURNING id"
-        ).fetchone()
-        if row is None:
-            return 0
-        conn.execute("UPDATE plain_jobs SET status = 'done' WHERE id = ?", (row[0],))
-        return 1
-
     try:
-        return _timed(cycle, seconds, start_at)
+        return _timed(_plain_cycle(conn, conn, postgres=False), seconds, start_at)
     finally:
         conn.close()
 
