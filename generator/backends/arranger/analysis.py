@@ -210,15 +210,13 @@ def read_notes(
     tuning = estimate_tuning(raw)
     tuned = [replace(n, pitch=n.pitch - tuning) for n in drop_ornaments(raw)]
     if meter is None:
-        rhythm, bars, meter_confidence = _read_metre(tuned)
+        rhythm, lengths, bars, meter_confidence = _read_metre(tuned)
     else:
         rhythm = read_rhythm([n.start for n in tuned], compound=meter[1])
-        periods = np.array(rhythm.periods)
-        lengths = _written_lengths(tuned, np.array(rhythm.starts), periods, rhythm.compound)
+        lengths = _lengths_of(tuned, rhythm)
         bars = read_bars(list(rhythm.starts), list(lengths), rhythm.compound, meter[0])
         meter_confidence = 1.0
     starts = np.array(rhythm.starts)
-    lengths = _written_lengths(tuned, starts, np.array(rhythm.periods), rhythm.compound)
     # (Weighting notes on the beat or the bar line more was tried: -0.01 to -0.03 on the
     # tuning half.)
     ranking = rank_keys(tuned)
@@ -278,64 +276,71 @@ def read_notes(
     )
 
 
+#: written note lengths in beats, one per note (``_written_lengths``)
+_Lengths = npt.NDArray[np.float64]
+
+
+def _lengths_of(notes: Sequence[Note], reading: RhythmReading) -> _Lengths:
+    """``_written_lengths`` of ``notes`` as ``reading`` places them."""
+    return _written_lengths(
+        notes, np.array(reading.starts), np.array(reading.periods), reading.compound
+    )
+
+
 def metre_evidence(
     tuned: Sequence[Note],
-) -> tuple[RhythmReading, RhythmReading, npt.NDArray[np.float64]]:
-    """Both rhythm readings (simple, compound) of tuned notes and the metre model's features."""
+) -> tuple[RhythmReading, RhythmReading, npt.NDArray[np.float64], dict[bool, _Lengths]]:
+    """Both rhythm readings (simple, compound) of tuned notes, the metre model's features, and
+    each reading's written lengths (by ``compound``)."""
     onsets = [n.start for n in tuned]
     simple = read_rhythm(onsets, compound=False)
     compound = read_rhythm(onsets, compound=True)
-    lengths = [
-        _written_lengths(tuned, np.array(r.starts), np.array(r.periods), r.compound)
-        for r in (simple, compound)
-    ]
+    lengths = {r.compound: _lengths_of(tuned, r) for r in (simple, compound)}
     pitches = [n.pitch for n in tuned]
-    features = metre_features(simple, list(lengths[0]), compound, list(lengths[1]), pitches)
-    return simple, compound, features
+    features = metre_features(simple, list(lengths[False]), compound, list(lengths[True]), pitches)
+    return simple, compound, features, lengths
 
 
-def _read_metre(tuned: Sequence[Note]) -> tuple[RhythmReading, BarReading, float]:
-    """The rhythm reading, bars and metre confidence of the metre the model picks
-    (``metre.choose_metre``), or the hand rules' for a hum read beyond its training."""
-    simple, compound, features = metre_evidence(tuned)
+def _read_metre(tuned: Sequence[Note]) -> tuple[RhythmReading, _Lengths, BarReading, float]:
+    """The rhythm reading, its written lengths, bars and metre confidence of the metre the
+    model picks (``metre.choose_metre``), or the hand rules' for a hum read beyond its
+    training."""
+    simple, compound, features, lengths = metre_evidence(tuned)
     # the margin between the two times, as ``read_rhythm`` reports it
     margin = abs(compound.cost - simple.cost - COMPOUND_BIAS)
     if min(simple.cost, compound.cost) > METRE_MODEL_MAX_COST:
-        return _hand_rules(tuned, simple, compound, margin)
+        return _hand_rules(simple, compound, lengths, margin)
     metre = choose_metre(features)
     rhythm = replace(compound if metre.kind == "compound" else simple, margin=margin)
-    starts, periods = np.array(rhythm.starts), np.array(rhythm.periods)
-    lengths = _written_lengths(tuned, starts, periods, rhythm.compound)
     candidates = {"duple": (2, 4), "triple": (3,), "compound": (2,)}[metre.kind]
-    bars = read_bars(list(rhythm.starts), list(lengths), rhythm.compound, candidates=candidates)
-    return rhythm, bars, metre.probability
+    written = lengths[rhythm.compound]
+    bars = read_bars(list(rhythm.starts), list(written), rhythm.compound, candidates=candidates)
+    return rhythm, written, bars, metre.probability
 
 
 def _hand_rules(
-    tuned: Sequence[Note], simple: RhythmReading, compound: RhythmReading, margin: float
-) -> tuple[RhythmReading, BarReading, float]:
+    simple: RhythmReading, compound: RhythmReading, lengths: dict[bool, _Lengths], margin: float
+) -> tuple[RhythmReading, _Lengths, BarReading, float]:
     """Compound time when it fits better (``read_rhythm``'s bias and thirds) unless its beats
     group in threes (a 3/4 sung with a lilt) or its long notes mostly start off its beats
     (running eighths of a simple tune grouped in threes); the bar reader's bar length."""
     compound_fits = compound.cost - COMPOUND_BIAS < simple.cost
     rhythm = compound if compound_fits and thirds_share(compound.starts) >= MIN_THIRDS else simple
-    starts, periods = np.array(rhythm.starts), np.array(rhythm.periods)
-    lengths = _written_lengths(tuned, starts, periods, rhythm.compound)
     if rhythm.compound:
-        triple = read_bars(list(starts), list(lengths), False)
-        if triple.beats_per_bar == 3 or _long_notes_off_beat(starts, lengths) > (
+        starts, written = np.array(rhythm.starts), lengths[True]
+        triple = read_bars(list(starts), list(written), False)
+        if triple.beats_per_bar == 3 or _long_notes_off_beat(starts, written) > (
             COMPOUND_LONG_OFF_BEAT
         ):
             rhythm = simple
-            starts, periods = np.array(rhythm.starts), np.array(rhythm.periods)
-            lengths = _written_lengths(tuned, starts, periods, False)
-    bars = read_bars(list(starts), list(lengths), rhythm.compound)
+    written = lengths[rhythm.compound]
+    bars = read_bars(list(rhythm.starts), list(written), rhythm.compound)
     confidence = (
         COMPOUND_PRECISION
         if rhythm.compound
         else _calibrated(bars.confidence, BAR_CONFIDENCE_POINTS)
     )
-    return replace(rhythm, margin=margin), bars, confidence
+    return replace(rhythm, margin=margin), written, bars, confidence
 
 
 def _long_notes_off_beat(

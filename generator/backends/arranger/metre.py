@@ -24,7 +24,7 @@ from importlib import resources
 import numpy as np
 import numpy.typing as npt
 
-from .rhythm import RhythmReading, bar_contrasts
+from .rhythm import RhythmReading, bar_contrasts, thirds_share
 
 __all__ = ["CLASSES", "MetreChoice", "choose_metre", "metre_features"]
 
@@ -115,7 +115,6 @@ def metre_features(
     s_bars = bar_contrasts(simple.starts, simple_lengths, SIMPLE_BARS)
     c_bars = bar_contrasts(compound.starts, compound_lengths, COMPOUND_BARS)
     frac_c = np.mod(c_starts, 1.0)
-    thirds = float(np.mean((np.abs(frac_c - 1 / 3) < 1e-6) | (np.abs(frac_c - 2 / 3) < 1e-6)))
     long = np.asarray(compound_lengths) > 0.4
     off = np.minimum(frac_c[long], 1.0 - frac_c[long]) > 1e-3
     long_off = float(np.mean(off)) if long.sum() >= 2 else 0.0
@@ -124,7 +123,7 @@ def metre_features(
     return np.array(
         [
             float(np.clip(compound.cost - simple.cost, -3.0, 3.0)),
-            thirds,
+            thirds_share(compound.starts),
             long_off,
             halves,
             float(np.log2(max(simple.bpm, 1.0) / 100.0)),
