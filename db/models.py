@@ -42,6 +42,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+#: the jobs waiting for a worker, and the jobs that succeeded (``db.queue._core.status_is``)
+_QUEUED_JOB, _SUCCEEDED_JOB = text("status = 'queued'"), text("status = 'succeeded'")
+#: the jobs waiting for or holding a worker (``db.queue._core.IS_ACTIVE``)
+_ACTIVE_JOB = text("status IN ('queued', 'running')")
 #: the finished jobs the deliverer still has to post (``db.queue.delivery``)
 _UNDELIVERED = text(
     "delivery_status = 'pending' AND status IN ('succeeded', 'failed', 'cancelled')"
@@ -94,8 +98,23 @@ class JobRow(Base):
     result_meta: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = (
-        # claim scan: queued jobs in id order
-        Index("ix_jobs_status_backend_id", "status", "backend", "id"),
+        # claim scan, position in the queue: queued jobs in id order (queued only: 0019)
+        Index(
+            "ix_jobs_status_backend_id",
+            "status",
+            "backend",
+            "id",
+            sqlite_where=_QUEUED_JOB,
+            postgresql_where=_QUEUED_JOB,
+        ),
+        # the ETA's recent run times: a backend's newest succeeded jobs (migration 0019)
+        Index(
+            "ix_jobs_backend_finished_at",
+            "backend",
+            "finished_at",
+            sqlite_where=_SUCCEEDED_JOB,
+            postgresql_where=_SUCCEEDED_JOB,
+        ),
         # lease reaper (running jobs only: SQLite's migration 0017, PostgreSQL's 0018)
         Index(
             "ix_jobs_status_lease_expires_at",
@@ -104,9 +123,15 @@ class JobRow(Base):
             sqlite_where=text("status = 'running'"),
             postgresql_where=text("status = 'running'"),
         ),
-        # per-user caps, history, /forget
-        Index("ix_jobs_requester_id_status", "requester_id", "status"),
-        # daily quota window
+        # a user's active jobs (/queue, ETA; active jobs only: migration 0019)
+        Index(
+            "ix_jobs_requester_id_status",
+            "requester_id",
+            "status",
+            sqlite_where=_ACTIVE_JOB,
+            postgresql_where=_ACTIVE_JOB,
+        ),
+        # daily quota window; a user's whole history (/history, /forget)
         Index("ix_jobs_requester_id_created_at", "requester_id", "created_at"),
         # a guild's queued jobs (admission; queued jobs only: migrations 0017 and 0018)
         Index(

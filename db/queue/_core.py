@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import ColumnElement, Connection, Engine, bindparam, literal_column, select
 
 from db import migrate
 from db.dialects import Dialect, for_url
@@ -23,6 +23,17 @@ log = logging.getLogger(__name__)
 
 #: a job waiting for or holding a worker
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+#: ``status IN ('queued', 'running')`` with the values written out, not bound: a partial index
+#: (``ix_jobs_requester_id_status``, migration 0019) serves a query only when its WHERE names
+#: the index's own list (SQLite compares the terms; a generic PostgreSQL plan can't see a value)
+IS_ACTIVE = jobs.c.status.in_([literal_column(f"'{s}'") for s in ACTIVE])
+
+
+def status_is(status: JobStatus) -> ColumnElement[bool]:
+    """``status = '<status>'`` written out, for the queries a partial index serves (as above)."""
+    return jobs.c.status == literal_column(f"'{status.value}'")
+
+
 GET_JOB = select(*JOB_COLUMNS).where(jobs.c.id == bindparam("p_id"))
 
 Clock = Callable[[], float]

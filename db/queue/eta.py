@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, literal_column, select
+from sqlalchemy import Connection, func, select
 
 from db.dialects import UNCHARGED_KIND
 from db.models import jobs, user_turns, workers
-from db.queue._core import ACTIVE, QueueCore
+from db.queue._core import ACTIVE, IS_ACTIVE, QueueCore, status_is
 from db.types import JobStatus, QueuePosition
 
 _ETA_SAMPLE = 20  # recent jobs averaged for the ETA
@@ -22,18 +22,20 @@ class Positions(QueueCore):
         """Queued (not yet running) jobs, in one guild or everywhere."""
         # written out, not bound: PostgreSQL's partial guild-queue index (migration 0018)
         # serves a generic plan only when its WHERE names the index's own predicate
-        cond = [jobs.c.status == literal_column(f"'{JobStatus.QUEUED.value}'")]
+        cond = [status_is(JobStatus.QUEUED)]
         if guild_id is not None:
             cond.append(jobs.c.guild_id == guild_id)
         with self._read() as conn:
             return int(conn.execute(select(func.count()).where(*cond)).scalar_one())
 
     def _avg_run_s(self, conn: Connection, backend: str) -> float | None:
+        # the newest of the backend's succeeded jobs, read in order from their own index
+        # (``ix_jobs_backend_finished_at``, migration 0019), not all of them sorted
         recent = (
             select((jobs.c.finished_at - jobs.c.started_at).label("run_s"))
             .where(
                 jobs.c.backend == backend,
-                jobs.c.status == JobStatus.SUCCEEDED.value,
+                status_is(JobStatus.SUCCEEDED),
                 jobs.c.started_at.is_not(None),
                 jobs.c.kind != UNCHARGED_KIND,  # previews only listen: not a render's time
             )
@@ -47,7 +49,7 @@ class Positions(QueueCore):
     def _eta_of_users_first(self, conn: Connection, user_id: int) -> float | None:
         first = conn.execute(
             select(jobs.c.id)
-            .where(jobs.c.requester_id == user_id, jobs.c.status.in_(ACTIVE))
+            .where(jobs.c.requester_id == user_id, IS_ACTIVE)
             .order_by(jobs.c.id)
             .limit(1)
         ).scalar()
@@ -81,13 +83,13 @@ class Positions(QueueCore):
                 func.coalesce(func.max(user_turns.c.last_served_at), 0.0),
             )
             .select_from(jobs.outerjoin(user_turns, user_turns.c.user_id == jobs.c.requester_id))
-            .where(jobs.c.status == JobStatus.QUEUED.value, jobs.c.backend == row.backend)
+            .where(status_is(JobStatus.QUEUED), jobs.c.backend == row.backend)
             .group_by(jobs.c.requester_id)
         ).all()
         mine_ahead = conn.execute(
             select(func.count()).where(
                 jobs.c.requester_id == row.requester_id,
-                jobs.c.status == JobStatus.QUEUED.value,
+                status_is(JobStatus.QUEUED),
                 jobs.c.backend == row.backend,
                 jobs.c.id < job_id,
             )
@@ -116,8 +118,6 @@ class Positions(QueueCore):
         if live:
             return int(live)
         running = conn.execute(
-            select(func.count()).where(
-                jobs.c.status == JobStatus.RUNNING.value, jobs.c.backend == backend
-            )
+            select(func.count()).where(status_is(JobStatus.RUNNING), jobs.c.backend == backend)
         ).scalar_one()
         return max(1, int(running))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from db.errors import translate_driver_errors
 from db.models import hums, jobs
 from db.models import outputs as output_rows
-from db.queue._core import ACTIVE, GET_JOB, QueueCore
+from db.queue._core import GET_JOB, IS_ACTIVE, QueueCore
 from db.rows import JOB_COLUMNS, readable_jobs
 from db.types import Job, Output
 
@@ -70,7 +70,7 @@ class ChangeFeed(QueueCore):
         """A user's jobs, oldest first (queued and running only, unless ``active_only=False``)."""
         stmt = select(*JOB_COLUMNS).where(jobs.c.requester_id == user_id)
         if active_only:
-            stmt = stmt.where(jobs.c.status.in_(ACTIVE))
+            stmt = stmt.where(IS_ACTIVE)
         with self._read() as conn:
             return readable_jobs(r._mapping for r in conn.execute(stmt.order_by(jobs.c.id)))
 

@@ -1,4 +1,4 @@
-"""PostgreSQL's partial indexes (migration 0018) serve the queries they exist for.
+"""PostgreSQL's partial indexes (migrations 0018, 0019) serve the queries they exist for.
 
 A partial index is used only when the planner can prove that a query's WHERE implies the index's
 own; a cached generic plan can't see a bound value, so a bound ``status`` would silently turn an
@@ -21,6 +21,8 @@ from db.types import JobRequest, Output
 from tests.db.statements import executed
 
 _FINISHED_COPIES = 5000
+#: the indexes of queued jobs only: a guild's count may search either (the planner's choice)
+_QUEUED_ONLY = ("ix_jobs_guild_id_status", "ix_jobs_status_backend_id")
 
 
 @pytest.fixture
@@ -86,11 +88,11 @@ def test_the_deliverer_searches_its_index_of_undelivered_jobs(queue: Any) -> Non
     assert len(queue.pending_deliveries()) == 1
 
 
-def test_the_queues_guild_count_searches_the_guild_index(queue: Any) -> None:
+def test_the_queues_guild_count_searches_a_queued_jobs_index(queue: Any) -> None:
     runs = executed(queue, lambda: queue.queue_length(9))
     [(sql, params)] = [(s, p) for s, p in runs if "guild_id" in s]
     plan = _generic_plan(queue, sql, params)
-    assert "ix_jobs_guild_id_status" in plan, plan
+    assert any(name in plan for name in _QUEUED_ONLY), plan
     assert queue.queue_length(9) == 1
 
 
@@ -100,16 +102,33 @@ def test_the_lease_reaper_searches_the_running_jobs_index(queue: Any) -> None:
     assert "ix_jobs_status_lease_expires_at" in plan, plan
 
 
-def test_admissions_guild_count_searches_the_guild_index(queue: Any) -> None:
+def test_admissions_guild_count_searches_a_queued_jobs_index(queue: Any) -> None:
     """``humjam_admit`` (PL/pgSQL: a generic plan once reused) counts the guild's queued jobs."""
     admit: str = import_module("db.migrations.versions.0014_user_active_count")._ADMIT
     [count] = re.findall(r"SELECT count\(\*\) INTO n_guild (FROM jobs AS j\s+WHERE [^;]+);", admit)
     sql = "SELECT count(*) " + count.replace("p_guild", "%(guild)s")
     plan = _generic_plan(queue, sql, {"guild": 9})
-    assert "ix_jobs_guild_id_status" in plan, plan
+    assert any(name in plan for name in _QUEUED_ONLY), plan
 
 
-def test_the_three_indexes_hold_only_the_jobs_their_queries_ask_for(queue: Any) -> None:
+def test_a_users_active_jobs_search_the_active_jobs_index(queue: Any) -> None:
+    runs = executed(queue, lambda: queue.user_jobs(2))
+    [(sql, params)] = [(s, p) for s, p in runs if "requester_id" in s]
+    plan = _generic_plan(queue, sql, params)
+    assert "ix_jobs_requester_id_status" in plan, plan
+    assert len(queue.user_jobs(2)) == 1
+
+
+def test_a_jobs_place_in_the_queue_searches_the_queued_jobs_index(queue: Any) -> None:
+    [job] = queue.user_jobs(2, active_only=True)
+    runs = executed(queue, lambda: queue.position(job.id))
+    plans = {sql: _generic_plan(queue, sql, params) for sql, params in runs}
+    ahead = [p for s, p in plans.items() if "'queued'" in s]
+    assert ahead and all("ix_jobs_status_backend_id" in p for p in ahead), ahead
+    assert queue.position(job.id) is not None
+
+
+def test_the_partial_indexes_hold_only_the_jobs_their_queries_ask_for(queue: Any) -> None:
     with queue._engine.connect() as conn:
         defs = dict(
             conn.execute(
@@ -122,4 +141,6 @@ def test_the_three_indexes_hold_only_the_jobs_their_queries_ask_for(queue: Any) 
     assert "WHERE" in defs["ix_jobs_status_lease_expires_at"]
     assert "WHERE" in defs["ix_jobs_guild_id_status"]
     assert "WHERE" in defs["ix_jobs_delivery_status_finished_at"]
-    assert "WHERE" not in defs["ix_jobs_status_backend_id"]  # the claim's: every status
+    assert "WHERE" in defs["ix_jobs_requester_id_status"]  # migration 0019
+    assert "WHERE" in defs["ix_jobs_status_backend_id"]  # migration 0019: queued only
+    assert "WHERE" in defs["ix_jobs_backend_finished_at"]

@@ -73,3 +73,35 @@ def test_the_queues_guild_count_searches_the_guild_index(queue):
     [(sql, params)] = [(s, p) for s, p in runs if "guild_id" in s]
     assert "INDEX ix_jobs_guild_id_status" in _plan(queue, sql, params)
     assert queue.queue_length(9) == 1
+
+
+def test_a_users_active_jobs_search_the_active_jobs_index(queue):
+    """``ix_jobs_requester_id_status`` holds only queued and running jobs (migration 0019)."""
+    for _ in range(3):
+        _finished_job(queue, requester_id=7)
+    queue.enqueue(JobRequest(requester_id=7, prompt="p", duration_s=5.0))
+    runs = executed(queue, lambda: queue.user_jobs(7))
+    [(sql, params)] = [(s, p) for s, p in runs if "requester_id" in s]
+    assert "INDEX ix_jobs_requester_id_status" in _plan(queue, sql, params)
+    assert [j.status.value for j in queue.user_jobs(7)] == ["queued"]
+    path = make_url(queue.url).database
+    with sqlite3.connect(path) as conn:
+        [(definition,)] = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'ix_jobs_requester_id_status'"
+        )
+    assert "WHERE status IN ('queued', 'running')" in definition  # finished jobs leave it
+
+
+def test_a_jobs_place_in_the_queue_searches_the_queued_and_succeeded_indexes(queue):
+    """``position`` (every ``/queue`` and enqueue reply): the queued jobs ahead from the claim's
+    index, the ETA from the backend's newest succeeded jobs read in order (migration 0019)."""
+    for user in range(3):
+        _finished_job(queue, user)
+    job_id = queue.enqueue(JobRequest(requester_id=5, prompt="p", duration_s=5.0)).id
+    runs = executed(queue, lambda: queue.position(job_id))
+    plans = {sql: _plan(queue, sql, params) for sql, params in runs}
+    [avg] = [p for s, p in plans.items() if "finished_at" in s]
+    assert "INDEX ix_jobs_backend_finished_at" in avg and "TEMP B-TREE" not in avg, avg
+    ahead = [p for s, p in plans.items() if "'queued'" in s]
+    assert ahead and all("INDEX ix_jobs_status_backend_id" in p for p in ahead), ahead
+    assert queue.position(job_id).ahead == 0
