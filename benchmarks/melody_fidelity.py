@@ -704,11 +704,11 @@ def breakdown(rows: list[dict[str, Any]], field: str) -> str:
 NOTES = """\
 Columns: *before* is main at the start of session 3 (dfab02a, recorded here before as the
 last column; its own *before*/*previous*, 552e008 and 961f9f2, are in this file's history),
-the middle column the metre model's second fit, session 4's final tree (`--previous
-benchmarks/melody_fidelity_metre2.json`; its first fit is `melody_fidelity_metre.json`), the
-last column this one, session 5 (`--before benchmarks/melody_fidelity_dfab02a.json`); all on
-the same hums (rendered afresh on this box: session 4's tree reads them exactly as the
-middle column). The rows under
+the middle column session 5's final tree (`--previous benchmarks/melody_fidelity_metre3.json`;
+session 4's are `melody_fidelity_metre.json` and `_metre2.json`), the last column this one,
+session 6 (`--before benchmarks/melody_fidelity_dfab02a.json`); all on the same hums
+(rendered afresh on this box: session 5's tree reads them exactly as the middle column). The
+rows under
 "metre with 2/4 ≡ 4/4" are the second truths (see the module docstring); the original
 measures stay above them.
 
@@ -743,34 +743,33 @@ as two more features (±0, Vocadito 10 still 4/4), 60 ms jitter (CV 0.82, jitter
 fall apart: 0.59); without the repetition features CV is 0.77, without melodic repetition
 0.81 (as a hand weight it cost, in the model it helps).
 
-Session 4, second fit (middle column): melodic and rhythmic repetition also 12 and 16 beats on
-(a phrase: four bars of 3/4, of 4/4), 27 features, l2 3 (0.3/1/3/10 score 0.863/0.866/
-0.869/0.871, a tie past 1). One 5-fold split of the 667 training hums moves class accuracy by
-about ±0.01 (the first fit's 0.849 was its best split of 8; their mean 0.839), so
+Session 4, second fit (`melody_fidelity_metre2.json`): melodic and rhythmic repetition also 12
+and 16 beats on (a phrase: four bars of 3/4, of 4/4), 27 features, l2 3 (0.3/1/3/10 score
+0.863/0.866/0.869/0.871, a tie past 1). One 5-fold split of the 667 training hums moves class
+accuracy by about ±0.01 (the first fit's 0.849 was its best split of 8; their mean 0.839), so
 `fit_metre.py` now reports the mean over 8 seeded splits, and models were compared paired on
 the same splits: 0.839 -> 0.869 (+0.030, sd of the difference 0.003; triple recall 0.71 ->
-0.74, compound 0.86 -> 0.91); melodic repetition at 12/16 alone +0.028, rhythmic +0.013.
-Held half: class 0.823 -> 0.827, exact 0.635 -> 0.631; class found per metre: 3/4 0.70 ->
-0.72, 6/8 0.79 -> 0.75, 4/4 0.90 -> 0.89, 2/4 0.88 -> 0.91; tempo 0.701 -> 0.686 (×2
-0.900 -> 0.893): the CV gain does not carry to the held half beyond its noise (271 hums:
-±0.023), so the goal (0.85) is still not met.
-Preview: the threshold re-chosen on the tuning half is 0.578 (kept 0.57: asks 0.218 held
-against 0.229); the metre part's ROC AUC held 0.77 -> 0.80. CPU: `metre_evidence` on the
-tuning half's notes side by side, old lags 5.6-5.8 CPU s, new 5.1-5.5 (the four lags cost
-nothing measurable); the column's 0.304 / 0.359 per 12 s against 0.280 / 0.323 is the
-shared box's load (1.5-3.5 during the run, 13:20-13:23 UTC), not the change: the tuning half
-read alternately with the new and the old model, 13:25-13:34 UTC (load 3.3-5.0), median /
-p90 per 12 s new 0.293 / 0.333, old 0.311 / 0.356, new 0.311 / 0.353, old 0.323 / 0.376.
-Tried in the second fit, not kept (paired CV differences over the same 8 splits, on top of
-the model then current): where the longest notes fall modulo 2/3/4/6 beats (-0.000 on the
-first fit, +0.007 ±0.005 on the second), where they end (-0.004), gaps between successive
-long notes as multiples of 2/3/4 beats (-0.004, +0.003), phrase starts after a breath
-(> 0.15 s) modulo 3/4 (-0.003), melodic peaks modulo 3/4 (-0.005), the duration-weighted
-onset grid's autocorrelation at 3-16 beats (+0.012 alone, +0.003 after the 12/16 lags),
-all of them together (+0.008 with 21 more features); equal class weights instead of the
-corpus quota (-0.015: triple recall up, duple down).
+0.74, compound 0.86 -> 0.91); melodic repetition at 12/16 alone +0.028, rhythmic +0.013. Held
+half: class 0.823 -> 0.827, exact 0.635 -> 0.631; class found per metre: 3/4 0.70 -> 0.72, 6/8
+0.79 -> 0.75, 4/4 0.90 -> 0.89, 2/4 0.88 -> 0.91; tempo 0.701 -> 0.686 (×2 0.900 -> 0.893): the
+CV gain does not carry to the held half beyond its noise (271 hums: ±0.023), so the goal (0.85)
+is still not met. Preview: the threshold re-chosen on the tuning half is 0.578 (kept 0.57: asks
+0.218 held against 0.229); the metre part's ROC AUC held 0.77 -> 0.80. CPU: `metre_evidence` on
+the tuning half's notes side by side, old lags 5.6-5.8 CPU s, new 5.1-5.5 (the four lags cost
+nothing measurable); the column's 0.304 / 0.359 per 12 s against 0.280 / 0.323 is the shared
+box's load (1.5-3.5 during the run, 13:20-13:23 UTC), not the change: the tuning half read
+alternately with the new and the old model, 13:25-13:34 UTC (load 3.3-5.0), median / p90 per 12
+s new 0.293 / 0.333, old 0.311 / 0.356, new 0.311 / 0.353, old 0.323 / 0.376. Tried in the
+second fit, not kept (paired CV differences over the same 8 splits, on top of the model then
+current): where the longest notes fall modulo 2/3/4/6 beats (-0.000 on the first fit, +0.007
+±0.005 on the second), where they end (-0.004), gaps between successive long notes as multiples
+of 2/3/4 beats (-0.004, +0.003), phrase starts after a breath (> 0.15 s) modulo 3/4 (-0.003),
+melodic peaks modulo 3/4 (-0.005), the duration-weighted onset grid's autocorrelation at 3-16
+beats (+0.012 alone, +0.003 after the 12/16 lags), all of them together (+0.008 with 21 more
+features); equal class weights instead of the corpus quota (-0.015: triple recall up, duple
+down).
 
-Session 5 (this column, 2026-11-28): the metre model is gradient-boosted trees and a
+Session 5 (the middle column, 2026-11-28): the metre model is gradient-boosted trees and a
 logistic regression, their probabilities averaged, over 34 features (the 27 above plus
 onset recurrence: the share of onsets with another exactly 2/3/4/6/8/12/16 beats later,
 whatever the note), fitted on 1020 extra hums (`metre_training.py --more`: 580 more corpus
@@ -785,15 +784,15 @@ features 0.887 and the mean of both 0.889 (+0.023 over the logistic, sd 0.004; r
 0.92, triple 0.82 (0.78 logistic), compound 0.93). The trees alone read a plain 3/4 in exact
 quarters (`test_plain_three_four_reads_triple`) as 4/4 (0.80); the mean reads it 3/4 and
 scores higher by CV, so it is kept. Held half, reported once per candidate kept (metre
-class from the saved readings): trees alone 0.875, the mean 0.867. This run: held class
+class from the saved readings): trees alone 0.875, the mean 0.867. Its run: held class
 0.827 -> 0.867 (goal 0.85 met, 2/4 ≡ 4/4), exact 0.631 -> 0.668; class found per metre 3/4
 0.725 -> 0.739, 6/8 0.750 -> 0.885, 4/4 0.894 -> 0.915, 2/4 0.911 -> 0.929; the compound choice
 also sets the tempo: 3:2-type errors 0.074 -> 0.055, tempo 0.686 -> 0.712, allowing ×2
 0.893 -> 0.915; note F1 p10 0.891 -> 0.911; key, in-tune notes moved (0/6810) and the
 Vocadito readings unchanged (both still decided by the hand rules: cost per note over 3.9;
 11 of the 1247 training hums are). The tune half's 0.960 is in-sample (it is training data);
-its CV figure is 0.911. CPU per 12 s of hum on this box (a faster one: the middle column's
-0.305 was measured on session 4's): session 4's tree 0.141 / 0.160 (median / p90, held,
+its CV figure is 0.911. CPU per 12 s of hum on this box (a faster one: session 4's column's
+0.305 was measured on that one): session 4's tree 0.141 / 0.160 (median / p90, held,
 15:01-15:05 UTC), this one 0.148 / 0.166 (15:39-15:41 UTC, both under load 3-4 from other
 work): the 900 trees (12262 nodes, walked a level at a time) cost well under the noise.
 Preview: `CONFIDENT` re-chosen on the tuning half (`preview_threshold.py`) is 0.573, kept
@@ -810,6 +809,58 @@ also in the compound reading (-0.002) or only at 3-12 (-0.002); l2 1/10/30 (+0.0
 / -0.013); each hum also time-stretched ×0.8 and ×1.25 as training copies (-0.003), a second
 jittered copy (+0.001; on the tuning half alone, 227 hums, both helped: +0.016); trees of
 depth 2 (0.881 against 0.886 for depth 3).
+
+Session 6 (this column, 2026-11-28): real singers. A hum whose better rhythm reading costs
+over 3.9 per note (looser than the synthetic hums the model was fitted on) is read by the hand
+rules, and so were both Vocadito singers and the demo hum (`humjam demo`: Vocadito 14, Happy
+Birthday, 3/4, its "Hap"s 18 beats in 8.98 s: 120 bpm), read 6/8 at 126. Three changes now read
+it 3/4 at 126 (triple 0.81), Vocadito 14's WAV likewise (0.77), and leave Vocadito 10 (6/8 at
+111, by the rules) as it was:
+- the singer evens the dotted "Hap-py" (0.30 + 0.28 s), which fits straight eighths at 140 a
+  little better than a dotted pair at 120 (cost 4.07 against 4.11 per note), and at 140 its
+  phrases fall 6, 7 and 7 beats apart: every model fitted here reads that as duple. When
+  compound time fits the onsets better than simple time (before its bias; 3-4 % of the
+  synthetic hums, most of them 6/8), simple time is now read again at the compound reading's
+  beat (±10 %), the better supported pulse: the demo at 128, its phrases 6 beats apart, which
+  the model reads as triple. The model refitted on those readings: CV 0.889 -> 0.887 (the
+  same 8 splits; one split's noise is ±0.004).
+- such a hum read as triple (a 3/4 sung with a lilt) keeps the compound reading's notes, on
+  thirds of the beat as sung, in bars of three beats: written as the simple reading writes it
+  (dotted pairs the singer did not sing, at 128), Vocadito 14's track followed the sung f0
+  less (issue 10's measure, mean over the styles: 0.771 -> 0.728, under its 0.75 bound; now
+  0.762) and its written notes scored 0.125 against A1 (now 0.437, as before).
+- past the cost gate, the model's reading is kept when it is triple. Measured on loosely timed
+  copies of the training hums (`fit_metre.py --loose`: evened dotted pairs, rushed and dragged
+  groups, held phrase ends, sung ends moved, notes merged and split; cost per note median 3.68,
+  p90 4.21, against 3.06 / 3.47 as sung), scored by the model fitted without them (first
+  split): past the gate (314 copies) the hand rules 0.287, the model 0.602, the model's triple
+  calls with the rules' otherwise 0.554 (its triple calls right 0.684; 3/4 found by the rules
+  0.152, by the model 0.717); on all copies 0.435 / 0.666 / 0.563. The model alone would score
+  more there, but reads Vocadito 10 (a 6/8) as 4/4 at 148 (duple 0.67), which the rules read
+  right; with two real singers to judge by, only its triple calls are taken.
+Held half (read once with the first two changes, once more with the third: the same metres
+and tempi): class 0.867 -> 0.878, exact 0.668 -> 0.679; 3/4 found 0.739 -> 0.768, 6/8 0.885
+-> 0.904; tempo 0.712 -> 0.708, allowing ×2 0.915 -> 0.908, 3:2 errors 0.055 -> 0.059 (8 hums
+changed: 5 metres right that were wrong, 2 wrong that were right, 2 tempi lost to 3:2). Tune
+half (in-sample): class 0.960 -> 0.952, allowing ×2 0.982 -> 0.978 (2 hums). Key, note F1,
+in-tune notes moved and the Vocadito note F1s unchanged. CPU per 12 s of hum 0.144 / 0.158
+held, 0.145 / 0.174 tune (the second reading runs for 3-4 % of hums on a tenth of the tempo
+grid; read_notes over the tune half's notes, alternating main and this tree, 5 runs each:
+2.45-4.13 and 2.63-3.83 CPU s on the shared box). The demo is still asked first (confidence
+0.50 against 0.53), now offering 3/4. Left: the slow styles play the demo in half time, and its
+3/4 arrangement there measures a loudness range of 13.5 (lofi), 12.6 (piano ballad) and 14.4
+(ambient) LU against the 4-12 window (`test_every_style_meets_the_loudness_spec` fails for
+them; 6/8 on main: 11.1 / 6.6 / 10.5; 3/4 pinned at 126.5 on main, full time: 5.7 / 5.4 /
+8.2), which the mastering's section leveller (cut-only, above the median) does not bring
+into the window; not investigated further.
+Tried in session 6, not kept (paired CV over the same 8 splits; main's recipe 0.889): fitting
+the model on the loosely timed copies too, with the gate moved to its training hums' 99th
+percentile cost: (a) timing only, amount 0.5-1.5: CV 0.886, the demo 4/4 at 140, Vocadito 10
+4/4 at 148, Vocadito 14's WAV 3/4; (b) amount 1.0-2.5: CV 0.874, the same readings; (c) (a)
+with notes merged and split: CV 0.880, the demo 4/4 at 140, Vocadito 10 6/8 (compound 0.39,
+duple 0.37); (c) with simple time at the compound beat: CV 0.878, the demo 3/4, Vocadito 10
+4/4. Widening the rhythm reader's timing noise (×1.5-2.5) or adding a term proportional to the
+beat (0.03-0.1 of it): the demo's simple reading gets faster still (140-145).
 
 Earlier in issue 10 (961f9f2 → dfab02a):
 - a compound reading whose long notes mostly start off its beats (more than half of the
@@ -829,7 +880,7 @@ Earlier in issue 10 (961f9f2 → dfab02a):
   misreads: the preview rows show the trade.
 
 Goals on the held half: met for note F1, in-tune notes moved, speed and (session 5) metre
-with 2/4 ≡ 4/4 (0.867). Not met:
+with 2/4 ≡ 4/4 (0.867; session 6: 0.878). Not met:
 
 - *Key* against the whole tune's key (its last bass note; the hum is a 10-18 s excerpt).
   The excerpt, not the hearing, is the limit: on the written excerpts themselves (exact
@@ -876,7 +927,8 @@ with 2/4 ≡ 4/4 (0.867). Not met:
   as 6/8, jigs read as pairs of eighths); the bar reader was the 3/4 bottleneck (given the
   scores' exact notes it found 3/4 in 28 of the tune half's 49 3/4 tunes). With the metre
   model (above) the held misses are 3/4 read 4/4 (and 4/4 read 3/4) and 6/8 read simple;
-  with session 5's model the class is 0.867 held (3/4 still the weakest: 0.739).
+  with session 5's model the class is 0.867 held (3/4 still the weakest: 0.739; session 6:
+  0.878, 3/4 0.768).
 - Tried in session 3 (tune half unless said; before: tempo 0.683, allowing ×2 0.885, metre
   0.621, class 0.815), none kept:
   - melodic repetition one and two bars later as bar evidence (the step from the previous
@@ -900,13 +952,14 @@ with 2/4 ≡ 4/4 (0.867). Not met:
   - re-picking the beat level of simple-time readings with the ceiling's tempo-and-density
     prior: tempo 0.696 tune, 0.638 held, class -0.004 / -0.011 (and for compound readings
     it halves Vocadito 14 to 63 bpm).
-- The demo hum (Vocadito 14, Happy Birthday, 3/4 with a pickup) still reads 6/8 at 126 (the
-  hand rules decide it, above; the metre model read it 4/4 at 128-140): its
+- The demo hum (Vocadito 14, Happy Birthday, 3/4 with a pickup) read 6/8 at 126 until
+  session 6 (the hand rules decided it, above; the metre model read it 4/4 at 128-140): its
   compound reading counts each quarter as a dotted quarter (same tempo), and its long "you"
   every 6 beats fits two-beat bars as well as three; read in simple time the bar reader
   still picks 4. Melodic repetition does point to 3 there (0.23 at 6 beats against
   0.05-0.08 at 4 and 8), but costs more than it gains on the tuning half. Vocadito 10 still
-  reads 6/8 at 111.
+  reads 6/8 at 111. Session 6 (above): read 3/4 at 126 (simple time re-read at the
+  compound reading's beat for the model; past the cost gate its triple calls are kept).
 - The synthetic hums drift in tempo (±8 %) but have no per-note onset jitter beyond what the
   segmenter adds, so rhythm figures here are optimistic for real singers; Vocadito (below)
   keeps the real-singer check.

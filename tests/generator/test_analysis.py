@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -307,6 +308,20 @@ def test_speech_like_gliding_voice_is_refused() -> None:
     with pytest.raises(RenderRefused) as caught:
         analyse_hum(np.concatenate(parts).astype(np.float32), RATE)
     assert caught.value.code == "no_melody"
+
+
+def test_demo_hum_reads_three_four() -> None:
+    # The bundled demo hum (``humjam demo``: Vocadito 14, Happy Birthday, 3/4, its "Hap"s
+    # 18 beats in 8.98 s: 120 bpm) as a Discord voice message arrives. The singer evens its
+    # dotted "Hap-py" into near-equal notes, which fit straight eighths at 140 a little better
+    # than a dotted pair at 120, and at 140 its phrases fall 6, 7 and 7 beats apart: duple.
+    import audio
+
+    hum = resources.files("generator").joinpath("assets/demo_hum.ogg").read_bytes()
+    clip = audio.prepare_hum(audio.decode(hum, "demo_hum.ogg"))
+    melody = analyse_hum(clip.samples, clip.sample_rate)
+    assert melody.meter == "3/4"
+    assert 115 <= melody.bpm <= 130
 
 
 @pytest.mark.parametrize("clip", vocadito.CLIPS)

@@ -113,6 +113,9 @@ _CYMBALS = frozenset({42, 44, 46, 49, 51, 52, 53, 54, 55, 57, 59, 69, 70, 75, 81
 # The song's dynamic arc: a velocity scale per kind of section (and variation), also played as
 # expression (CC11): dB of expression per unit of scale below the loudest section.
 EXPRESSION_DB = 10.0
+#: the longest share of a track a two-bar intro may take: a longer quiet stretch at the start
+#: (slow tempi, long bars) pushes the loudness range past EBU R128's window; one bar then
+INTRO_SHARE = 0.15
 _SECTION_DYNAMICS = {
     "intro": 0.64,
     "plain": 0.84,
@@ -244,7 +247,7 @@ def plan(melody: Melody, spec: PromptSpec, duration_s: float, *, loop: bool = Fa
     bar_s = bpb * 60.0 / bpm
     if loop:
         intro = 0
-    elif content_bars >= phrase_bars + 3 and 2 * bar_s <= 7.0:
+    elif content_bars >= phrase_bars + 3 and 2 * bar_s <= min(7.0, INTRO_SHARE * duration_s):
         intro = 2
     elif content_bars >= phrase_bars + 2:
         intro = 1

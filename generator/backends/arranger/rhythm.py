@@ -75,6 +75,8 @@ COMPOUND_DURATIONS = {
 # Where in the beat a note may start (fraction of a beat) and how likely it is.
 SIMPLE_POSITIONS = {0.0: 4.0, 0.5: 2.0, 0.25: 0.5, 0.75: 0.5}
 COMPOUND_POSITIONS = {0.0: 4.0, 1 / 3: 1.5, 2 / 3: 1.5, 1 / 6: 0.3, 0.5: 0.3, 5 / 6: 0.3}
+# A reading held to a given beat keeps periods within this (log) ratio of it: ±10 %.
+BEAT_WINDOW = 0.1
 # Cost of a syncopation (a note from off the beat held across the next beat).
 SYNCOPATION_COST = 1.0
 # Per note, a compound reading pays more for the same onsets (three positions per beat
@@ -116,16 +118,20 @@ def _periods() -> npt.NDArray[np.float64]:
 
 
 def read_rhythm(
-    onsets: Sequence[float], compound: bool | None = None, weights: Sequence[float] | None = None
+    onsets: Sequence[float],
+    compound: bool | None = None,
+    weights: Sequence[float] | None = None,
+    beat: float | None = None,
 ) -> RhythmReading:
-    """Read ``onsets`` (s, ascending) in simple time, compound time, or whichever fits better."""
+    """Read ``onsets`` (s, ascending) in simple time, compound time, or whichever fits better;
+    given a ``beat`` (s), only with beat periods within BEAT_WINDOW of it."""
     times = np.asarray(onsets, dtype=np.float64)
     if len(times) < 3:
         return RhythmReading(
             tuple(float(i) for i in range(len(times))), (0.6,) * len(times), 100.0, False, 0.0, 0.0
         )
     options = (False, True) if compound is None else (compound,)
-    readings = [_viterbi(times, c) for c in options]
+    readings = [_viterbi(times, c, beat) for c in options]
     readings.sort(key=lambda r: r.cost - (COMPOUND_BIAS if r.compound else 0.0))
     if readings[0].compound and thirds_share(readings[0].starts) < MIN_THIRDS and len(readings) > 1:
         readings.reverse()  # hardly a note between the beats: nothing says "compound"
@@ -140,8 +146,12 @@ def thirds_share(starts: Sequence[float]) -> float:
     return float(np.mean((np.abs(frac - 1 / 3) < 1e-6) | (np.abs(frac - 2 / 3) < 1e-6)))
 
 
-def _viterbi(times: npt.NDArray[np.float64], compound: bool) -> RhythmReading:
+def _viterbi(
+    times: npt.NDArray[np.float64], compound: bool, beat: float | None = None
+) -> RhythmReading:
     periods = _periods()
+    if beat is not None:
+        periods = periods[np.abs(np.log(periods / beat)) <= BEAT_WINDOW]
     durations_map = COMPOUND_DURATIONS if compound else SIMPLE_DURATIONS
     positions_map = COMPOUND_POSITIONS if compound else SIMPLE_POSITIONS
     durations = np.array(list(durations_map))
