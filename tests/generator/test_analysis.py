@@ -13,6 +13,7 @@ from generator.backends.arranger.analysis import (
     correct_pitches,
     estimate_key,
     estimate_tempo,
+    hear_hum,
     rank_keys,
     read_notes,
     scale_pitch_classes,
@@ -20,7 +21,7 @@ from generator.backends.arranger.analysis import (
     transpose_to_key,
 )
 from generator.backends.arranger.rhythm import read_rhythm
-from generator.backends.arranger.types import BeatNote, Key, Note
+from generator.backends.arranger.types import BeatNote, Key, Note, meter_name
 from generator.errors import RenderRefused
 from tests.generator import vocadito
 from tests.generator.hum_synth import RATE, sing
@@ -322,6 +323,23 @@ def test_demo_hum_reads_three_four() -> None:
     melody = analyse_hum(clip.samples, clip.sample_rate)
     assert melody.meter == "3/4"
     assert 115 <= melody.bpm <= 130
+
+
+@pytest.mark.parametrize("named", [(3, False), (4, False), (2, True)])
+def test_naming_the_metre_keeps_the_hums_tempo(named: tuple[int, bool]) -> None:
+    # "waltz" / "3/4" / "6/8" in the prompt set the metre; the tempo and (for the metre that
+    # was found) the notes stay the reader's. The demo hum is read at 126 with its metre found;
+    # named, it was read apart at 140 (its evened dotted pairs as straight eighths).
+    import audio
+
+    hum = resources.files("generator").joinpath("assets/demo_hum.ogg").read_bytes()
+    clip = audio.prepare_hum(audio.decode(hum, "demo_hum.ogg"))
+    found = hear_hum(clip.samples, clip.sample_rate).melody
+    given = hear_hum(clip.samples, clip.sample_rate, meter=named).melody
+    assert given.meter == meter_name(*named)
+    assert abs(given.bpm / found.bpm - 1.0) < 0.04
+    if given.meter == found.meter:
+        assert given.notes == found.notes
 
 
 @pytest.mark.parametrize("clip", vocadito.CLIPS)

@@ -216,8 +216,7 @@ def read_notes(
     if meter is None:
         rhythm, lengths, bars, meter_confidence = _read_metre(tuned)
     else:
-        rhythm = read_rhythm([n.start for n in tuned], compound=meter[1])
-        lengths = _lengths_of(tuned, rhythm)
+        rhythm, lengths = _read_named_metre(tuned, *meter)
         bars = read_bars(list(rhythm.starts), list(lengths), rhythm.compound, meter[0])
         meter_confidence = 1.0
     starts = np.array(rhythm.starts)
@@ -303,16 +302,37 @@ def metre_evidence(
     dotted pairs (the demo hum's "Hap-py", 0.30 + 0.28 s) makes them fit straight eighths at a
     faster beat as well (Happy Birthday at 140, its phrases 6, 7 and 7 beats apart, where the
     tune is at 120)."""
-    onsets = [n.start for n in tuned]
+    simple, compound = _both_times([n.start for n in tuned])
+    lengths = {r.compound: _lengths_of(tuned, r) for r in (simple, compound)}
+    pitches = [n.pitch for n in tuned]
+    features = metre_features(simple, list(lengths[False]), compound, list(lengths[True]), pitches)
+    return simple, compound, features, lengths
+
+
+def _both_times(onsets: Sequence[float]) -> tuple[RhythmReading, RhythmReading]:
+    """The simple and the compound reading of ``onsets``; simple time at the compound reading's
+    beat when compound time fits better (see ``metre_evidence``)."""
     simple = read_rhythm(onsets, compound=False)
     compound = read_rhythm(onsets, compound=True)
     if compound.cost < simple.cost:
         beat = float(np.median(compound.periods))
         simple = read_rhythm(onsets, compound=False, beat=beat)
-    lengths = {r.compound: _lengths_of(tuned, r) for r in (simple, compound)}
-    pitches = [n.pitch for n in tuned]
-    features = metre_features(simple, list(lengths[False]), compound, list(lengths[True]), pitches)
-    return simple, compound, features, lengths
+    return simple, compound
+
+
+def _read_named_metre(
+    tuned: Sequence[Note], beats_per_bar: int, compound: bool
+) -> tuple[RhythmReading, _Lengths]:
+    """The reading of a metre the user named ("3/4", "waltz"), read as ``_read_metre`` reads
+    that kind of metre: the same tempo and notes whether the metre was named or found."""
+    if compound:
+        reading = read_rhythm([n.start for n in tuned], compound=True)
+        return reading, _lengths_of(tuned, reading)
+    simple, lilted = _both_times([n.start for n in tuned])
+    if beats_per_bar == 3 and lilted.cost < simple.cost:
+        # a 3/4 sung with a lilt keeps its notes on thirds of the beat (``_read_metre``)
+        return replace(lilted, compound=False), _lengths_of(tuned, lilted)
+    return simple, _lengths_of(tuned, simple)
 
 
 def _read_metre(tuned: Sequence[Note]) -> tuple[RhythmReading, _Lengths, BarReading, float]:
