@@ -329,10 +329,27 @@ def _read_named_metre(
         reading = read_rhythm([n.start for n in tuned], compound=True)
         return reading, _lengths_of(tuned, reading)
     simple, lilted = _both_times([n.start for n in tuned])
+    lengths = {r.compound: _lengths_of(tuned, r) for r in (simple, lilted)}
+    return _written_in(beats_per_bar, False, simple, lilted, lengths)
+
+
+def _written_in(
+    beats_per_bar: int,
+    compound: bool,
+    simple: RhythmReading,
+    lilted: RhythmReading,
+    lengths: dict[bool, _Lengths],
+) -> tuple[RhythmReading, _Lengths]:
+    """The reading a metre is written in, and its notes' lengths: compound time in the compound
+    reading (``lilted``), simple time in the simple one, except a 3/4 sung with a lilt
+    (compound fits better): its notes where the compound reading puts them, on thirds of the
+    beat as sung (the demo's evened "Hap-py" is not written as a dotted pair the singer did not
+    sing), counted in simple time."""
+    if compound:
+        return lilted, lengths[True]
     if beats_per_bar == 3 and lilted.cost < simple.cost:
-        # a 3/4 sung with a lilt keeps its notes on thirds of the beat (``_read_metre``)
-        return replace(lilted, compound=False), _lengths_of(tuned, lilted)
-    return simple, _lengths_of(tuned, simple)
+        return replace(lilted, compound=False), lengths[True]
+    return simple, lengths[False]
 
 
 def _read_metre(tuned: Sequence[Note]) -> tuple[RhythmReading, _Lengths, BarReading, float]:
@@ -345,17 +362,11 @@ def _read_metre(tuned: Sequence[Note]) -> tuple[RhythmReading, _Lengths, BarRead
     metre = choose_metre(features)
     if min(simple.cost, compound.cost) > METRE_MODEL_MAX_COST and metre.kind != "triple":
         return _hand_rules(simple, compound, lengths, margin)
-    if metre.kind == "triple" and compound.cost < simple.cost:
-        # A 3/4 sung with a lilt: its notes where the compound reading puts them (on thirds of
-        # the beat, as sung: the demo's evened "Hap-py" is not written as a dotted pair the
-        # singer did not sing), in bars of three of its beats.
-        written = lengths[True]
-        rhythm = replace(compound, compound=False, margin=margin)
-        bars = read_bars(list(rhythm.starts), list(written), False, candidates=(3,))
-        return rhythm, written, bars, metre.probability
-    rhythm = replace(compound if metre.kind == "compound" else simple, margin=margin)
     candidates = {"duple": (2, 4), "triple": (3,), "compound": (2,)}[metre.kind]
-    written = lengths[rhythm.compound]
+    rhythm, written = _written_in(
+        candidates[0], metre.kind == "compound", simple, compound, lengths
+    )
+    rhythm = replace(rhythm, margin=margin)
     bars = read_bars(list(rhythm.starts), list(written), rhythm.compound, candidates=candidates)
     return rhythm, written, bars, metre.probability
 
