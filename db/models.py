@@ -42,8 +42,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-#: the jobs waiting for a worker, and the jobs that succeeded (``db.queue._core.status_is``)
-_QUEUED_JOB, _SUCCEEDED_JOB = text("status = 'queued'"), text("status = 'succeeded'")
+#: the jobs waiting for a worker, holding one, and those that succeeded, as partial indexes
+#: keep them (their queries: ``db.queue._core.status_is``)
+_QUEUED_JOB = text("status = 'queued'")
+_RUNNING_JOB = text("status = 'running'")
+_SUCCEEDED_JOB = text("status = 'succeeded'")
 #: the jobs waiting for or holding a worker (``db.queue._core.IS_ACTIVE``)
 _ACTIVE_JOB = text("status IN ('queued', 'running')")
 #: the finished jobs the deliverer still has to post (``db.queue.delivery``)
@@ -120,8 +123,8 @@ class JobRow(Base):
             "ix_jobs_status_lease_expires_at",
             "status",
             "lease_expires_at",
-            sqlite_where=text("status = 'running'"),
-            postgresql_where=text("status = 'running'"),
+            sqlite_where=_RUNNING_JOB,
+            postgresql_where=_RUNNING_JOB,
         ),
         # a user's active jobs (/queue, ETA; active jobs only: migration 0019)
         Index(
@@ -138,8 +141,8 @@ class JobRow(Base):
             "ix_jobs_guild_id_status",
             "guild_id",
             "status",
-            sqlite_where=text("status = 'queued'"),
-            postgresql_where=text("status = 'queued'"),
+            sqlite_where=_QUEUED_JOB,
+            postgresql_where=_QUEUED_JOB,
         ),
         Index("ix_jobs_updated_at", "updated_at"),
         # the deliverer's finished jobs (only those still to deliver: migrations 0017 and 0018)

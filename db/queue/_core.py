@@ -23,15 +23,28 @@ log = logging.getLogger(__name__)
 
 #: a job waiting for or holding a worker
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
-#: ``status IN ('queued', 'running')`` with the values written out, not bound: a partial index
-#: (``ix_jobs_requester_id_status``, migration 0019) serves a query only when its WHERE names
-#: the index's own list (SQLite compares the terms; a generic PostgreSQL plan can't see a value)
-IS_ACTIVE = jobs.c.status.in_([literal_column(f"'{s}'") for s in ACTIVE])
+
+
+def written_out(value: str) -> ColumnElement[str]:
+    """``value`` (one of our own constants, never a user's text) as an SQL literal, not a bound
+    parameter: a partial index serves a query only when its WHERE names the index's own
+    predicate (SQLite compares the terms; a generic PostgreSQL plan can't see a bound value)."""
+    return literal_column(f"'{value}'")
 
 
 def status_is(status: JobStatus) -> ColumnElement[bool]:
-    """``status = '<status>'`` written out, for the queries a partial index serves (as above)."""
-    return jobs.c.status == literal_column(f"'{status.value}'")
+    """``status = '<status>'`` written out (``written_out``)."""
+    return jobs.c.status == written_out(status.value)
+
+
+def status_in(statuses: Sequence[str]) -> ColumnElement[bool]:
+    """``status IN ('<a>', '<b>', …)`` written out (``written_out``)."""
+    return jobs.c.status.in_([written_out(s) for s in statuses])
+
+
+#: ``status IN ('queued', 'running')``: the predicate of ``ix_jobs_requester_id_status``
+#: (migration 0019)
+IS_ACTIVE = status_in(ACTIVE)
 
 
 GET_JOB = select(*JOB_COLUMNS).where(jobs.c.id == bindparam("p_id"))

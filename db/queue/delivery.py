@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import literal_column, or_, select, update
+from sqlalchemy import or_, select, update
 
 from db.models import jobs
-from db.queue._core import QueueCore
+from db.queue._core import QueueCore, status_in, written_out
 from db.rows import JOB_COLUMNS, readable_jobs
 from db.types import DeliveryStatus, Job, JobStatus
 
@@ -22,8 +22,8 @@ _DELIVERABLE = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.CAN
 #: written out, not bound: the partial index of pending deliveries (SQLite: migration 0017,
 #: PostgreSQL: 0018) serves a query only when its WHERE names the index's own list (and, for
 #: PostgreSQL's generic plans, its own ``delivery_status``)
-_IS_DELIVERABLE = jobs.c.status.in_([literal_column(f"'{s}'") for s in _DELIVERABLE])
-_IS_PENDING = jobs.c.delivery_status == literal_column(f"'{DeliveryStatus.PENDING.value}'")
+_IS_DELIVERABLE = status_in(_DELIVERABLE)
+_IS_PENDING = jobs.c.delivery_status == written_out(DeliveryStatus.PENDING.value)
 
 
 class Deliveries(QueueCore):

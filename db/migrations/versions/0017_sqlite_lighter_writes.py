@@ -58,10 +58,10 @@ def _sqlite() -> bool:
     return bool(op.get_context().dialect.name == "sqlite")
 
 
-def _indexes(partial: bool, dialect: str = "sqlite") -> None:
-    """Rebuild the ``_PARTIAL`` indexes, partial or whole, on ``dialect`` (migration 0018 does
-    the same on PostgreSQL)."""
-    for name, (columns, where) in _PARTIAL.items():
+def rebuild(indexes: dict[str, tuple[list[str], str]], partial: bool, dialect: str) -> None:
+    """Rebuild ``jobs``' ``indexes`` (name → columns, the rows kept), partial or whole, on
+    ``dialect`` (migrations 0018 and 0019 use it too)."""
+    for name, (columns, where) in indexes.items():
         op.drop_index(name, table_name="jobs")
         kw: dict[str, Any] = {f"{dialect}_where": sa.text(where)} if partial else {}
         op.create_index(name, "jobs", columns, unique=False, **kw)
@@ -69,14 +69,14 @@ def _indexes(partial: bool, dialect: str = "sqlite") -> None:
 
 def upgrade() -> None:
     if _sqlite():
-        _indexes(partial=True)
+        rebuild(_PARTIAL, partial=True, dialect="sqlite")
         op.execute("DROP TRIGGER IF EXISTS humjam_user_active_insert")
         op.execute(_ACTIVE_INSERT)
 
 
 def downgrade() -> None:
     if _sqlite():
-        _indexes(partial=False)
+        rebuild(_PARTIAL, partial=False, dialect="sqlite")
         m14 = import_module("db.migrations.versions.0014_user_active_count")
         op.execute("DROP TRIGGER IF EXISTS humjam_user_active_insert")
         op.execute(m14._SQLITE_TRIGGERS[0])

@@ -34,9 +34,9 @@ _m17 = import_module("db.migrations.versions.0017_sqlite_lighter_writes")
 
 def upgrade() -> None:
     if op.get_context().dialect.name == "postgresql":
-        _m17._indexes(partial=True, dialect="postgresql")
+        _m17.rebuild(_m17._PARTIAL, partial=True, dialect="postgresql")
 
 
 def downgrade() -> None:
     if op.get_context().dialect.name == "postgresql":
-        _m17._indexes(partial=False, dialect="postgresql")
+        _m17.rebuild(_m17._PARTIAL, partial=False, dialect="postgresql")

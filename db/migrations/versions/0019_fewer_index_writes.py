@@ -26,6 +26,7 @@ Create Date: 2026-11-28 18:10:00.000000
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,22 +43,21 @@ _PARTIAL = {
     "ix_jobs_status_backend_id": (["status", "backend", "id"], "status = 'queued'"),
 }
 _NEW = ("ix_jobs_backend_finished_at", ["backend", "finished_at"], "status = 'succeeded'")
+#: migration 0017's index rebuild, the same on both databases
+_m17 = import_module("db.migrations.versions.0017_sqlite_lighter_writes")
 
 
-def _where(predicate: str) -> dict[str, Any]:
-    return {f"{op.get_context().dialect.name}_where": sa.text(predicate)}
+def _dialect() -> str:
+    return str(op.get_context().dialect.name)
 
 
 def upgrade() -> None:
-    for name, (columns, predicate) in _PARTIAL.items():
-        op.drop_index(name, table_name="jobs")
-        op.create_index(name, "jobs", columns, unique=False, **_where(predicate))
+    _m17.rebuild(_PARTIAL, partial=True, dialect=_dialect())
     name, columns, predicate = _NEW
-    op.create_index(name, "jobs", columns, unique=False, **_where(predicate))
+    kw: dict[str, Any] = {f"{_dialect()}_where": sa.text(predicate)}
+    op.create_index(name, "jobs", columns, unique=False, **kw)
 
 
 def downgrade() -> None:
     op.drop_index(_NEW[0], table_name="jobs")
-    for name, (columns, _predicate) in _PARTIAL.items():
-        op.drop_index(name, table_name="jobs")
-        op.create_index(name, "jobs", columns, unique=False)
+    _m17.rebuild(_PARTIAL, partial=False, dialect=_dialect())
