@@ -64,8 +64,8 @@ def queue(make_queue: Any) -> Any:
 
 def _generic_plan(queue: Any, sql: str, params: dict[str, Any]) -> str:
     """``sql`` (psycopg's ``%(name)s`` placeholders) planned as a reused prepared statement."""
-    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", sql)))
-    numbered = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", sql)
+    statement = dialect._Statement(sql)  # numbered as the hot path numbers them
+    numbered, names = statement.sql.decode(), statement.names
     args = ", ".join(_literal(params[n]) for n in names)
     with queue._engine.begin() as conn:
         conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
